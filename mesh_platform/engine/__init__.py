@@ -1,0 +1,5 @@
+"""Engines that run a product's steps."""
+
+from mesh_platform.engine.local import LocalEngine, StepPreview
+
+__all__ = ["LocalEngine", "StepPreview"]

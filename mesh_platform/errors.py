@@ -1,0 +1,52 @@
+"""Errors Mesh reports to the people who write specs and run the mesh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MeshError(Exception):
+    """Base class of every error Mesh raises on purpose."""
+
+
+class SpecError(MeshError):
+    """A data product or domain spec is wrong.
+
+    The message names the file and line, what is wrong and how to fix it, so that a domain
+    team can act on it without reading platform code.
+    """
+
+    def __init__(
+        self, message: str, *, file: Path | str | None = None, line: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.file = Path(file) if file is not None else None
+        self.line = line
+        self.problem = message
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = str(self.file) + (f":{self.line}" if self.line else "") + ": "
+        text = f"{where}{self.problem}"
+        if self.fix:
+            text += f"\n  fix: {self.fix}"
+        return text
+
+
+class SpecErrors(MeshError):
+    """Several spec errors found in one pass, reported together."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class BusinessLogicError(MeshError):
+    """A failure caused by a domain's own logic (SQL, Python step, contract, rule)."""
+
+
+class PlatformError(MeshError):
+    """A failure of the platform (storage, engine, configuration), not the domain's logic."""

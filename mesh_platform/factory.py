@@ -1,0 +1,115 @@
+"""The factory: a product spec and its plan become a Dagster asset (and its schedule)."""
+
+
+from datetime import timedelta
+
+import dagster as dg
+
+from mesh_platform.lakehouse import Lakehouse
+from mesh_platform.metadata import definition_metadata
+from mesh_platform.plan import ProductPlan
+from mesh_platform.runtime import materialize, partition_slice
+from mesh_platform.spec.model import ProductSpec
+
+MAX_KINDS = 10
+
+
+def asset_key(key: tuple[str, str]) -> dg.AssetKey:
+    """The asset key of a product: `[domain, product]`."""
+    return dg.AssetKey(list(key))
+
+
+def partitions_def(spec: ProductSpec) -> dg.PartitionsDefinition | None:
+    """Monthly or daily time partitions from the spec."""
+    p = spec.partitioning
+    if p is None:
+        return None
+    start = p.start.isoformat()
+    end = p.end.isoformat() if p.end else None
+    if p.granularity == "monthly":
+        return dg.MonthlyPartitionsDefinition(start_date=start, end_date=end)
+    return dg.DailyPartitionsDefinition(start_date=start, end_date=end)
+
+
+def automation_condition(spec: ProductSpec) -> dg.AutomationCondition | None:
+    """The spec's automation as a Dagster automation condition."""
+    if spec.automation == "eager":
+        return dg.AutomationCondition.eager()
+    if spec.automation == "on_cron":
+        assert spec.schedule is not None
+        return dg.AutomationCondition.on_cron(spec.schedule)
+    if spec.automation == "on_missing":
+        return dg.AutomationCondition.on_missing()
+    return None
+
+
+def kinds(spec: ProductSpec, plan: ProductPlan) -> set[str]:
+    """Storage, engine and step kinds shown on the asset, plus the spec's own."""
+    found = {"delta", "duckdb" if spec.engine == "local" else "spark"}
+    step_kinds = {s.kind for s in plan.steps}
+    if "sql" in step_kinds:
+        found.add("sql")
+    if "python" in step_kinds or "standard" in step_kinds:
+        found.add("polars")
+    if spec.source is not None:
+        found.add("parquet")
+    found.update(spec.kinds)
+    return set(sorted(found)[:MAX_KINDS])
+
+
+def tags(spec: ProductSpec) -> dict[str, str]:
+    """Tags filterable in the UI: domain, visibility, the spec's own."""
+    return {"domain": spec.domain, "visibility": spec.visibility, **spec.tags}
+
+
+def description(spec: ProductSpec) -> str:
+    """The UI text of the asset."""
+    return spec.description.strip()
+
+
+def build_asset(spec: ProductSpec, plan: ProductPlan) -> dg.AssetsDefinition:
+    """The software-defined asset of a product."""
+    deps = [asset_key(ref) for ref in spec.input_refs().values()]
+    partitions = partitions_def(spec)
+    freshness = (
+        dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=spec.freshness.max_age_hours))
+        if spec.freshness
+        else None
+    )
+
+    @dg.asset(
+        key=asset_key(spec.key),
+        name=None,
+        group_name=spec.domain,
+        owners=list(spec.owners),
+        kinds=kinds(spec, plan),
+        tags=tags(spec),
+        description=description(spec),
+        deps=deps,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        automation_condition=automation_condition(spec),
+        code_version=spec.version,
+        metadata=definition_metadata(spec, plan),
+        freshness_policy=freshness,
+    )
+    def _product(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
+        return materialize(spec, plan, lakehouse, partition_slice(spec, context), log=context.log)
+
+    return _product
+
+
+def build_schedules(spec: ProductSpec) -> list[dg.ScheduleDefinition]:
+    """A schedule for a product with `schedule:` and no automation condition."""
+    if spec.schedule is None or spec.automation is not None:
+        return []
+    job = dg.define_asset_job(
+        name=f"{spec.domain}__{spec.name}__job", selection=[asset_key(spec.key)],
+        partitions_def=partitions_def(spec),
+    )
+    if spec.partitioning is not None:
+        return [dg.build_schedule_from_partitioned_job(job, name=f"{spec.domain}__{spec.name}")]
+    return [dg.ScheduleDefinition(
+        name=f"{spec.domain}__{spec.name}", job=job, cron_schedule=spec.schedule,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )]

@@ -1,0 +1,189 @@
+"""Reading domain folders: the domain file and its product specs, YAML or Python."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mesh_platform.errors import SpecError, SpecErrors
+from mesh_platform.spec.model import DomainSpec, ProductSpec
+from mesh_platform.spec.yaml_source import YamlDocument, read_yaml, to_plain
+
+DOMAIN_FILE = "domain.yaml"
+PRODUCTS_DIR = "products"
+
+
+@dataclass(frozen=True)
+class ProductSource:
+    """A product spec and where it was written, for errors that point at a line."""
+
+    spec: ProductSpec
+    path: Path
+    document: YamlDocument | None = field(default=None, compare=False)
+
+    def line_of(self, *loc: str | int) -> int | None:
+        """The line of a field (e.g. `line_of("inputs", "orders")`), when written in YAML."""
+        return self.document.line_of(loc) if self.document else None
+
+    def sql_start_line(self, step_index: int) -> int | None:
+        """The line on which the SQL text of step `step_index` starts."""
+        if self.document is None:
+            return None
+        return self.document.block_start_line(("steps", step_index, "sql"))
+
+    def error(self, message: str, *loc: str | int, fix: str | None = None) -> SpecError:
+        """A SpecError about this product, pointing at the field `loc`."""
+        return SpecError(message, file=self.path, line=self.line_of(*loc), fix=fix)
+
+
+@dataclass(frozen=True)
+class DomainSource:
+    """A domain folder: its spec and its products."""
+
+    spec: DomainSpec
+    folder: Path
+    products: tuple[ProductSource, ...]
+
+
+def validation_errors(
+    exc: ValidationError, path: Path, document: YamlDocument | None, prefix: Sequence[str | int] = ()
+) -> list[SpecError]:
+    """Pydantic errors as SpecErrors with file, line and a fix."""
+    errors = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        line = document.line_of([*prefix, *loc]) if document else None
+        kind = err["type"]
+        if kind == "missing":
+            message, fix = f"missing required field `{dotted}`", f"add `{loc[-1]}:` to the spec"
+        elif kind == "extra_forbidden":
+            message = f"unknown field `{dotted}`"
+            fix = "remove it or check its spelling against docs/product-spec.md"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            message, fix = f"field `{dotted}`: {msg}", _fix_for(kind)
+        errors.append(SpecError(message, file=path, line=line, fix=fix))
+    return errors
+
+
+_UNION_TAGS = {"sql", "use", "python", "function-after[_check_name(), str]"}
+
+
+def _fix_for(kind: str) -> str | None:
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "give a value of the type shown in docs/product-spec.md"
+    if kind == "literal_error":
+        return "use one of the allowed values listed above"
+    return None
+
+
+def load_domain_spec(folder: Path) -> DomainSpec:
+    """Read and validate `<folder>/domain.yaml`."""
+    path = folder / DOMAIN_FILE
+    if not path.exists():
+        raise SpecError(
+            f"domain folder {folder.name!r} has no {DOMAIN_FILE}",
+            file=path,
+            fix=f"create {DOMAIN_FILE} with `name: {folder.name}` and `team: <team>`",
+        )
+    document = read_yaml(path)
+    try:
+        spec = DomainSpec.model_validate(to_plain(document.data))
+    except ValidationError as exc:
+        raise SpecErrors(validation_errors(exc, path, document)) from None
+    if spec.name != folder.name:
+        raise SpecError(
+            f"domain name {spec.name!r} differs from its folder {folder.name!r}",
+            file=path, line=document.line_of(["name"]), fix=f"write `name: {folder.name}`",
+        )
+    return spec
+
+
+def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
+    """Read one YAML product spec; the domain fills in what the spec leaves out."""
+    document = read_yaml(path)
+    raw: dict[str, Any] = to_plain(document.data)
+    if "domain" in raw and raw["domain"] != domain.name:
+        raise SpecError(
+            f"product says domain {raw['domain']!r} but lives in domain {domain.name!r}",
+            file=path, line=document.line_of(["domain"]),
+            fix="remove the `domain:` field: the folder decides the domain",
+        )
+    raw["domain"] = domain.name
+    try:
+        spec = ProductSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecErrors(validation_errors(exc, path, document)) from None
+    if spec.name != path.stem:
+        raise SpecError(
+            f"product name {spec.name!r} differs from its file name {path.stem!r}",
+            file=path, line=document.line_of(["name"]),
+            fix=f"rename the file to {spec.name}.yaml or write `name: {path.stem}`",
+        )
+    return ProductSource(stamp_domain_defaults(spec, domain), path, document)
+
+
+def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> list[ProductSource]:
+    """Python-authored products: a module's `product` (or `products`) ProductSpec values."""
+    module = importlib.import_module(module_name)
+    found = getattr(module, "products", None) or [getattr(module, "product", None)]
+    sources = []
+    for spec in found:
+        if not isinstance(spec, ProductSpec):
+            raise SpecError(
+                "a Python product module must define `product = ProductSpec(...)`",
+                file=path, fix="see docs/product-spec.md, 'Python products'",
+            )
+        if spec.domain != domain.name:
+            raise SpecError(
+                f"product {spec.name!r} says domain {spec.domain!r} but lives in {domain.name!r}",
+                file=path, fix=f"write domain={domain.name!r}",
+            )
+        sources.append(ProductSource(stamp_domain_defaults(spec, domain), path))
+    return sources
+
+
+def stamp_domain_defaults(spec: ProductSpec, domain: DomainSpec) -> ProductSpec:
+    """Owners (and nothing else a domain team must repeat) come from the domain file."""
+    owners = spec.owners or (domain.default_owner, *domain.owners)
+    return spec.model_copy(update={"owners": tuple(dict.fromkeys(owners))})
+
+
+def load_domain_source(folder: Path, package: str) -> DomainSource:
+    """Read a domain folder. Every error in every file is collected before raising."""
+    domain = load_domain_spec(folder)
+    errors: list[SpecError] = []
+    products: list[ProductSource] = []
+    product_dir = folder / PRODUCTS_DIR
+    for path in sorted(product_dir.glob("*.yaml")) if product_dir.is_dir() else []:
+        try:
+            products.append(load_product_yaml(path, domain))
+        except SpecError as exc:
+            errors.append(exc)
+        except SpecErrors as exc:
+            errors.extend(exc.errors)
+    for path in sorted(product_dir.glob("*.py")) if product_dir.is_dir() else []:
+        if path.name.startswith("_"):
+            continue
+        module = f"{package}.{PRODUCTS_DIR}.{path.stem}"
+        try:
+            products.extend(load_product_module(module, path, domain))
+        except SpecError as exc:
+            errors.append(exc)
+    seen: dict[str, ProductSource] = {}
+    for product in products:
+        first = seen.setdefault(product.spec.name, product)
+        if first is not product:
+            errors.append(product.error(
+                f"duplicate product name {product.spec.name!r}: also defined in {first.path}",
+                "name", fix="give each product of a domain its own name",
+            ))
+    if errors:
+        raise SpecErrors(errors)
+    return DomainSource(domain, folder, tuple(products))

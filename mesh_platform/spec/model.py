@@ -1,0 +1,294 @@
+"""The data product spec: one validated, immutable model for YAML and Python authors."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_TYPE_RE = re.compile(
+    r"^(string|int|bigint|smallint|tinyint|double|float|boolean|date|timestamp|"
+    r"decimal\(\d{1,2},\s*\d{1,2}\))$"
+)
+COLUMN_TYPES = (
+    "string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, "
+    "decimal(p,s)"
+)
+
+
+class Frozen(BaseModel):
+    """Base of spec objects: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _check_name(value: str, what: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be lowercase snake_case (letters, digits, _), "
+            "starting with a letter"
+        )
+    return value
+
+
+class ColumnSpec(Frozen):
+    """A column of the product's contract."""
+
+    name: str
+    type: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check_name(v, "column name")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.strip().lower()
+        if not _TYPE_RE.match(v):
+            raise ValueError(f"column type {v!r} is not one of: {COLUMN_TYPES}")
+        return v
+
+
+class SqlStep(Frozen):
+    """A SQL statement in the Spark SQL dialect over the inputs and earlier steps."""
+
+    sql: str
+    name: str | None = None
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return v if v is None else _check_name(v, "step name")
+
+
+class StandardStep(Frozen):
+    """A standard step published by the platform team, applied to the previous result."""
+
+    use: str
+    params: dict[str, Any] = Field(default_factory=dict, alias="with")
+    name: str | None = None
+    description: str = ""
+
+
+class PythonStep(Frozen):
+    """A Python function `module:function` taking and returning a polars DataFrame."""
+
+    python: str
+    name: str | None = None
+    description: str = ""
+
+    @field_validator("python")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", v):
+            raise ValueError(f"python step {v!r} must look like 'package.module:function'")
+        return v
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for kind in ("sql", "use", "python"):
+            if kind in value:
+                return kind
+        return None
+    return {SqlStep: "sql", StandardStep: "use", PythonStep: "python"}.get(type(value))
+
+
+Step = Annotated[
+    Annotated[SqlStep, Tag("sql")]
+    | Annotated[StandardStep, Tag("use")]
+    | Annotated[PythonStep, Tag("python")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs one of `sql:`, `use:` (a standard) or `python:`",
+    ),
+]
+
+
+class Partitioning(Frozen):
+    """Time partitioning of a product: one partition per month (or day) of `column`."""
+
+    column: str
+    granularity: Literal["monthly", "daily"] = "monthly"
+    start: date
+    end: date | None = None
+
+    @field_validator("column")
+    @classmethod
+    def _col(cls, v: str) -> str:
+        return _check_name(v, "partition column")
+
+
+class Freshness(Frozen):
+    """The freshness SLA: the product must have been updated within `max_age_hours`."""
+
+    max_age_hours: float = Field(gt=0)
+
+
+class QualityRule(Frozen):
+    """A quality rule, evaluated as an asset check after each materialization."""
+
+    rule: Literal[
+        "not_null", "unique", "accepted_values", "between", "regex", "row_count",
+        "references", "sql",
+    ]
+    column: str | None = None
+    columns: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    product: str | None = None
+    sql: str | None = None
+    severity: Literal["error", "warn"] = "error"
+    name: str | None = None
+    description: str = ""
+
+
+class LandingSource(Frozen):
+    """A product read from a landing file of an operational source (platform ingestion)."""
+
+    landing: str
+
+
+class ProductSpec(Frozen):
+    """A data product: identity, inputs, steps, contract, quality and operations."""
+
+    domain: str
+    name: str
+    version: str = "1.0.0"
+    description: str
+    owners: tuple[str, ...] = ()
+    visibility: Literal["internal", "published"] = "internal"
+    source: LandingSource | None = None
+    inputs: dict[str, str] = Field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
+    columns: tuple[ColumnSpec, ...] = ()
+    quality: tuple[QualityRule, ...] = ()
+    freshness: Freshness | None = None
+    schedule: str | None = None
+    automation: Literal["eager", "on_cron", "on_missing"] | None = None
+    partitioning: Partitioning | None = None
+    engine: Literal["local", "spark"] = "local"
+    tags: dict[str, str] = Field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
+    budget_per_run: float | None = None
+
+    @field_validator("domain", "name")
+    @classmethod
+    def _names(cls, v: str) -> str:
+        return _check_name(v, "name")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if not re.match(r"^\d+\.\d+\.\d+$", str(v)):
+            raise ValueError(f"version {v!r} must be semantic: MAJOR.MINOR.PATCH, e.g. 1.0.0")
+        return str(v)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, v: dict[str, str]) -> dict[str, str]:
+        for port, ref in v.items():
+            _check_name(port, "input name")
+            if not re.match(r"^([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*$", str(ref)):
+                raise ValueError(
+                    f"input {port!r} refers to {ref!r}; write 'product' (same domain) "
+                    "or 'domain.product'"
+                )
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(v):
+            raise ValueError(f"schedule {v!r} is not a valid cron expression, e.g. '0 6 * * *'")
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> ProductSpec:
+        if self.source is None and not self.steps:
+            raise ValueError("a product needs `steps` (or a landing `source` for ingestion)")
+        if self.source is None and not self.inputs:
+            raise ValueError("a product needs `inputs`: the products its steps read")
+        if self.automation == "on_cron" and not self.schedule:
+            raise ValueError("automation 'on_cron' needs a `schedule` cron expression")
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"columns declared twice: {', '.join(dupes)}")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The asset key path: `[domain, product]`."""
+        return (self.domain, self.name)
+
+    @property
+    def qualified_name(self) -> str:
+        """`domain.product`, the name other domains use to refer to this product."""
+        return f"{self.domain}.{self.name}"
+
+    def input_refs(self) -> dict[str, tuple[str, str]]:
+        """Each input port resolved to the `(domain, product)` it reads."""
+        out: dict[str, tuple[str, str]] = {}
+        for port, ref in self.inputs.items():
+            domain, _, product = ref.rpartition(".")
+            out[port] = (domain or self.domain, product)
+        return out
+
+
+class DomainSpec(Frozen):
+    """A business domain: its team, owners, on-call and defaults for its products."""
+
+    name: str
+    team: str
+    description: str = ""
+    owners: tuple[str, ...] = ()
+    on_call: str | None = None
+    channels: tuple[str, ...] = ()
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    time_to_recover_hours: float = 24
+    budget_per_month: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check_name(v, "domain name")
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for owner in v:
+            if not (owner.startswith("team:") or re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", owner)):
+                raise ValueError(f"owner {owner!r} must be an email or 'team:<name>'")
+        return v
+
+    @property
+    def default_owner(self) -> str:
+        """The team owner stamped on products that name none."""
+        return f"team:{self.team}"
