@@ -48,4 +48,6 @@ class DataProduct(dg.Component):
 
     def build_defs(self, context: dg.ComponentLoadContext | None = None) -> dg.Definitions:
         spec = self.source.spec
-        return dg.Definitions(assets=[build_asset(spec, self.plan())], schedules=build_schedules(spec))
+        return dg.Definitions(
+            assets=[build_asset(spec, self.plan())], schedules=build_schedules(spec)
+        )

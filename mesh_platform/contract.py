@@ -11,9 +11,16 @@ from mesh_platform.plan import ProductPlan
 from mesh_platform.sql import UNKNOWN
 
 _SIMPLE = {
-    "string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "smallint": pa.int16(),
-    "tinyint": pa.int8(), "double": pa.float64(), "float": pa.float64(), "boolean": pa.bool_(),
-    "date": pa.date32(), "timestamp": pa.timestamp("us"),
+    "string": pa.string(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "smallint": pa.int16(),
+    "tinyint": pa.int8(),
+    "double": pa.float64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
 }
 
 
@@ -31,7 +38,11 @@ def spec_type_of(arrow: pa.DataType) -> str:
     """The contract type name of an Arrow type."""
     if pa.types.is_decimal(arrow):
         return f"decimal({arrow.precision},{arrow.scale})"
-    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or pa.types.is_string_view(arrow):
+    if (
+        pa.types.is_string(arrow)
+        or pa.types.is_large_string(arrow)
+        or pa.types.is_string_view(arrow)
+    ):
         return "string"
     if pa.types.is_timestamp(arrow):
         return "timestamp"
@@ -44,7 +55,11 @@ def spec_type_of(arrow: pa.DataType) -> str:
 def _family(arrow: pa.DataType) -> str:
     if pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_decimal(arrow):
         return "number"
-    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or pa.types.is_string_view(arrow):
+    if (
+        pa.types.is_string(arrow)
+        or pa.types.is_large_string(arrow)
+        or pa.types.is_string_view(arrow)
+    ):
         return "string"
     if pa.types.is_date(arrow) or pa.types.is_timestamp(arrow):
         return "time"
@@ -85,7 +100,7 @@ def conform(table: pa.Table, plan: ProductPlan, product: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _unknown(name: str):  # noqa: ANN202
+def _unknown(name: str):
     from mesh_platform.plan import ColumnPlan
 
     return ColumnPlan(name, UNKNOWN, "", (), (), name)

@@ -11,7 +11,9 @@ from mesh_platform.environment import build_resources
 from mesh_platform.mesh import Mesh
 
 
-def load_domain(definitions_file: str | Path, extra: dg.Definitions | None = None) -> dg.Definitions:
+def load_domain(
+    definitions_file: str | Path, extra: dg.Definitions | None = None
+) -> dg.Definitions:
     """The Definitions of the domain whose `definitions.py` is `definitions_file`.
 
     Every product under `products/` becomes an asset keyed `[domain, product]`; nothing is

@@ -52,3 +52,24 @@ def build_resources() -> dict[str, Any]:
     else:
         lakehouse = Lakehouse(root=lake_root(), landing_root=landing_root())
     return {"lakehouse": lakehouse}
+
+
+def dagster_home() -> Path:
+    """The Dagster instance folder: `DAGSTER_HOME`, else `<mesh home>/dagster_home`.
+
+    The checkout's dagster.yaml (the embedded default instance) is copied there when missing.
+    """
+    home = Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text((repo_root() / "dagster.yaml").read_text())
+    return home
+
+
+def export_for_children() -> dict[str, str]:
+    """The environment for processes Mesh starts (dagster dev, code servers)."""
+    env = dict(os.environ)
+    env["MESH_HOME"] = str(mesh_home())
+    env["DAGSTER_HOME"] = str(dagster_home())
+    return env

@@ -17,7 +17,11 @@ class SpecError(MeshError):
     """
 
     def __init__(
-        self, message: str, *, file: Path | str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        line: int | None = None,
         fix: str | None = None,
     ) -> None:
         self.file = Path(file) if file is not None else None

@@ -1,7 +1,7 @@
 """The factory: a product spec and its plan become a Dagster asset (and its schedule)."""
 
-
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -99,17 +99,22 @@ def build_asset(spec: ProductSpec, plan: ProductPlan) -> dg.AssetsDefinition:
     return _product
 
 
-def build_schedules(spec: ProductSpec) -> list[dg.ScheduleDefinition]:
+def build_schedules(spec: ProductSpec) -> list[Any]:
     """A schedule for a product with `schedule:` and no automation condition."""
     if spec.schedule is None or spec.automation is not None:
         return []
     job = dg.define_asset_job(
-        name=f"{spec.domain}__{spec.name}__job", selection=[asset_key(spec.key)],
+        name=f"{spec.domain}__{spec.name}__job",
+        selection=[asset_key(spec.key)],
         partitions_def=partitions_def(spec),
     )
     if spec.partitioning is not None:
         return [dg.build_schedule_from_partitioned_job(job, name=f"{spec.domain}__{spec.name}")]
-    return [dg.ScheduleDefinition(
-        name=f"{spec.domain}__{spec.name}", job=job, cron_schedule=spec.schedule,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )]
+    return [
+        dg.ScheduleDefinition(
+            name=f"{spec.domain}__{spec.name}",
+            job=job,
+            cron_schedule=spec.schedule,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+    ]

@@ -36,7 +36,8 @@ class PartitionSlice:
 
     def predicate(self) -> str:
         """The Delta predicate selecting exactly these partitions."""
-        return f"{self.column} >= '{self.start.isoformat()}' AND {self.column} < '{self.end.isoformat()}'"
+        start, end = self.start.isoformat(), self.end.isoformat()
+        return f"{self.column} >= '{start}' AND {self.column} < '{end}'"
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,9 @@ class Lakehouse(dg.ConfigurableResource):
         options = self.storage_options or None
         if partition is None:
             try:
-                write_deltalake(uri, data, mode="overwrite", schema_mode="overwrite",
-                                storage_options=options)
+                write_deltalake(
+                    uri, data, mode="overwrite", schema_mode="overwrite", storage_options=options
+                )
             except OSError as exc:
                 raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
         else:
@@ -125,8 +127,12 @@ class Lakehouse(dg.ConfigurableResource):
                         "refusing a partition write that could replace other data"
                     )
             write_deltalake(
-                uri, data, mode="overwrite", partition_by=[partition.column],
-                predicate=partition.predicate() if existing else None, storage_options=options,
+                uri,
+                data,
+                mode="overwrite",
+                partition_by=[partition.column],
+                predicate=partition.predicate() if existing else None,
+                storage_options=options,
             )
         return WriteResult(uri, self.version(key), data.num_rows)
 
@@ -142,7 +148,9 @@ class Lakehouse(dg.ConfigurableResource):
             pc.greater_equal(column, pa.scalar(partition.start, column.type)),
             pc.less(column, pa.scalar(partition.end, column.type)),
         )
-        outside = data.num_rows - pc.sum(pc.cast(inside, pa.int64())).as_py() if data.num_rows else 0
+        outside = (
+            data.num_rows - pc.sum(pc.cast(inside, pa.int64())).as_py() if data.num_rows else 0
+        )
         if outside:
             raise BusinessLogicError(
                 f"{'.'.join(key)}: {outside} rows fall outside partition "

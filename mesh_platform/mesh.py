@@ -43,8 +43,7 @@ class Mesh:
         source = self.products.get((domain, product))
         if source is None:
             raise KeyError(
-                f"no product {name!r}; products look like 'sales.pricing_summary' "
-                "(see `mesh list`)"
+                f"no product {name!r}; products look like 'sales.pricing_summary' (see `mesh list`)"
             )
         return source
 
@@ -106,15 +105,23 @@ def load_mesh(root: Path) -> Mesh:
         deps = set()
         for port, ref in source.spec.input_refs().items():
             if ref not in products:
-                errors.append(source.error(
-                    f"input {port!r} refers to unknown product {'.'.join(ref)!r}",
-                    "inputs", port, fix=_suggest(ref, products),
-                ))
+                errors.append(
+                    source.error(
+                        f"input {port!r} refers to unknown product {'.'.join(ref)!r}",
+                        "inputs",
+                        port,
+                        fix=_suggest(ref, products),
+                    )
+                )
             elif ref == key:
-                errors.append(source.error(
-                    f"input {port!r} reads the product itself", "inputs", port,
-                    fix="a product cannot be its own input",
-                ))
+                errors.append(
+                    source.error(
+                        f"input {port!r} reads the product itself",
+                        "inputs",
+                        port,
+                        fix="a product cannot be its own input",
+                    )
+                )
             else:
                 deps.add(ref)
         graph[key] = deps
@@ -126,10 +133,15 @@ def load_mesh(root: Path) -> Mesh:
         cycle = exc.args[1]
         first = products[cycle[0]]
         path = " -> ".join(".".join(k) for k in reversed(cycle))
-        raise SpecErrors([first.error(
-            f"inputs form a cycle: {path}", "inputs",
-            fix="a product cannot depend on itself through others; remove one of these inputs",
-        )]) from None
+        raise SpecErrors(
+            [
+                first.error(
+                    f"inputs form a cycle: {path}",
+                    "inputs",
+                    fix="a product cannot depend on itself via others; drop one of these inputs",
+                )
+            ]
+        ) from None
     plans: dict[Key, ProductPlan] = {}
     for key in order:
         source = products[key]

@@ -19,13 +19,17 @@ def column_schema(plan: ProductPlan) -> dg.TableSchema:
     for column in plan.columns:
         description = column.description
         if column.formula and column.formula != column.name:
-            description = f"{description} = {column.formula}" if description else f"= {column.formula}"
-        columns.append(dg.TableColumn(
-            name=column.name,
-            type=column.type,
-            description=description or None,
-            tags={tag: "" for tag in column.tags},
-        ))
+            description = (
+                f"{description} = {column.formula}" if description else f"= {column.formula}"
+            )
+        columns.append(
+            dg.TableColumn(
+                name=column.name,
+                type=column.type,
+                description=description or None,
+                tags={tag: "" for tag in column.tags},
+            )
+        )
     return dg.TableSchema(columns=columns)
 
 
@@ -79,16 +83,22 @@ def preview_markdown(table: pa.Table, rows: int = 5) -> str:
 
 
 def materialization_metadata(
-    spec: ProductSpec, plan: ProductPlan, table: pa.Table, uri: str, version: int,
+    spec: ProductSpec,
+    plan: ProductPlan,
+    table: pa.Table,
+    uri: str,
+    version: int,
     seconds: float,
 ) -> dict[str, Any]:
     """Metadata recorded on every materialization."""
     metadata = definition_metadata(spec, plan)
-    metadata.update({
-        "dagster/uri": dg.MetadataValue.path(uri),
-        "dagster/row_count": table.num_rows,
-        "mesh/preview": dg.MetadataValue.md(preview_markdown(table)),
-        "mesh/delta_version": version,
-        "mesh/duration_seconds": round(seconds, 3),
-    })
+    metadata.update(
+        {
+            "dagster/uri": dg.MetadataValue.path(uri),
+            "dagster/row_count": table.num_rows,
+            "mesh/preview": dg.MetadataValue.md(preview_markdown(table)),
+            "mesh/delta_version": version,
+            "mesh/duration_seconds": round(seconds, 3),
+        }
+    )
     return metadata

@@ -92,7 +92,7 @@ def materialize(
             partitions = f"{all_keys[0]}..{all_keys[-1]}"
         started = time.perf_counter()
         result = dg.materialize(
-            list(defs.assets or []),
+            [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
             selection=[dg.AssetKey(list(k)) for k in batch],
             instance=instance,
             resources=defs.resources,
@@ -100,8 +100,12 @@ def materialize(
             raise_on_error=raise_on_failure,
         )
         summary = RunSummary(
-            domain, tuple(k[1] for k in batch), result.run_id, result.success,
-            time.perf_counter() - started, partitions,
+            domain,
+            tuple(k[1] for k in batch),
+            result.run_id,
+            result.success,
+            time.perf_counter() - started,
+            partitions,
         )
         summaries.append(summary)
         if on_run is not None:

@@ -75,7 +75,9 @@ def plan_product(source: ProductSource, input_schemas: Mapping[str, Schema | Non
         name = step_name(index, step.name)
         if name in available:
             raise source.error(
-                f"step name {name!r} is already an input or an earlier step", "steps", index,
+                f"step name {name!r} is already an input or an earlier step",
+                "steps",
+                index,
                 fix="give the step another name",
             )
         if isinstance(step, SqlStep):
@@ -92,7 +94,11 @@ def plan_product(source: ProductSource, input_schemas: Mapping[str, Schema | Non
 
 
 def _plan_sql(
-    source: ProductSource, index: int, name: str, step: SqlStep, available: Mapping[str, Schema | None]
+    source: ProductSource,
+    index: int,
+    name: str,
+    step: SqlStep,
+    available: Mapping[str, Schema | None],
 ) -> PlannedStep:
     start = source.sql_start_line(index)
     try:
@@ -100,8 +106,10 @@ def _plan_sql(
         qualified = sqlmod.validate(query, step.sql, available)
         schema = sqlmod.output_schema(qualified, available) if qualified is not query else None
     except SqlProblem as problem:
-        line = (start + problem.line - 1) if (start and problem.line) else source.line_of(
-            "steps", index
+        line = (
+            (start + problem.line - 1)
+            if (start and problem.line)
+            else source.line_of("steps", index)
         )
         raise SpecError(
             f"step {name!r}: {problem.message}", file=source.path, line=line, fix=problem.fix
@@ -116,20 +124,27 @@ def _plan_standard(
     if definition is None:
         known = ", ".join(s.name for s in REGISTRY.all())
         raise source.error(
-            f"unknown standard step {step.use!r}", "steps", index, "use",
+            f"unknown standard step {step.use!r}",
+            "steps",
+            index,
+            "use",
             fix=f"use one of: {known} (see `mesh standards`)",
         )
     if index == 0:
         raise source.error(
             f"standard step {step.use!r} cannot be the first step: it transforms the previous "
-            "step's result", "steps", index, fix="start with a SQL step that selects the input",
+            "step's result",
+            "steps",
+            index,
+            fix="start with a SQL step that selects the input",
         )
     try:
         params = check_params(definition, step.params)
         output = definition.output_schema(previous or {}, params) if previous else None
     except ValueError as exc:
-        raise source.error(str(exc), "steps", index, "with",
-                           fix="see `mesh standards` for the parameters") from None
+        raise source.error(
+            str(exc), "steps", index, "with", fix="see `mesh standards` for the parameters"
+        ) from None
     return PlannedStep(name, "standard", standard=step.use, params=params, output=output)
 
 
@@ -139,12 +154,18 @@ def _plan_python(source: ProductSource, index: int, name: str, step: PythonStep)
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise source.error(
-            f"python step cannot import {module_name!r}: {exc}", "steps", index, "python",
+            f"python step cannot import {module_name!r}: {exc}",
+            "steps",
+            index,
+            "python",
             fix="check the module path; domain code lives in domains/<domain>/",
         ) from None
     if not callable(getattr(module, function, None)):
         raise source.error(
-            f"python step: {module_name!r} has no function {function!r}", "steps", index, "python",
+            f"python step: {module_name!r} has no function {function!r}",
+            "steps",
+            index,
+            "python",
             fix="define the function or fix its name",
         )
     return PlannedStep(name, "python", python=step.python, output=None)
@@ -154,12 +175,12 @@ def _landing_plan(source: ProductSource) -> ProductPlan:
     spec = source.spec
     if not spec.columns:
         raise source.error(
-            "an ingestion product must declare its `columns` (the landing contract)", "source",
+            "an ingestion product must declare its `columns` (the landing contract)",
+            "source",
             fix="list each landing column with its type under `columns:`",
         )
     columns = tuple(
-        ColumnPlan(c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),),
-                   c.name)
+        ColumnPlan(c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),), c.name)
         for c in spec.columns
     )
     return ProductPlan((), columns)
@@ -177,14 +198,16 @@ def _columns(
             raise source.error(
                 f"the contract declares column {missing[0]!r} but the steps do not produce it; "
                 f"they produce: {', '.join(produced)}",
-                "columns", list(declared).index(missing[0]),
+                "columns",
+                list(declared).index(missing[0]),
                 fix="select the column in the last step or remove it from `columns`",
             )
         extra = [n for n in produced if n not in declared]
         if extra:
             raise source.error(
                 f"the steps produce column(s) not in the contract: {', '.join(extra)}",
-                "columns", fix="declare them under `columns:` or drop them from the last step",
+                "columns",
+                fix="declare them under `columns:` or drop them from the last step",
             )
     names = list(declared) if declared else list(produced or {})
     lineage = _lineage(steps, input_schemas, names)
@@ -193,14 +216,16 @@ def _columns(
         col = declared.get(name)
         inferred = (produced or {}).get(name, UNKNOWN)
         info = lineage.get(name)
-        columns.append(ColumnPlan(
-            name=name,
-            type=(col.type if col and col.type else inferred),
-            description=col.description if col else "",
-            tags=_propagated_tags(col.tags if col else (), info, input_schemas),
-            sources=info.sources if info else (),
-            formula=info.formula if info else name,
-        ))
+        columns.append(
+            ColumnPlan(
+                name=name,
+                type=(col.type if col and col.type else inferred),
+                description=col.description if col else "",
+                tags=_propagated_tags(col.tags if col else (), info, input_schemas),
+                sources=info.sources if info else (),
+                formula=info.formula if info else name,
+            )
+        )
     return tuple(columns)
 
 

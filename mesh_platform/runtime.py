@@ -28,8 +28,11 @@ def _as_date(value: object) -> date:
 
 
 def materialize(
-    spec: ProductSpec, plan: ProductPlan, lakehouse: Lakehouse,
-    partition: PartitionSlice | None = None, engine: LocalEngine | None = None,
+    spec: ProductSpec,
+    plan: ProductPlan,
+    lakehouse: Lakehouse,
+    partition: PartitionSlice | None = None,
+    engine: LocalEngine | None = None,
     log: dg.DagsterLogManager | None = None,
 ) -> dg.MaterializeResult:
     """Compute the product and commit it to the lakehouse; return its metadata."""

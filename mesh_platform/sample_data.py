@@ -32,15 +32,19 @@ def generated_scale(landing: Path) -> float | None:
 
 def generate(landing: Path, scale: float = DEFAULT_SCALE, force: bool = False) -> bool:
     """Write the 8 TPC-H tables as parquet to `landing`; False when already there."""
-    if not force and generated_scale(landing) == scale and all(
-        (landing / f"{t}.parquet").exists() for t in TABLES
+    if (
+        not force
+        and generated_scale(landing) == scale
+        and all((landing / f"{t}.parquet").exists() for t in TABLES)
     ):
         return False
     landing.mkdir(parents=True, exist_ok=True)
     (landing / _MARKER).unlink(missing_ok=True)
     result = subprocess.run(
         [_tpchgen(), "parquet", "-s", str(scale), f"--output-dir={landing}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise PlatformError(f"tpchgen-cli failed: {result.stderr.strip()[-500:]}")

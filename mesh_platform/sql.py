@@ -92,8 +92,11 @@ def validate(query: exp.Query, sql: str, schemas: Mapping[str, Schema | None]) -
     sg_schema = {name: dict(cols) for name, cols in schemas.items() if cols is not None}
     try:
         return qualify(
-            query.copy(), schema=_sqlglot_schema(sg_schema), dialect=SOURCE_DIALECT,
-            validate_qualify_columns=True, quote_identifiers=False,
+            query.copy(),
+            schema=_sqlglot_schema(sg_schema),
+            dialect=SOURCE_DIALECT,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
         )
     except OptimizeError as exc:
         text = str(exc)
@@ -102,7 +105,7 @@ def validate(query: exp.Query, sql: str, schemas: Mapping[str, Schema | None]) -
         if "Line:" in text:
             line = int(text.split("Line:")[1].split(",")[0])
         elif column:
-            line = line_of_node(sql, query, column)
+            line = line_of_node(sql, exp.Column(), column)
         available = _columns_hint(query, sg_schema)
         raise SqlProblem(
             f"{text.split('. Line:')[0]}{available}",
@@ -119,7 +122,7 @@ def _columns_hint(query: exp.Query, schemas: Mapping[str, Schema]) -> str:
     return f"; available columns: {', '.join(cols)}"
 
 
-def _sqlglot_schema(schemas: Mapping[str, Schema]) -> dict[str, dict[str, str]]:
+def _sqlglot_schema(schemas: Mapping[str, Schema]) -> dict[str, object]:
     return {
         table: {col: (typ if typ != UNKNOWN else "string") for col, typ in cols.items()}
         for table, cols in schemas.items()
@@ -146,10 +149,20 @@ def spec_type(data_type: exp.DataType | None) -> str:
     t = data_type.this
     T = exp.DataType.Type
     simple = {
-        T.VARCHAR: "string", T.TEXT: "string", T.CHAR: "string", T.NVARCHAR: "string",
-        T.INT: "int", T.BIGINT: "bigint", T.SMALLINT: "smallint", T.TINYINT: "tinyint",
-        T.DOUBLE: "double", T.FLOAT: "double", T.BOOLEAN: "boolean", T.DATE: "date",
-        T.TIMESTAMP: "timestamp", T.DATETIME: "timestamp",
+        T.VARCHAR: "string",
+        T.TEXT: "string",
+        T.CHAR: "string",
+        T.NVARCHAR: "string",
+        T.INT: "int",
+        T.BIGINT: "bigint",
+        T.SMALLINT: "smallint",
+        T.TINYINT: "tinyint",
+        T.DOUBLE: "double",
+        T.FLOAT: "double",
+        T.BOOLEAN: "boolean",
+        T.DATE: "date",
+        T.TIMESTAMP: "timestamp",
+        T.DATETIME: "timestamp",
     }
     if t in simple:
         return simple[t]
@@ -183,11 +196,13 @@ def column_lineage(
             node = lineage(column, query, schema=sg_schema, dialect=SOURCE_DIALECT)
         except (OptimizeError, ValueError, KeyError):
             continue
-        sources = sorted({
-            (leaf.source.name, leaf.name.split(".")[-1])
-            for leaf in node.walk()
-            if not leaf.downstream and isinstance(leaf.source, exp.Table)
-        })
+        sources = sorted(
+            {
+                (leaf.source.name, leaf.name.split(".")[-1])
+                for leaf in node.walk()
+                if not leaf.downstream and isinstance(leaf.source, exp.Table)
+            }
+        )
         result[column] = ColumnLineage(tuple(sources), _formula(node))
     return result
 

@@ -37,15 +37,17 @@ def _dedup_schema(schema: Schema, params: DeduplicateParams) -> Schema:
     return dict(schema)
 
 
-deduplicate = REGISTRY.register(StandardStepDefinition(
-    name="deduplicate",
-    version="1.0.0",
-    description="Remove duplicate rows, keeping the first row for each key.",
-    params=DeduplicateParams,
-    apply=_deduplicate,
-    output_schema=_dedup_schema,
-    example="- use: deduplicate\n  with: {keys: [o_orderkey]}",
-))
+deduplicate = REGISTRY.register(
+    StandardStepDefinition(
+        name="deduplicate",
+        version="1.0.0",
+        description="Remove duplicate rows, keeping the first row for each key.",
+        params=DeduplicateParams,
+        apply=_deduplicate,
+        output_schema=_dedup_schema,
+        example="- use: deduplicate\n  with: {keys: [o_orderkey]}",
+    )
+)
 
 
 class RenameParams(_Params):
@@ -59,15 +61,17 @@ def _rename_schema(schema: Schema, params: RenameParams) -> Schema:
     return {params.columns.get(k, k): v for k, v in schema.items()}
 
 
-rename = REGISTRY.register(StandardStepDefinition(
-    name="rename",
-    version="1.0.0",
-    description="Rename columns.",
-    params=RenameParams,
-    apply=lambda frame, params: frame.rename(dict(params.columns)),
-    output_schema=_rename_schema,
-    example="- use: rename\n  with: {columns: {c_name: customer_name}}",
-))
+rename = REGISTRY.register(
+    StandardStepDefinition(
+        name="rename",
+        version="1.0.0",
+        description="Rename columns.",
+        params=RenameParams,
+        apply=lambda frame, params: frame.rename(dict(params.columns)),
+        output_schema=_rename_schema,
+        example="- use: rename\n  with: {columns: {c_name: customer_name}}",
+    )
+)
 
 
 class TrimParams(_Params):
@@ -87,12 +91,14 @@ def _trim_schema(schema: Schema, params: TrimParams) -> Schema:
     return dict(schema)
 
 
-trim = REGISTRY.register(StandardStepDefinition(
-    name="trim",
-    version="1.0.0",
-    description="Trim leading and trailing whitespace from string columns.",
-    params=TrimParams,
-    apply=_trim,
-    output_schema=_trim_schema,
-    example="- use: trim\n  with: {columns: [c_name, c_address]}",
-))
+trim = REGISTRY.register(
+    StandardStepDefinition(
+        name="trim",
+        version="1.0.0",
+        description="Trim leading and trailing whitespace from string columns.",
+        params=TrimParams,
+        apply=_trim,
+        output_schema=_trim_schema,
+        example="- use: trim\n  with: {columns: [c_name, c_address]}",
+    )
+)

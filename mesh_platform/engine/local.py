@@ -132,8 +132,10 @@ class LocalEngine:
     ) -> None:
         if step.kind == "sql":
             assert step.query is not None
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {step.name} AS "
-                        f"{to_engine_sql(step.query, ENGINE_DIALECT)}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {step.name} AS "
+                f"{to_engine_sql(step.query, ENGINE_DIALECT)}"
+            )
             return
         assert previous is not None
         frame = con.sql(f"SELECT * FROM {previous}").pl().lazy()
@@ -147,7 +149,9 @@ class LocalEngine:
 
 
 def _call_python(
-    ref: str, frame: pl.LazyFrame, inputs: Mapping[str, ArrowSource],
+    ref: str,
+    frame: pl.LazyFrame,
+    inputs: Mapping[str, ArrowSource],
     con: duckdb.DuckDBPyConnection,
 ) -> pl.DataFrame:
     module_name, _, function_name = ref.partition(":")
@@ -167,7 +171,11 @@ def _call_python(
 
 def _preview(con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int) -> StepPreview:
     relation = con.sql(f"SELECT * FROM {step.name}")
-    count_row = con.sql(f"SELECT count(*) FROM {step.name}").fetchone()
-    sample = relation.limit(rows).pl() if rows else pl.DataFrame()
-    schema = {name: str(dtype) for name, dtype in zip(relation.columns, relation.types, strict=True)}
+    count_row = con.execute(f"SELECT count(*) FROM {step.name}").fetchone()
+    sample = pl.DataFrame()
+    if rows:
+        sample = con.sql(f"SELECT * FROM {step.name} LIMIT {int(rows)}").pl()
+    schema = {
+        name: str(dtype) for name, dtype in zip(relation.columns, relation.types, strict=True)
+    }
     return StepPreview(step.name, step.kind, schema, int(count_row[0]) if count_row else 0, sample)

@@ -51,7 +51,10 @@ class DomainSource:
 
 
 def validation_errors(
-    exc: ValidationError, path: Path, document: YamlDocument | None, prefix: Sequence[str | int] = ()
+    exc: ValidationError,
+    path: Path,
+    document: YamlDocument | None,
+    prefix: Sequence[str | int] = (),
 ) -> list[SpecError]:
     """Pydantic errors as SpecErrors with file, line and a fix."""
     errors = []
@@ -60,6 +63,7 @@ def validation_errors(
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line = document.line_of([*prefix, *loc]) if document else None
         kind = err["type"]
+        fix: str | None
         if kind == "missing":
             message, fix = f"missing required field `{dotted}`", f"add `{loc[-1]}:` to the spec"
         elif kind == "extra_forbidden":
@@ -67,7 +71,8 @@ def validation_errors(
             fix = "remove it or check its spelling against docs/product-spec.md"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            message, fix = f"field `{dotted}`: {msg}", _fix_for(kind)
+            message = f"field `{dotted}`: {msg}"
+            fix = _fix_for(kind)
         errors.append(SpecError(message, file=path, line=line, fix=fix))
     return errors
 
@@ -100,7 +105,9 @@ def load_domain_spec(folder: Path) -> DomainSpec:
     if spec.name != folder.name:
         raise SpecError(
             f"domain name {spec.name!r} differs from its folder {folder.name!r}",
-            file=path, line=document.line_of(["name"]), fix=f"write `name: {folder.name}`",
+            file=path,
+            line=document.line_of(["name"]),
+            fix=f"write `name: {folder.name}`",
         )
     return spec
 
@@ -112,7 +119,8 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
     if "domain" in raw and raw["domain"] != domain.name:
         raise SpecError(
             f"product says domain {raw['domain']!r} but lives in domain {domain.name!r}",
-            file=path, line=document.line_of(["domain"]),
+            file=path,
+            line=document.line_of(["domain"]),
             fix="remove the `domain:` field: the folder decides the domain",
         )
     raw["domain"] = domain.name
@@ -123,7 +131,8 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
     if spec.name != path.stem:
         raise SpecError(
             f"product name {spec.name!r} differs from its file name {path.stem!r}",
-            file=path, line=document.line_of(["name"]),
+            file=path,
+            line=document.line_of(["name"]),
             fix=f"rename the file to {spec.name}.yaml or write `name: {path.stem}`",
         )
     return ProductSource(stamp_domain_defaults(spec, domain), path, document)
@@ -138,12 +147,14 @@ def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> lis
         if not isinstance(spec, ProductSpec):
             raise SpecError(
                 "a Python product module must define `product = ProductSpec(...)`",
-                file=path, fix="see docs/product-spec.md, 'Python products'",
+                file=path,
+                fix="see docs/product-spec.md, 'Python products'",
             )
         if spec.domain != domain.name:
             raise SpecError(
                 f"product {spec.name!r} says domain {spec.domain!r} but lives in {domain.name!r}",
-                file=path, fix=f"write domain={domain.name!r}",
+                file=path,
+                fix=f"write domain={domain.name!r}",
             )
         sources.append(ProductSource(stamp_domain_defaults(spec, domain), path))
     return sources
@@ -180,10 +191,13 @@ def load_domain_source(folder: Path, package: str) -> DomainSource:
     for product in products:
         first = seen.setdefault(product.spec.name, product)
         if first is not product:
-            errors.append(product.error(
-                f"duplicate product name {product.spec.name!r}: also defined in {first.path}",
-                "name", fix="give each product of a domain its own name",
-            ))
+            errors.append(
+                product.error(
+                    f"duplicate product name {product.spec.name!r}: also defined in {first.path}",
+                    "name",
+                    fix="give each product of a domain its own name",
+                )
+            )
     if errors:
         raise SpecErrors(errors)
     return DomainSource(domain, folder, tuple(products))

@@ -23,8 +23,7 @@ _TYPE_RE = re.compile(
     r"decimal\(\d{1,2},\s*\d{1,2}\))$"
 )
 COLUMN_TYPES = (
-    "string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, "
-    "decimal(p,s)"
+    "string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, decimal(p,s)"
 )
 
 
@@ -110,7 +109,8 @@ def _step_kind(value: Any) -> str | None:
             if kind in value:
                 return kind
         return None
-    return {SqlStep: "sql", StandardStep: "use", PythonStep: "python"}.get(type(value))
+    kinds: dict[type, str] = {SqlStep: "sql", StandardStep: "use", PythonStep: "python"}
+    return kinds.get(type(value))
 
 
 Step = Annotated[
@@ -149,8 +149,14 @@ class QualityRule(Frozen):
     """A quality rule, evaluated as an asset check after each materialization."""
 
     rule: Literal[
-        "not_null", "unique", "accepted_values", "between", "regex", "row_count",
-        "references", "sql",
+        "not_null",
+        "unique",
+        "accepted_values",
+        "between",
+        "regex",
+        "row_count",
+        "references",
+        "sql",
     ]
     column: str | None = None
     columns: tuple[str, ...] = ()

@@ -45,8 +45,9 @@ class YamlDocument:
         if isinstance(node, CommentedMap) and key in node:
             key_line, _ = node.lc.key(key)
             value_line, _ = node.lc.value(key)
-            text_is_block = isinstance(node[key], str) and value_line == key_line and "\n" in node[key]
-            return key_line + (2 if text_is_block else 1)
+            value = node[key]
+            is_block = isinstance(value, str) and value_line == key_line and "\n" in value
+            return key_line + (2 if is_block else 1)
         return self.line_of(loc)
 
 

@@ -1,0 +1,19 @@
+"""Collects the domains' example-based product tests (domains/*/tests/*.yaml) into pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if (
+        file_path.suffix == ".yaml"
+        and file_path.parent.name == "tests"
+        and (file_path.parent.parent / "domain.yaml").exists()
+    ):
+        from mesh_platform.product_tests_pytest import ProductTestFile
+
+        return ProductTestFile.from_parent(parent, path=file_path)
+    return None
