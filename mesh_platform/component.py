@@ -12,6 +12,7 @@ from mesh_platform.mesh import Mesh
 from mesh_platform.plan import ProductPlan, plan_product
 from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import ProductSpec
+from mesh_platform.template import load_hooks
 
 
 class DataProduct(dg.Component):
@@ -48,6 +49,8 @@ class DataProduct(dg.Component):
 
     def build_defs(self, context: dg.ComponentLoadContext | None = None) -> dg.Definitions:
         spec = self.source.spec
+        domain = Mesh.load(self.mesh_root).domains.get(spec.domain)
+        hooks = load_hooks(domain.spec.template_hooks) if domain else []
         return dg.Definitions(
-            assets=[build_asset(spec, self.plan())], schedules=build_schedules(spec)
+            assets=[build_asset(spec, self.plan(), hooks)], schedules=build_schedules(spec)
         )

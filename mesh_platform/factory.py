@@ -1,5 +1,6 @@
 """The factory: a product spec and its plan become a Dagster asset (and its schedule)."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from mesh_platform.metadata import definition_metadata
 from mesh_platform.plan import ProductPlan
 from mesh_platform.runtime import materialize, partition_slice
 from mesh_platform.spec.model import ProductSpec
+from mesh_platform.template import Hook, product_template
 
 MAX_KINDS = 10
 
@@ -67,7 +69,9 @@ def description(spec: ProductSpec) -> str:
     return spec.description.strip()
 
 
-def build_asset(spec: ProductSpec, plan: ProductPlan) -> dg.AssetsDefinition:
+def build_asset(
+    spec: ProductSpec, plan: ProductPlan, hooks: Sequence[Hook] = ()
+) -> dg.AssetsDefinition:
     """The software-defined asset of a product."""
     deps = [asset_key(ref) for ref in spec.input_refs().values()]
     partitions = partitions_def(spec)
@@ -94,7 +98,10 @@ def build_asset(spec: ProductSpec, plan: ProductPlan) -> dg.AssetsDefinition:
         freshness_policy=freshness,
     )
     def _product(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        return materialize(spec, plan, lakehouse, partition_slice(spec, context), log=context.log)
+        with product_template(context, spec, hooks):
+            return materialize(
+                spec, plan, lakehouse, partition_slice(spec, context), log=context.log
+            )
 
     return _product
 

@@ -17,7 +17,9 @@ from mesh_platform.spec.model import ProductSpec
 
 def partition_slice(spec: ProductSpec, context: dg.AssetExecutionContext) -> PartitionSlice | None:
     """The partition window this run covers (one partition, or a single-run backfill range)."""
-    if spec.partitioning is None or not context.has_partition_key_range:
+    if spec.partitioning is None or not (
+        context.has_partition_key or context.has_partition_key_range
+    ):
         return None
     window = context.partition_time_window
     return PartitionSlice(spec.partitioning.column, _as_date(window.start), _as_date(window.end))

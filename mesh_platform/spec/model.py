@@ -280,6 +280,11 @@ class DomainSpec(Frozen):
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     time_to_recover_hours: float = 24
     budget_per_month: float | None = None
+    template_hooks: tuple[str, ...] = Field(
+        default=(),
+        description="`package.module:function` hooks called on start, success and failure of "
+        "every product of the domain, in addition to the standard template.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,31 @@
+"""Run the benchmarks side by side and print their figures: `python -m bench --help`."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from mesh_platform.sample_data import generate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", default=["engines"], help="benchmarks: engines")
+    parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor (default 1)")
+    parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
+    args = parser.parse_args()
+    landing = args.data or Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{args.scale}"
+    generate(landing, args.scale)
+    for name in args.names:
+        if name == "engines":
+            from bench import engines
+
+            print(f"== engines: TPC-H scale {args.scale} ({landing})")
+            print(engines.report(engines.run(landing)))
+        else:
+            parser.error(f"unknown benchmark {name!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Local SQL engine choice: DuckDB vs polars SQL on the mesh's own TPC-H product queries.
+
+Each product's Spark SQL is transpiled by sqlglot (to DuckDB, and to PostgreSQL for polars'
+SQL context) and run over the same TPC-H parquet files. Reported per query: whether each
+engine ran it, whether the results agree, and the time of each, side by side.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from mesh_platform.mesh import Mesh
+from mesh_platform.sql import to_engine_sql
+
+_SILVER_TO_LANDING = {f"platform.silver_{t}": t for t in (
+    "customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")}
+
+
+def _queries(mesh: Mesh) -> list[tuple[str, dict[str, str], object]]:
+    found = []
+    for key in mesh.order:
+        spec = mesh.products[key].spec
+        plan = mesh.plans[key]
+        refs = {port: ".".join(ref) for port, ref in spec.input_refs().items()}
+        if key[0] == "platform" or len(plan.steps) != 1 or plan.steps[0].kind != "sql":
+            continue
+        if not all(r in _SILVER_TO_LANDING for r in refs.values()):
+            continue
+        found.append((spec.qualified_name, {p: _SILVER_TO_LANDING[r] for p, r in refs.items()},
+                      plan.steps[0].query))
+    return found
+
+
+def _normalize(frame: pl.DataFrame) -> list[tuple]:
+    cast = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+    rows = [tuple(round(v, 4) if isinstance(v, float) else v for v in row)
+            for row in cast.iter_rows()]
+    return sorted(rows, key=repr)
+
+
+def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
+    """Time each query on both engines; return one row per query."""
+    mesh = Mesh.load()
+    results = []
+    for name, ports, query in _queries(mesh):
+        con = duckdb.connect()
+        for port, table in ports.items():
+            con.execute(
+                f"CREATE VIEW {port} AS SELECT * FROM read_parquet('{landing / table}.parquet')"
+            )
+        duck_sql = to_engine_sql(query, "duckdb")  # type: ignore[arg-type]
+        polars_sql = to_engine_sql(query, "postgres")  # type: ignore[arg-type]
+        frames = {p: pl.scan_parquet(landing / f"{t}.parquet") for p, t in ports.items()}
+        row: dict[str, object] = {"query": name}
+        outputs: dict[str, pl.DataFrame] = {}
+        for engine, execute in (
+            ("duckdb", lambda: con.sql(duck_sql).pl()),
+            ("polars", lambda: pl.SQLContext(frames=frames).execute(polars_sql).collect()),
+        ):
+            try:
+                best = float("inf")
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    outputs[engine] = execute()
+                    best = min(best, time.perf_counter() - started)
+                row[f"{engine}_s"] = round(best, 4)
+            except Exception as exc:  # noqa: BLE001 - an engine refusing a query is a result
+                row[f"{engine}_s"] = None
+                row[f"{engine}_error"] = f"{type(exc).__name__}: {str(exc)[:90]}"
+        if len(outputs) == 2:
+            row["agree"] = _normalize(outputs["duckdb"]) == _normalize(outputs["polars"])
+        results.append(row)
+        con.close()
+    return results
+
+
+def report(results: list[dict[str, object]]) -> str:
+    """The results as a table, with the ratio polars/duckdb where both ran."""
+    lines = [f"{'query':<36} {'duckdb s':>9} {'polars s':>9} {'ratio':>6}  agree / error"]
+    for r in results:
+        d, p = r.get("duckdb_s"), r.get("polars_s")
+        ratio = f"{p / d:6.2f}" if isinstance(d, float) and isinstance(p, float) and d else "   n/a"
+        note = r.get("polars_error") or r.get("duckdb_error") or r.get("agree")
+        lines.append(f"{r['query']:<36} {d!s:>9} {p!s:>9} {ratio}  {note}")
+    ran = {e: sum(1 for r in results if r.get(f"{e}_s") is not None) for e in ("duckdb", "polars")}
+    lines.append(f"ran: duckdb {ran['duckdb']}/{len(results)}, polars {ran['polars']}/{len(results)}")
+    return "\n".join(lines)

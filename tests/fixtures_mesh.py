@@ -1,0 +1,84 @@
+"""Fixtures: the whole mesh generated and materialized once per session, in a temp home."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+SCALE = 0.01
+_ENV_OVERRIDES = ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT")
+
+
+@dataclass(frozen=True)
+class MaterializedMesh:
+    """A mesh whose every product was materialized from freshly generated TPC-H data."""
+
+    home: Path
+    lake_root: Path
+    landing_root: Path
+    instance: dg.DagsterInstance
+    runs: tuple  # orchestration.RunSummary, one per Dagster run
+    mesh: object  # mesh_platform.mesh.Mesh
+
+    def table_path(self, product: str) -> Path:
+        """The Delta table of `domain.product`."""
+        domain, _, name = product.partition(".")
+        return self.lake_root / domain / name
+
+    def read(self, product: str) -> pl.DataFrame:
+        """The current version of `domain.product`'s Delta table."""
+        return pl.read_delta(str(self.table_path(product)))
+
+    def landing(self, table: str) -> pl.DataFrame:
+        """A landing export, as the operational source wrote it."""
+        return pl.read_parquet(self.landing_root / f"{table}.parquet")
+
+
+def _forget_domain_definitions() -> dict[str, object]:
+    """Drop imported `domains.<d>.definitions` modules: their resources captured MESH_HOME."""
+    names = [n for n in sys.modules if n.startswith("domains.") and n.endswith(".definitions")]
+    return {name: sys.modules.pop(name) for name in names}
+
+
+@pytest.fixture(scope="session")
+def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MaterializedMesh]:
+    """Generate TPC-H (scale 0.01), materialize every product of the mesh, yield the result."""
+    home = tmp_path_factory.mktemp("mesh_home")
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MESH_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(dagster_home))
+        for name in _ENV_OVERRIDES:
+            mp.delenv(name, raising=False)
+        # Domain definitions build their resources from the environment when imported:
+        # import them fresh now, and put back whatever the session had imported before.
+        previous = _forget_domain_definitions()
+        try:
+            from mesh_platform.mesh import Mesh
+            from mesh_platform.orchestration import materialize, select
+            from mesh_platform.sample_data import generate
+
+            landing = home / "landing"
+            generate(landing, SCALE)
+            mesh = Mesh.load()
+            with dg.DagsterInstance.get() as instance:
+                runs = materialize(mesh, select(mesh, None), instance, raise_on_failure=False)
+                yield MaterializedMesh(
+                    home=home,
+                    lake_root=home / "lake",
+                    landing_root=landing,
+                    instance=instance,
+                    runs=tuple(runs),
+                    mesh=mesh,
+                )
+        finally:
+            _forget_domain_definitions()
+            sys.modules.update(previous)

@@ -1,0 +1,154 @@
+"""Partitioned products replace only their own partitions; nothing widens a write's scope."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from mesh_platform.component import DataProduct
+from mesh_platform.errors import BusinessLogicError, PlatformError
+from mesh_platform.lakehouse import Lakehouse, PartitionSlice
+from mesh_platform.mesh import load_mesh
+
+EVENTS = """\
+name: events
+description: Landing copy of events.
+source: {landing: events}
+columns:
+  - {name: event_date, type: date}
+  - {name: amount, type: double}
+"""
+
+MONTHLY = """\
+name: monthly
+description: Amount per month.
+inputs: {events: events}
+partitioning: {column: month, start: 1995-01-01, end: 1995-04-01}
+steps:
+  - sql: |
+      SELECT CAST(date_trunc('MONTH', event_date) AS DATE) AS month, sum(amount) AS total
+      FROM events GROUP BY 1
+columns:
+  - {name: month, type: date}
+  - {name: total, type: double}
+"""
+
+
+@pytest.fixture
+def mesh_root(tmp_path: Path) -> Path:
+    folder = tmp_path / "domains" / "shop"
+    (folder / "products").mkdir(parents=True)
+    (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
+    (folder / "products/events.yaml").write_text(EVENTS)
+    (folder / "products/monthly.yaml").write_text(MONTHLY)
+    return tmp_path
+
+
+def write_events(landing: Path, rows: list[tuple[str, float]]) -> None:
+    landing.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(
+        {"event_date": [date.fromisoformat(d) for d, _ in rows], "amount": [a for _, a in rows]}
+    ).write_parquet(landing / "events.parquet")
+
+
+def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Path) -> None:
+    mesh = load_mesh(mesh_root)
+    defs = dg.Definitions.merge(
+        *(DataProduct(s.spec, s.path, mesh_root).build_defs() for s in mesh.of_domain("shop"))
+    )
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    instance = dg.DagsterInstance.ephemeral()
+
+    def run(partition: str) -> None:
+        dg.materialize(assets, selection=[dg.AssetKey(["shop", "events"])], instance=instance,
+                       resources={"lakehouse": lakehouse})
+        dg.materialize(assets, selection=[dg.AssetKey(["shop", "monthly"])], instance=instance,
+                       resources={"lakehouse": lakehouse}, partition_key=partition)
+
+    def totals() -> dict[str, float]:
+        frame = pl.read_delta(str(tmp_path / "lake/shop/monthly")).sort("month")
+        return {str(m): t for m, t in frame.iter_rows()}
+
+    write_events(tmp_path / "landing", [("1995-01-05", 1.0), ("1995-01-20", 2.0),
+                                        ("1995-02-03", 10.0), ("1995-03-01", 100.0)])
+    run("1995-01-01")
+    assert totals() == {"1995-01-01": 3.0}
+    run("1995-02-01")
+    assert totals() == {"1995-01-01": 3.0, "1995-02-01": 10.0}
+    # January's source data changes: re-running January replaces January only.
+    write_events(tmp_path / "landing", [("1995-01-05", 5.0), ("1995-02-03", 999.0)])
+    run("1995-01-01")
+    assert totals() == {"1995-01-01": 5.0, "1995-02-01": 10.0}
+
+    # A single-run backfill over a range replaces exactly that range.
+    write_events(tmp_path / "landing", [("1995-02-03", 20.0), ("1995-03-01", 30.0)])
+    dg.materialize(assets, selection=[dg.AssetKey(["shop", "events"])], instance=instance,
+                   resources={"lakehouse": lakehouse})
+    dg.materialize(
+        assets, selection=[dg.AssetKey(["shop", "monthly"])], instance=instance,
+        resources={"lakehouse": lakehouse},
+        tags={"dagster/asset_partition_range_start": "1995-02-01",
+              "dagster/asset_partition_range_end": "1995-03-01"},
+    )
+    assert totals() == {"1995-01-01": 5.0, "1995-02-01": 20.0, "1995-03-01": 30.0}
+
+
+def test_a_partition_write_refuses_rows_outside_its_partition(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path))
+    key = ("shop", "monthly")
+    january = PartitionSlice("month", date(1995, 1, 1), date(1995, 2, 1))
+    ok = pa.table({"month": [date(1995, 1, 1)], "total": [1.0]})
+    lakehouse.write(key, ok, january)
+    version = lakehouse.version(key)
+    stray = pa.table({"month": [date(1995, 1, 1), date(1995, 6, 1)], "total": [1.0, 2.0]})
+    with pytest.raises(BusinessLogicError, match="1 rows fall outside partition"):
+        lakehouse.write(key, stray, january)
+    assert lakehouse.version(key) == version
+    assert pl.read_delta(lakehouse.uri(key)).to_dicts() == [{"month": date(1995, 1, 1),
+                                                             "total": 1.0}]
+
+
+def test_a_partition_write_refuses_a_table_partitioned_otherwise(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path))
+    key = ("shop", "flat")
+    lakehouse.write(key, pa.table({"month": [date(1995, 1, 1)], "total": [1.0]}))
+    january = PartitionSlice("month", date(1995, 1, 1), date(1995, 2, 1))
+    with pytest.raises(PlatformError, match="refusing a partition write"):
+        lakehouse.write(key, pa.table({"month": [date(1995, 1, 1)], "total": [2.0]}), january)
+
+
+def test_a_failed_run_leaves_the_previous_data(mesh_root: Path, tmp_path: Path) -> None:
+    mesh = load_mesh(mesh_root)
+    defs = dg.Definitions.merge(
+        *(DataProduct(s.spec, s.path, mesh_root).build_defs() for s in mesh.of_domain("shop"))
+    )
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    events = dg.AssetKey(["shop", "events"])
+    write_events(tmp_path / "landing", [("1995-01-05", 1.0)])
+    dg.materialize(assets, selection=[events], resources={"lakehouse": lakehouse})
+    before = pl.read_delta(str(tmp_path / "lake/shop/events"))
+    # The export now carries text where the contract promises a number: the run must fail
+    # and the table must stay as it was.
+    pl.DataFrame({"event_date": [date(1995, 1, 6)], "amount": ["n/a"]}).write_parquet(
+        tmp_path / "landing/events.parquet"
+    )
+    result = dg.materialize(
+        assets, selection=[events], resources={"lakehouse": lakehouse}, raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "breaks its contract: column 'amount' is string" in str(failure.event_specific_data)
+    assert pl.read_delta(str(tmp_path / "lake/shop/events")).equals(before)
+
+
+def test_missing_inputs_are_a_platform_error(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path))
+    with pytest.raises(PlatformError, match="has no table"):
+        lakehouse.dataset(("shop", "nothing"))

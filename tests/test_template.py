@@ -1,0 +1,105 @@
+"""The standard pipeline template: structured logs, failure classification, domain hooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from mesh_platform.component import DataProduct
+from mesh_platform.lakehouse import Lakehouse
+from mesh_platform.mesh import load_mesh
+from mesh_platform.template import BUSINESS_LOGIC, FAILURE_CLASS, FAILURE_STEP, PLATFORM
+from tests import template_hooks
+
+SOURCE = """\
+name: events
+description: Landing copy of events.
+source: {landing: events}
+columns:
+  - {name: id, type: bigint}
+  - {name: amount, type: double}
+"""
+
+RATIO = """\
+name: ratio
+description: Fails when an amount is not positive.
+inputs: {events: events}
+steps:
+  - name: checked
+    sql: |
+      SELECT id, assert_true(amount > 0) AS checked_ok FROM events
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
+    folder = tmp_path / "domains" / "shop"
+    (folder / "products").mkdir(parents=True)
+    (folder / "domain.yaml").write_text(
+        "name: shop\nteam: shop\ntemplate_hooks: ['tests.template_hooks:record']\n"
+    )
+    (folder / "products/events.yaml").write_text(SOURCE)
+    (folder / "products/ratio.yaml").write_text(RATIO)
+    mesh = load_mesh(tmp_path)
+    defs = dg.Definitions.merge(
+        *(DataProduct(s.spec, s.path, tmp_path).build_defs() for s in mesh.of_domain("shop"))
+    )
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    (tmp_path / "landing").mkdir()
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
+    return assets, lakehouse
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    event = next(e for e in result.all_events if e.is_step_failure)
+    data = event.step_failure_data.user_failure_data
+    assert data is not None
+    return {k: v.value for k, v in data.metadata.items()}
+
+
+def test_a_failing_sql_step_is_business_logic(shop, tmp_path: Path) -> None:
+    assets, lakehouse = shop
+    pl.DataFrame({"id": [1, 2], "amount": [4.0, 0.0]}).write_parquet(
+        tmp_path / "landing/events.parquet"
+    )
+    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, raise_on_error=False)
+    assert not result.success
+    failure = _failure(result)
+    assert failure[FAILURE_CLASS] == BUSINESS_LOGIC
+    assert failure[FAILURE_STEP] == "checked"
+    assert "mesh preview shop.ratio" in str(failure["mesh/guidance"])
+    assert ("failure", "shop.ratio") in [(e, p) for e, p, _ in template_hooks.EVENTS]
+
+
+def test_missing_landing_data_is_a_platform_failure(shop) -> None:
+    assets, lakehouse = shop
+    result = dg.materialize(
+        assets, selection=[dg.AssetKey(["shop", "events"])], resources={"lakehouse": lakehouse},
+        raise_on_error=False,
+    )
+    failure = _failure(result)
+    assert failure[FAILURE_CLASS] == PLATFORM
+    assert "landing file" in str(failure["mesh/cause"])
+
+
+def test_success_is_logged_as_structured_events(shop, tmp_path: Path) -> None:
+    assets, lakehouse = shop
+    pl.DataFrame({"id": [1], "amount": [4.0]}).write_parquet(tmp_path / "landing/events.parquet")
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, instance=instance)
+    assert result.success
+    messages = [
+        json.loads(r.user_message)
+        for r in instance.all_logs(result.run_id)
+        if r.user_message.startswith("{")
+    ]
+    events = [(m["event"], m["product"]) for m in messages]
+    assert ("product.start", "shop.ratio") in events
+    assert ("product.success", "shop.ratio") in events
+    success = next(m for m in messages if m["event"] == "product.success")
+    assert success["run_id"] == result.run_id and success["seconds"] >= 0
+    assert ("success", "shop.events") in [(e, p) for e, p, _ in template_hooks.EVENTS]
