@@ -16,8 +16,10 @@ import polars as pl
 from mesh_platform.mesh import Mesh
 from mesh_platform.sql import to_engine_sql
 
-_SILVER_TO_LANDING = {f"platform.silver_{t}": t for t in (
-    "customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")}
+_SILVER_TO_LANDING = {
+    f"platform.silver_{t}": t
+    for t in ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
+}
 
 
 def _queries(mesh: Mesh) -> list[tuple[str, dict[str, str], object]]:
@@ -30,15 +32,21 @@ def _queries(mesh: Mesh) -> list[tuple[str, dict[str, str], object]]:
             continue
         if not all(r in _SILVER_TO_LANDING for r in refs.values()):
             continue
-        found.append((spec.qualified_name, {p: _SILVER_TO_LANDING[r] for p, r in refs.items()},
-                      plan.steps[0].query))
+        found.append(
+            (
+                spec.qualified_name,
+                {p: _SILVER_TO_LANDING[r] for p, r in refs.items()},
+                plan.steps[0].query,
+            )
+        )
     return found
 
 
 def _normalize(frame: pl.DataFrame) -> list[tuple]:
     cast = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-    rows = [tuple(round(v, 4) if isinstance(v, float) else v for v in row)
-            for row in cast.iter_rows()]
+    rows = [
+        tuple(round(v, 4) if isinstance(v, float) else v for v in row) for row in cast.iter_rows()
+    ]
     return sorted(rows, key=repr)
 
 
@@ -57,10 +65,13 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
         frames = {p: pl.scan_parquet(landing / f"{t}.parquet") for p, t in ports.items()}
         row: dict[str, object] = {"query": name}
         outputs: dict[str, pl.DataFrame] = {}
-        for engine, execute in (
-            ("duckdb", lambda: con.sql(duck_sql).pl()),
-            ("polars", lambda: pl.SQLContext(frames=frames).execute(polars_sql).collect()),
-        ):
+        runners = {
+            "duckdb": lambda sql=duck_sql, c=con: c.sql(sql).pl(),
+            "polars": lambda sql=polars_sql, f=frames: (
+                pl.SQLContext(frames=f).execute(sql).collect()
+            ),
+        }
+        for engine, execute in runners.items():
             try:
                 best = float("inf")
                 for _ in range(repeat):
@@ -68,7 +79,7 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
                     outputs[engine] = execute()
                     best = min(best, time.perf_counter() - started)
                 row[f"{engine}_s"] = round(best, 4)
-            except Exception as exc:  # noqa: BLE001 - an engine refusing a query is a result
+            except Exception as exc:  # an engine refusing a query is a result, not a crash
                 row[f"{engine}_s"] = None
                 row[f"{engine}_error"] = f"{type(exc).__name__}: {str(exc)[:90]}"
         if len(outputs) == 2:
@@ -87,5 +98,6 @@ def report(results: list[dict[str, object]]) -> str:
         note = r.get("polars_error") or r.get("duckdb_error") or r.get("agree")
         lines.append(f"{r['query']:<36} {d!s:>9} {p!s:>9} {ratio}  {note}")
     ran = {e: sum(1 for r in results if r.get(f"{e}_s") is not None) for e in ("duckdb", "polars")}
-    lines.append(f"ran: duckdb {ran['duckdb']}/{len(results)}, polars {ran['polars']}/{len(results)}")
+    total = len(results)
+    lines.append(f"ran: duckdb {ran['duckdb']}/{total}, polars {ran['polars']}/{total}")
     return "\n".join(lines)

@@ -85,10 +85,14 @@ def _materialize(target: str | None, as_json: bool) -> list[Any]:
                 f"[{done}/{total}] {summary.domain}: {', '.join(summary.products)}{parts} "
                 f"-> {status} in {summary.seconds:.1f}s (run {summary.run_id[:8]})"
             )
+            if summary.error:
+                click.echo(f"    {summary.error}", err=True)
 
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
-    summaries = run_all(mesh, keys, instance, on_run=progress, raise_on_failure=False)
+    summaries = run_all(
+        mesh, keys, instance, on_run=progress, raise_on_failure=False, log_level="ERROR"
+    )
     failed = [s for s in summaries if not s.success]
     seconds = time.perf_counter() - started
     _emit(

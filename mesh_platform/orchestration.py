@@ -29,6 +29,7 @@ class RunSummary:
     success: bool
     seconds: float
     partitions: str | None = None
+    error: str | None = None
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
@@ -75,8 +76,13 @@ def materialize(
     instance: dg.DagsterInstance,
     on_run: Callable[[RunSummary], None] | None = None,
     raise_on_failure: bool = True,
+    log_level: str = "INFO",
 ) -> list[RunSummary]:
-    """Materialize `keys` once each, upstream first, recording runs in `instance`."""
+    """Materialize `keys` once each, upstream first, recording runs in `instance`.
+
+    `log_level` is the level of Dagster's console logs; every event is recorded in the
+    instance whatever it is.
+    """
     summaries = []
     for batch in _batches(mesh, keys):
         domain = batch[0][0]
@@ -98,6 +104,7 @@ def materialize(
             resources=defs.resources,
             tags=tags,
             raise_on_error=raise_on_failure,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         summary = RunSummary(
             domain,
@@ -106,8 +113,19 @@ def materialize(
             result.success,
             time.perf_counter() - started,
             partitions,
+            _first_failure(result),
         )
         summaries.append(summary)
         if on_run is not None:
             on_run(summary)
     return summaries
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            data = event.step_failure_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                return data.user_failure_data.description
+            return data.error.message.strip() if data.error else None
+    return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import dagster as dg
 import polars as pl
@@ -40,9 +42,13 @@ class MaterializedMesh:
         return pl.read_parquet(self.landing_root / f"{table}.parquet")
 
 
-def _forget_domain_definitions() -> dict[str, object]:
-    """Drop imported `domains.<d>.definitions` modules: their resources captured MESH_HOME."""
-    names = [n for n in sys.modules if n.startswith("domains.") and n.endswith(".definitions")]
+def _forget_domains() -> dict[str, ModuleType]:
+    """Drop the imported `domains` package and its modules; return them.
+
+    `domains.<d>.definitions` build their resources from MESH_HOME when imported, and a test
+    may have left a `domains` package of a temporary mesh in `sys.modules`.
+    """
+    names = [n for n in sys.modules if n == "domains" or n.startswith("domains.")]
     return {name: sys.modules.pop(name) for name in names}
 
 
@@ -58,9 +64,8 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
         mp.setenv("DAGSTER_HOME", str(dagster_home))
         for name in _ENV_OVERRIDES:
             mp.delenv(name, raising=False)
-        # Domain definitions build their resources from the environment when imported:
-        # import them fresh now, and put back whatever the session had imported before.
-        previous = _forget_domain_definitions()
+        # Import the domains fresh under this environment; put back the session's afterwards.
+        previous = _forget_domains()
         try:
             from mesh_platform.mesh import Mesh
             from mesh_platform.orchestration import materialize, select
@@ -69,6 +74,8 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
             landing = home / "landing"
             generate(landing, SCALE)
             mesh = Mesh.load()
+            package = importlib.import_module("domains")
+            assert Path(package.__file__ or "").parent == mesh.root / "domains", package
             with dg.DagsterInstance.get() as instance:
                 runs = materialize(mesh, select(mesh, None), instance, raise_on_failure=False)
                 yield MaterializedMesh(
@@ -80,5 +87,5 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
                     mesh=mesh,
                 )
         finally:
-            _forget_domain_definitions()
+            _forget_domains()
             sys.modules.update(previous)

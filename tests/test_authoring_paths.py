@@ -54,15 +54,25 @@ def test_yaml_and_python_build_the_same_asset() -> None:
     yaml_defs, python_defs = from_yaml.build_defs(), from_python.build_defs()
     a, b = _spec_of(yaml_defs), _spec_of(python_defs)
     assert a.key == b.key == dg.AssetKey(["sales", "orders_by_priority"])
-    for field in ("deps", "group_name", "owners", "kinds", "tags", "description", "metadata",
-                  "code_version", "automation_condition", "partitions_def"):
+    for field in (
+        "deps",
+        "group_name",
+        "owners",
+        "kinds",
+        "tags",
+        "description",
+        "metadata",
+        "code_version",
+        "automation_condition",
+        "partitions_def",
+    ):
         assert getattr(a, field) == getattr(b, field), field
     assert a.group_name == "sales"
     assert [d.asset_key for d in a.deps] == [dg.AssetKey(["platform", "silver_orders"])]
     schedules = [s.name for s in yaml_defs.schedules or []]
-    assert schedules == [s.name for s in python_defs.schedules or []] == [
-        "sales__orders_by_priority"
-    ]
+    assert (
+        schedules == [s.name for s in python_defs.schedules or []] == ["sales__orders_by_priority"]
+    )
 
 
 def test_component_rejects_bad_attributes_like_the_yaml_loader() -> None:

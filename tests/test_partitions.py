@@ -66,17 +66,28 @@ def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Pat
     instance = dg.DagsterInstance.ephemeral()
 
     def run(partition: str) -> None:
-        dg.materialize(assets, selection=[dg.AssetKey(["shop", "events"])], instance=instance,
-                       resources={"lakehouse": lakehouse})
-        dg.materialize(assets, selection=[dg.AssetKey(["shop", "monthly"])], instance=instance,
-                       resources={"lakehouse": lakehouse}, partition_key=partition)
+        dg.materialize(
+            assets,
+            selection=[dg.AssetKey(["shop", "events"])],
+            instance=instance,
+            resources={"lakehouse": lakehouse},
+        )
+        dg.materialize(
+            assets,
+            selection=[dg.AssetKey(["shop", "monthly"])],
+            instance=instance,
+            resources={"lakehouse": lakehouse},
+            partition_key=partition,
+        )
 
     def totals() -> dict[str, float]:
         frame = pl.read_delta(str(tmp_path / "lake/shop/monthly")).sort("month")
         return {str(m): t for m, t in frame.iter_rows()}
 
-    write_events(tmp_path / "landing", [("1995-01-05", 1.0), ("1995-01-20", 2.0),
-                                        ("1995-02-03", 10.0), ("1995-03-01", 100.0)])
+    write_events(
+        tmp_path / "landing",
+        [("1995-01-05", 1.0), ("1995-01-20", 2.0), ("1995-02-03", 10.0), ("1995-03-01", 100.0)],
+    )
     run("1995-01-01")
     assert totals() == {"1995-01-01": 3.0}
     run("1995-02-01")
@@ -88,13 +99,21 @@ def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Pat
 
     # A single-run backfill over a range replaces exactly that range.
     write_events(tmp_path / "landing", [("1995-02-03", 20.0), ("1995-03-01", 30.0)])
-    dg.materialize(assets, selection=[dg.AssetKey(["shop", "events"])], instance=instance,
-                   resources={"lakehouse": lakehouse})
     dg.materialize(
-        assets, selection=[dg.AssetKey(["shop", "monthly"])], instance=instance,
+        assets,
+        selection=[dg.AssetKey(["shop", "events"])],
+        instance=instance,
         resources={"lakehouse": lakehouse},
-        tags={"dagster/asset_partition_range_start": "1995-02-01",
-              "dagster/asset_partition_range_end": "1995-03-01"},
+    )
+    dg.materialize(
+        assets,
+        selection=[dg.AssetKey(["shop", "monthly"])],
+        instance=instance,
+        resources={"lakehouse": lakehouse},
+        tags={
+            "dagster/asset_partition_range_start": "1995-02-01",
+            "dagster/asset_partition_range_end": "1995-03-01",
+        },
     )
     assert totals() == {"1995-01-01": 5.0, "1995-02-01": 20.0, "1995-03-01": 30.0}
 
@@ -110,8 +129,9 @@ def test_a_partition_write_refuses_rows_outside_its_partition(tmp_path: Path) ->
     with pytest.raises(BusinessLogicError, match="1 rows fall outside partition"):
         lakehouse.write(key, stray, january)
     assert lakehouse.version(key) == version
-    assert pl.read_delta(lakehouse.uri(key)).to_dicts() == [{"month": date(1995, 1, 1),
-                                                             "total": 1.0}]
+    assert pl.read_delta(lakehouse.uri(key)).to_dicts() == [
+        {"month": date(1995, 1, 1), "total": 1.0}
+    ]
 
 
 def test_a_partition_write_refuses_a_table_partitioned_otherwise(tmp_path: Path) -> None:

@@ -143,7 +143,9 @@ def test_cycle(tmp_path: Path) -> None:
 def test_duplicate_name(tmp_path: Path) -> None:
     root = write_mesh(tmp_path, {"other": {"source": SOURCE}, "d": {"base": BASE}})
     (root / "domains/d/products/base_copy.yaml").write_text(BASE)
-    errors = pytest.raises(SpecErrors, load_mesh, root).value.errors
+    with pytest.raises(SpecErrors) as caught:
+        load_mesh(root)
+    errors = caught.value.errors
     assert any(
         "differs from its file name" in e.problem and e.file and e.file.name == "base_copy.yaml"
         for e in errors
@@ -153,16 +155,21 @@ def test_duplicate_name(tmp_path: Path) -> None:
 def test_duplicate_product_across_yaml_and_python(tmp_path: Path, monkeypatch) -> None:
     root = write_mesh(tmp_path, {"other": {"source": SOURCE}, "dupdomain": {"base": BASE}})
     package = root / "domains/dupdomain"
-    for init in (root / "domains/__init__.py", package / "__init__.py",
-                 package / "products/__init__.py"):
+    for init in (
+        root / "domains/__init__.py",
+        package / "__init__.py",
+        package / "products/__init__.py",
+    ):
         init.write_text("")
-    (package / "products/base_py.py").write_text(textwrap.dedent("""\
+    (package / "products/base_py.py").write_text(
+        textwrap.dedent("""\
         from mesh_platform import ProductSpec, SqlStep
         product = ProductSpec(
             domain="dupdomain", name="base", description="again",
             inputs={"src": "other.source"}, steps=[SqlStep(sql="SELECT id FROM src")],
         )
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(root))
     import sys
 

@@ -78,7 +78,9 @@ def test_a_failing_sql_step_is_business_logic(shop, tmp_path: Path) -> None:
 def test_missing_landing_data_is_a_platform_failure(shop) -> None:
     assets, lakehouse = shop
     result = dg.materialize(
-        assets, selection=[dg.AssetKey(["shop", "events"])], resources={"lakehouse": lakehouse},
+        assets,
+        selection=[dg.AssetKey(["shop", "events"])],
+        resources={"lakehouse": lakehouse},
         raise_on_error=False,
     )
     failure = _failure(result)

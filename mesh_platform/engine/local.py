@@ -171,11 +171,11 @@ def _call_python(
 
 def _preview(con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int) -> StepPreview:
     relation = con.sql(f"SELECT * FROM {step.name}")
-    count_row = con.execute(f"SELECT count(*) FROM {step.name}").fetchone()
-    sample = pl.DataFrame()
-    if rows:
-        sample = con.sql(f"SELECT * FROM {step.name} LIMIT {int(rows)}").pl()
     schema = {
         name: str(dtype) for name, dtype in zip(relation.columns, relation.types, strict=True)
     }
-    return StepPreview(step.name, step.kind, schema, int(count_row[0]) if count_row else 0, sample)
+    ((count,),) = con.sql(f"SELECT count(*) FROM {step.name}").fetchall()
+    sample = pl.DataFrame()
+    if rows:
+        sample = con.sql(f"SELECT * FROM {step.name} LIMIT {int(rows)}").pl()
+    return StepPreview(step.name, step.kind, schema, int(count), sample)

@@ -1,0 +1,63 @@
+"""Automation from specs: a product in another domain refreshes after its upstream."""
+
+from __future__ import annotations
+
+import datetime
+
+import dagster as dg
+
+from mesh_platform.factory import automation_condition
+from mesh_platform.mesh import Mesh
+from mesh_platform.orchestration import domain_definitions
+
+UPSTREAM = dg.AssetKey(["sales", "customer_revenue"])
+DOWNSTREAM = dg.AssetKey(["marketing", "customer_segments"])
+
+
+def _assets(*domains: str) -> list[dg.AssetsDefinition]:
+    return [
+        a
+        for d in domains
+        for a in domain_definitions(d).assets or []
+        if isinstance(a, dg.AssetsDefinition)
+    ]
+
+
+def test_the_chain_is_declared_in_the_specs() -> None:
+    mesh = Mesh.load()
+    upstream = mesh.product("sales.customer_revenue").spec
+    downstream = mesh.product("marketing.customer_segments").spec
+    assert upstream.automation == "on_cron" and upstream.schedule
+    assert downstream.automation == "eager"
+    assert ("sales", "customer_revenue") in mesh.upstream(("marketing", "customer_segments"))
+    assert automation_condition(downstream) == dg.AutomationCondition.eager()
+
+
+def test_downstream_domain_refreshes_after_upstream() -> None:
+    defs = dg.Definitions(
+        assets=_assets("sales", "marketing"),
+        resources=domain_definitions("sales").resources,
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    for key in (UPSTREAM, DOWNSTREAM):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    start = datetime.datetime(2026, 11, 25, 12, 0)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=start)
+    assert result.get_num_requested(DOWNSTREAM) == 0
+
+    result = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        cursor=result.cursor,
+        evaluation_time=start + datetime.timedelta(minutes=1),
+    )
+    assert result.get_num_requested(DOWNSTREAM) == 0, "nothing changed upstream yet"
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(UPSTREAM))
+    result = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        cursor=result.cursor,
+        evaluation_time=start + datetime.timedelta(minutes=2),
+    )
+    assert result.get_num_requested(DOWNSTREAM) == 1

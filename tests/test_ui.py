@@ -1,0 +1,161 @@
+"""The Dagster UI over the whole mesh: every location loads, cross-domain edges, metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mesh_platform.mesh import repo_root
+
+LOCATIONS = ("platform", "sales", "finance", "marketing")
+VENV_BIN = Path(sys.executable).parent
+
+
+def _env(materialized_mesh) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MESH_HOME"] = str(materialized_mesh.home)
+    env["DAGSTER_HOME"] = str(materialized_mesh.home / "dagster_home")
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.load(response)
+    assert "errors" not in payload, payload["errors"]
+    return payload["data"]
+
+
+LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+ASSETS_QUERY = """{ assetNodes {
+  assetKey { path } groupName kinds
+  owners { __typename ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+  dependencyKeys { path } dependedByKeys { path }
+  repository { location { name } }
+  metadataEntries { label __typename
+    ... on TableSchemaMetadataEntry { schema { columns { name type description } } }
+    ... on TableColumnLineageMetadataEntry { lineage { columnName
+        columnDeps { assetKey { path } columnName } } } } } }"""
+
+
+@pytest.fixture(scope="module")
+def ui(materialized_mesh) -> Iterator[str]:
+    """dagster-webserver over workspace.yaml, on a free port, stopped afterwards."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=repo_root(),
+        env=_env(materialized_mesh),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                entries = _graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, "dagster-webserver exited"
+            assert time.monotonic() < deadline, "the UI did not load every location in 180 s"
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_every_location_loads(ui: str) -> None:
+    entries = _graphql(ui, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+    assert sorted(e["name"] for e in entries) == sorted(LOCATIONS)
+    for entry in entries:
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+
+
+def test_cross_domain_edges_owners_and_metadata(ui: str, materialized_mesh) -> None:
+    nodes = {tuple(n["assetKey"]["path"]): n for n in _graphql(ui, ASSETS_QUERY)["assetNodes"]}
+    mesh = materialized_mesh.mesh
+    assert set(nodes) == set(mesh.products)
+    cross = 0
+    for key, source in mesh.products.items():
+        node = nodes[key]
+        assert node["repository"]["location"]["name"] == key[0]
+        assert node["groupName"] == key[0]
+        teams = [o["team"] for o in node["owners"] if o["__typename"] == "TeamAssetOwner"]
+        assert teams[0] == mesh.domains[key[0]].spec.team
+        deps = {tuple(d["path"]) for d in node["dependencyKeys"]}
+        assert deps == set(source.spec.input_refs().values())
+        for dep in deps:
+            assert key in {tuple(d["path"]) for d in nodes[dep]["dependedByKeys"]}
+            if dep[0] not in (key[0], "platform"):
+                cross += 1
+    assert cross >= 3
+
+    gold = [k for k in mesh.products if k[0] in ("sales", "finance", "marketing")]
+    for key in gold:
+        entries = {m["label"]: m for m in nodes[key]["metadataEntries"]}
+        columns = entries["dagster/column_schema"]["schema"]["columns"]
+        assert [c["name"] for c in columns] == list(mesh.schema(key)), key
+        lineage = entries["dagster/column_lineage"]["lineage"]
+        assert lineage, key
+        for column in lineage:
+            for dep in column["columnDeps"]:
+                assert tuple(dep["assetKey"]["path"]) in mesh.upstream(key)
+
+    summary = {m["label"]: m for m in nodes[("sales", "pricing_summary")]["metadataEntries"]}
+    columns = {c["name"]: c for c in summary["dagster/column_schema"]["schema"]["columns"]}
+    assert "SUM(l_extendedprice * (1 - l_discount))" in columns["sum_disc_price"]["description"]
+
+
+def test_every_location_passes_definitions_validate(materialized_mesh) -> None:
+    modules = [arg for loc in LOCATIONS for arg in ("-m", f"domains.{loc}.definitions")]
+    result = subprocess.run(
+        [str(VENV_BIN / "dagster"), "definitions", "validate", *modules],
+        cwd=repo_root(),
+        env=_env(materialized_mesh),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    for location in LOCATIONS:
+        assert f"Validation successful for code location domains.{location}.definitions" in output
