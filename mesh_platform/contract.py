@@ -84,7 +84,8 @@ def conform(table: pa.Table, plan: ProductPlan, product: str) -> pa.Table:
     arrays, fields = [], []
     for column in plan.columns or [_unknown(name) for name in produced]:
         array = table.column(column.name)
-        target = arrow_type(column.type) if column.type != UNKNOWN else None
+        # Only a declared type is a promise: inferred types keep what the engine produced.
+        target = arrow_type(column.type) if column.declared else None
         if target is None:
             target = pa.string() if _family(array.type) == "string" else array.type
         if array.type != target:
@@ -94,7 +95,14 @@ def conform(table: pa.Table, plan: ProductPlan, product: str) -> pa.Table:
                     f"{spec_type_of(array.type)} but the contract says {column.type}; "
                     "CAST it in the last step or correct the declared type"
                 )
-            array = array.cast(target)
+            try:
+                array = array.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise BusinessLogicError(
+                    f"{product}: column {column.name!r} does not fit its declared type "
+                    f"{column.type} ({exc}); widen the declared type or round/CAST in the "
+                    "last step"
+                ) from None
         arrays.append(array)
         fields.append(pa.field(column.name, target))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -39,23 +39,25 @@ def domain_definitions(domain: str) -> dg.Definitions:
 
 
 def _batches(mesh: Mesh, keys: Iterable[Key]) -> list[list[Key]]:
+    """Runs to launch: per domain (in cross-domain order), as few as partitionings allow.
+
+    A run holds products of one partitioning whose in-domain inputs are already done or in
+    the same run; Dagster orders the products inside a run.
+    """
     selected = set(keys)
     batches: list[list[Key]] = []
     for domain in mesh.domain_order():
-        current: list[Key] = []
-        current_partitioning: object = None
-        for source in mesh.of_domain(domain):
-            key = source.spec.key
-            if key not in selected:
-                continue
-            partitioning = source.spec.partitioning
-            if current and partitioning != current_partitioning:
-                batches.append(current)
-                current = []
-            current.append(key)
-            current_partitioning = partitioning
-        if current:
-            batches.append(current)
+        remaining = [s.spec.key for s in mesh.of_domain(domain) if s.spec.key in selected]
+        while remaining:
+            partitioning = mesh.products[remaining[0]].spec.partitioning
+            batch: list[Key] = []
+            for key in remaining:
+                local_inputs = {u for u in mesh.upstream(key) if u[0] == domain}
+                waiting = local_inputs & (set(remaining) - set(batch))
+                if mesh.products[key].spec.partitioning == partitioning and not waiting:
+                    batch.append(key)
+            batches.append(batch)
+            remaining = [k for k in remaining if k not in batch]
     return batches
 
 

@@ -43,6 +43,7 @@ class ColumnPlan:
     tags: tuple[str, ...]
     sources: tuple[tuple[str, str], ...]
     formula: str
+    declared: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,13 @@ class ProductPlan:
 
     @property
     def schema(self) -> Schema:
-        """Output column names and types."""
+        """Output column names and types (declared, else inferred from the SQL)."""
         return {c.name: c.type for c in self.columns}
+
+    @property
+    def declared_schema(self) -> Schema:
+        """Output column names with their declared types (`unknown` where not declared)."""
+        return {c.name: c.type if c.declared else UNKNOWN for c in self.columns}
 
 
 def step_name(index: int, declared: str | None) -> str:
@@ -180,7 +186,10 @@ def _landing_plan(source: ProductSource) -> ProductPlan:
             fix="list each landing column with its type under `columns:`",
         )
     columns = tuple(
-        ColumnPlan(c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),), c.name)
+        ColumnPlan(
+            c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),), c.name,
+            declared=c.type is not None,
+        )
         for c in spec.columns
     )
     return ProductPlan((), columns)
@@ -224,6 +233,7 @@ def _columns(
                 tags=_propagated_tags(col.tags if col else (), info, input_schemas),
                 sources=info.sources if info else (),
                 formula=info.formula if info else name,
+                declared=bool(col and col.type),
             )
         )
     return tuple(columns)

@@ -144,7 +144,7 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     spec = mesh.products[(domain, name)].spec
     plan = mesh.plans[(domain, name)]
     inputs = {
-        port: _input_table(case.inputs.get(port, []), mesh.schema(ref))
+        port: _input_table(case.inputs.get(port, []), mesh.plans[ref].declared_schema)
         for port, ref in spec.input_refs().items()
     }
     result = conform(LocalEngine(threads=1).run(plan, inputs), plan, case.product)

@@ -8,10 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
 import pytest
+
+if TYPE_CHECKING:
+    from mesh_platform.mesh import Mesh
+    from mesh_platform.orchestration import RunSummary
 
 SCALE = 0.01
 _ENV_OVERRIDES = ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT")
@@ -25,8 +30,8 @@ class MaterializedMesh:
     lake_root: Path
     landing_root: Path
     instance: dg.DagsterInstance
-    runs: tuple  # orchestration.RunSummary, one per Dagster run
-    mesh: object  # mesh_platform.mesh.Mesh
+    runs: tuple[RunSummary, ...]  # one per Dagster run, in launch order
+    mesh: Mesh
 
     def table_path(self, product: str) -> Path:
         """The Delta table of `domain.product`."""

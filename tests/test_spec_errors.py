@@ -173,9 +173,16 @@ def test_duplicate_product_across_yaml_and_python(tmp_path: Path, monkeypatch) -
     monkeypatch.syspath_prepend(str(root))
     import sys
 
-    for module in [m for m in sys.modules if m == "domains" or m.startswith("domains.")]:
-        monkeypatch.delitem(sys.modules, module)
-    error = only_error(root)
+    def ours() -> list[str]:
+        return [m for m in sys.modules if m == "domains" or m.startswith("domains.")]
+
+    saved = {m: sys.modules.pop(m) for m in ours()}
+    try:
+        error = only_error(root)
+    finally:
+        for module in ours():
+            del sys.modules[module]
+        sys.modules.update(saved)
     assert "duplicate product name 'base'" in error.problem
     assert error.fix == "give each product of a domain its own name"
 

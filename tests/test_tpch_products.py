@@ -118,8 +118,8 @@ def test_every_run_succeeded(materialized_mesh: MaterializedMesh) -> None:
 def test_three_business_domains_with_gold_products(materialized_mesh: MaterializedMesh) -> None:
     mesh = materialized_mesh.mesh
     for domain, products in GOLD.items():
-        assert domain in mesh.domains  # type: ignore[attr-defined]
-        assert sorted(s.spec.name for s in mesh.of_domain(domain)) == sorted(products)  # type: ignore[attr-defined]
+        assert domain in mesh.domains
+        assert sorted(s.spec.name for s in mesh.of_domain(domain)) == sorted(products)
 
 
 @pytest.mark.parametrize("product", ALL_PRODUCTS)
@@ -133,7 +133,7 @@ def test_cross_domain_products_read_their_upstream(materialized_mesh: Materializ
     mesh = materialized_mesh.mesh
     instance = materialized_mesh.instance
     for product, upstream in CROSS_DOMAIN.items():
-        refs = mesh.product(product).spec.input_refs().values()  # type: ignore[attr-defined]
+        refs = mesh.product(product).spec.input_refs().values()
         assert tuple(upstream.split(".")) in refs
         down = instance.get_latest_materialization_event(dg.AssetKey(product.split(".")))
         up = instance.get_latest_materialization_event(dg.AssetKey(upstream.split(".")))
@@ -142,7 +142,7 @@ def test_cross_domain_products_read_their_upstream(materialized_mesh: Materializ
 
 def test_contact_details_are_tagged_pii(materialized_mesh: MaterializedMesh) -> None:
     key = ("sales", "returned_items_customers")
-    tagged = {c.name for c in materialized_mesh.mesh.plans[key].columns if "pii" in c.tags}  # type: ignore[attr-defined]
+    tagged = {c.name for c in materialized_mesh.mesh.plans[key].columns if "pii" in c.tags}
     assert {"c_name", "c_address", "c_phone"} <= tagged
 
 
