@@ -81,7 +81,8 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
                 row[f"{engine}_s"] = round(best, 4)
             except Exception as exc:  # an engine refusing a query is a result, not a crash
                 row[f"{engine}_s"] = None
-                row[f"{engine}_error"] = f"{type(exc).__name__}: {str(exc)[:90]}"
+                first_line = str(exc).strip().splitlines()[0]
+                row[f"{engine}_error"] = f"{type(exc).__name__}: {first_line[:90]}"
         if len(outputs) == 2:
             row["agree"] = _normalize(outputs["duckdb"]) == _normalize(outputs["polars"])
         results.append(row)

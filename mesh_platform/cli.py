@@ -43,6 +43,10 @@ def main() -> None:
     State lives in MESH_HOME (default: var/ in the checkout): landing files, the Delta lake
     and the Dagster instance (DAGSTER_HOME, default MESH_HOME/dagster_home).
     """
+    import warnings
+
+    # Beta/preview notices about Dagster APIs the platform chose are not the user's concern.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
 
 @main.command()

@@ -60,29 +60,22 @@ ASSETS_QUERY = """{ assetNodes {
         columnDeps { assetKey { path } columnName } } } } } }"""
 
 
+DAEMON_QUERY = """{ instance { daemonHealth { allDaemonStatuses { daemonType healthy
+  required } } } }"""
+
+
 @pytest.fixture(scope="module")
 def ui(materialized_mesh) -> Iterator[str]:
-    """dagster-webserver over workspace.yaml, on a free port, stopped afterwards."""
+    """`mesh up` as the README runs it (UI + daemon) on a free port; stopped afterwards."""
     port = _free_port()
     process = subprocess.Popen(
-        [
-            str(VENV_BIN / "dagster-webserver"),
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=repo_root(),
-        env=_env(materialized_mesh),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        [str(VENV_BIN / "mesh"), "up", "--port", str(port)],
+        cwd=repo_root(), env=_env(materialized_mesh), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 240
         while True:
             try:
                 entries = _graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
@@ -90,15 +83,15 @@ def ui(materialized_mesh) -> Iterator[str]:
                     break
             except OSError:
                 pass
-            assert process.poll() is None, "dagster-webserver exited"
-            assert time.monotonic() < deadline, "the UI did not load every location in 180 s"
+            assert process.poll() is None, "mesh up exited"
+            assert time.monotonic() < deadline, "the UI did not load every location in 240 s"
             time.sleep(1)
         yield url
+        # Ctrl-C (SIGINT) stops the UI and the daemon: no orphaned processes.
+        os.kill(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
@@ -142,6 +135,17 @@ def test_cross_domain_edges_owners_and_metadata(ui: str, materialized_mesh) -> N
     summary = {m["label"]: m for m in nodes[("sales", "pricing_summary")]["metadataEntries"]}
     columns = {c["name"]: c for c in summary["dagster/column_schema"]["schema"]["columns"]}
     assert "SUM(l_extendedprice * (1 - l_discount))" in columns["sum_disc_price"]["description"]
+
+
+def test_the_daemon_runs_schedules_and_sensors(ui: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        statuses = _graphql(ui, DAEMON_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
+        required = {s["daemonType"]: s["healthy"] for s in statuses if s["required"]}
+        if {"SCHEDULER", "SENSOR"} <= set(required) and all(required.values()):
+            break
+        assert time.monotonic() < deadline, f"daemons not healthy: {required}"
+        time.sleep(2)
 
 
 def test_every_location_passes_definitions_validate(materialized_mesh) -> None:
