@@ -172,3 +172,12 @@ def test_missing_inputs_are_a_platform_error(tmp_path: Path) -> None:
     lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path))
     with pytest.raises(PlatformError, match="has no table"):
         lakehouse.dataset(("shop", "nothing"))
+
+
+def test_the_lake_root_may_be_a_uri(tmp_path: Path) -> None:
+    lakehouse = Lakehouse(root=(tmp_path / "lake").as_uri(), landing_root=str(tmp_path))
+    key = ("shop", "by_uri")
+    written = lakehouse.write(key, pa.table({"a": [1, 2]}))
+    assert written.uri.startswith("file://") and written.rows == 2
+    assert lakehouse.scan(key).collect()["a"].to_list() == [1, 2]
+    assert (tmp_path / "lake/shop/by_uri/_delta_log").is_dir()
