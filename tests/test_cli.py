@@ -12,7 +12,8 @@ from mesh_platform.cli import main
 from mesh_platform.mesh import load_mesh
 from mesh_platform.product_tests import load_cases
 from mesh_platform.scaffold import scaffold_product
-from tests.test_spec_errors import SOURCE, write_mesh
+from tests.mini_mesh import write_mesh
+from tests.test_spec_errors import SOURCE
 
 
 def _env(materialized_mesh) -> dict[str, str]:

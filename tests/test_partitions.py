@@ -10,10 +10,9 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from mesh_platform.component import DataProduct
 from mesh_platform.errors import BusinessLogicError, PlatformError
 from mesh_platform.lakehouse import Lakehouse, PartitionSlice
-from mesh_platform.mesh import load_mesh
+from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 
 EVENTS = """\
 name: events
@@ -41,12 +40,7 @@ columns:
 
 @pytest.fixture
 def mesh_root(tmp_path: Path) -> Path:
-    folder = tmp_path / "domains" / "shop"
-    (folder / "products").mkdir(parents=True)
-    (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
-    (folder / "products/events.yaml").write_text(EVENTS)
-    (folder / "products/monthly.yaml").write_text(MONTHLY)
-    return tmp_path
+    return write_mesh(tmp_path, {"shop": {"events": EVENTS, "monthly": MONTHLY}})
 
 
 def write_events(landing: Path, rows: list[tuple[str, float]]) -> None:
@@ -57,28 +51,20 @@ def write_events(landing: Path, rows: list[tuple[str, float]]) -> None:
 
 
 def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Path) -> None:
-    mesh = load_mesh(mesh_root)
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, mesh_root).build_defs() for s in mesh.of_domain("shop"))
-    )
-    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    assets = domain_assets(mesh_root, "shop")
+    resources = {"lakehouse": local_lakehouse(tmp_path)}
     instance = dg.DagsterInstance.ephemeral()
 
-    def run(partition: str) -> None:
-        dg.materialize(
-            assets,
-            selection=[dg.AssetKey(["shop", "events"])],
-            instance=instance,
-            resources={"lakehouse": lakehouse},
-        )
-        dg.materialize(
-            assets,
-            selection=[dg.AssetKey(["shop", "monthly"])],
-            instance=instance,
-            resources={"lakehouse": lakehouse},
-            partition_key=partition,
-        )
+    def refresh(**partition: object) -> None:
+        """Re-ingest the events, then materialize `monthly` for the given partition(s)."""
+        for key, options in ((["shop", "events"], {}), (["shop", "monthly"], partition)):
+            dg.materialize(
+                assets,
+                selection=[dg.AssetKey(key)],
+                instance=instance,
+                resources=resources,
+                **options,  # type: ignore[arg-type]
+            )
 
     def totals() -> dict[str, float]:
         frame = pl.read_delta(str(tmp_path / "lake/shop/monthly")).sort("month")
@@ -88,32 +74,21 @@ def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Pat
         tmp_path / "landing",
         [("1995-01-05", 1.0), ("1995-01-20", 2.0), ("1995-02-03", 10.0), ("1995-03-01", 100.0)],
     )
-    run("1995-01-01")
+    refresh(partition_key="1995-01-01")
     assert totals() == {"1995-01-01": 3.0}
-    run("1995-02-01")
+    refresh(partition_key="1995-02-01")
     assert totals() == {"1995-01-01": 3.0, "1995-02-01": 10.0}
     # January's source data changes: re-running January replaces January only.
     write_events(tmp_path / "landing", [("1995-01-05", 5.0), ("1995-02-03", 999.0)])
-    run("1995-01-01")
+    refresh(partition_key="1995-01-01")
     assert totals() == {"1995-01-01": 5.0, "1995-02-01": 10.0}
-
     # A single-run backfill over a range replaces exactly that range.
     write_events(tmp_path / "landing", [("1995-02-03", 20.0), ("1995-03-01", 30.0)])
-    dg.materialize(
-        assets,
-        selection=[dg.AssetKey(["shop", "events"])],
-        instance=instance,
-        resources={"lakehouse": lakehouse},
-    )
-    dg.materialize(
-        assets,
-        selection=[dg.AssetKey(["shop", "monthly"])],
-        instance=instance,
-        resources={"lakehouse": lakehouse},
+    refresh(
         tags={
             "dagster/asset_partition_range_start": "1995-02-01",
             "dagster/asset_partition_range_end": "1995-03-01",
-        },
+        }
     )
     assert totals() == {"1995-01-01": 5.0, "1995-02-01": 20.0, "1995-03-01": 30.0}
 
@@ -144,12 +119,8 @@ def test_a_partition_write_refuses_a_table_partitioned_otherwise(tmp_path: Path)
 
 
 def test_a_failed_run_leaves_the_previous_data(mesh_root: Path, tmp_path: Path) -> None:
-    mesh = load_mesh(mesh_root)
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, mesh_root).build_defs() for s in mesh.of_domain("shop"))
-    )
-    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    assets = domain_assets(mesh_root, "shop")
+    lakehouse = local_lakehouse(tmp_path)
     events = dg.AssetKey(["shop", "events"])
     write_events(tmp_path / "landing", [("1995-01-05", 1.0)])
     dg.materialize(assets, selection=[events], resources={"lakehouse": lakehouse})

@@ -9,6 +9,7 @@ import pytest
 
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.mesh import load_mesh
+from tests.mini_mesh import write_mesh
 
 BASE = """\
 name: base
@@ -27,17 +28,6 @@ columns:
   - {name: id, type: bigint}
   - {name: amount, type: double}
 """
-
-
-def write_mesh(root: Path, products: dict[str, dict[str, str]]) -> Path:
-    """Domains with their products' YAML under `root/domains`."""
-    for domain, files in products.items():
-        folder = root / "domains" / domain
-        (folder / "products").mkdir(parents=True, exist_ok=True)
-        (folder / "domain.yaml").write_text(f"name: {domain}\nteam: {domain}-team\n")
-        for name, text in files.items():
-            (folder / "products" / f"{name}.yaml").write_text(textwrap.dedent(text))
-    return root
 
 
 def only_error(root: Path) -> SpecError:

@@ -9,11 +9,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.component import DataProduct
 from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.mesh import load_mesh
 from mesh_platform.template import BUSINESS_LOGIC, FAILURE_CLASS, FAILURE_STEP, PLATFORM
 from tests import template_hooks
+from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 
 SOURCE = """\
 name: events
@@ -37,21 +36,12 @@ steps:
 
 @pytest.fixture
 def shop(tmp_path: Path) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
-    folder = tmp_path / "domains" / "shop"
-    (folder / "products").mkdir(parents=True)
-    (folder / "domain.yaml").write_text(
-        "name: shop\nteam: shop\ntemplate_hooks: ['tests.template_hooks:record']\n"
+    root = write_mesh(
+        tmp_path,
+        {"shop": {"events": SOURCE, "ratio": RATIO}},
+        domain_extra="template_hooks: ['tests.template_hooks:record']\n",
     )
-    (folder / "products/events.yaml").write_text(SOURCE)
-    (folder / "products/ratio.yaml").write_text(RATIO)
-    mesh = load_mesh(tmp_path)
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, tmp_path).build_defs() for s in mesh.of_domain("shop"))
-    )
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
-    (tmp_path / "landing").mkdir()
-    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
-    return assets, lakehouse
+    return domain_assets(root, "shop"), local_lakehouse(tmp_path)
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> dict[str, object]:
