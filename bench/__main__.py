@@ -11,18 +11,32 @@ from mesh_platform.sample_data import generate
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", default=["engines"], help="benchmarks: engines")
+    parser.add_argument(
+        "names", nargs="*", default=["engines"], help="benchmarks: engines, security"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
+    parser.add_argument("--values", type=int, default=1_000_000, help="security: values")
     args = parser.parse_args()
     landing = args.data or Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{args.scale}"
-    generate(landing, args.scale)
+    if "engines" in args.names:  # the security benchmark makes its own values
+        generate(landing, args.scale)
     for name in args.names:
         if name == "engines":
             from bench import engines
 
             print(f"== engines: TPC-H scale {args.scale} ({landing})")
             print(engines.report(engines.run(landing)))
+        elif name == "security":
+            from bench import security
+
+            print(f"== security: {args.values:,} distinct values, 1 thread")
+            print(security.report(security.run(args.values)))
+        elif name == "quality":
+            from bench import quality
+
+            print(f"== quality: TPC-H scale {args.scale} ({landing})")
+            print(quality.report(quality.run(landing)))
         else:
             parser.error(f"unknown benchmark {name!r}")
 

@@ -311,23 +311,59 @@ def test(target: str | None, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def standards(as_json: bool) -> None:
-    """List the platform's standard steps with version, parameters and an example."""
-    from mesh_platform.steps import REGISTRY
+    """List the platform's standards: steps, step sequences, SQL functions, business rules."""
+    from standards.catalog import catalog, render
 
-    rows = [
-        {
-            "name": s.name,
-            "version": s.version,
-            "description": s.description,
-            "parameters": s.params.model_json_schema().get("properties", {}),
-            "example": s.example,
-        }
-        for s in REGISTRY.all()
-    ]
-    human = "\n\n".join(
-        f"{r['name']} {r['version']}: {r['description']}\n  parameters: "
-        f"{', '.join(r['parameters']) or '-'}\n  example:\n    "
-        + r["example"].replace("\n", "\n    ")
-        for r in rows
-    )
+    rows = catalog()
+    human = render(rows)
     _emit(as_json, rows, human)
+
+
+def _operations() -> tuple[Any, Any, Any]:
+    """The mesh, the Dagster instance and the notifier (catalog) of this environment."""
+    import dagster as dg
+
+    from mesh_platform.environment import build_notifier
+
+    _prepare_environment()
+    return _mesh(), dg.DagsterInstance.get(), build_notifier()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Every product: last run, freshness, quality score, failing checks, open alerts."""
+    from mesh_platform.status import mesh_status, render
+
+    mesh, instance, notifier = _operations()
+    rows = mesh_status(mesh, instance, notifier)
+    _emit(as_json, [r.as_dict() for r in rows], render(rows))
+
+
+@main.command()
+@click.argument("product")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def quality(product: str, as_json: bool) -> None:
+    """PRODUCT's quality score and each rule's pass rate over time (domain.product)."""
+    from dataclasses import asdict
+
+    from mesh_platform.quality.history import product_quality, project_checks
+
+    mesh, instance, notifier = _operations()
+    try:
+        name = mesh.product(product).spec.qualified_name
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    project_checks(instance, notifier, mesh, alert=False)
+    score, histories = product_quality(notifier.catalog(), name)
+    lines = [f"{name}: quality score {score if score is not None else '- (no checks yet)'}"]
+    for h in histories:
+        lines.append(
+            f"  {h.check_name:<32} pass rate {100 * h.pass_rate:5.1f}% over {h.evaluations} "
+            f"run(s); last {'passed' if h.last_passed else 'FAILED'}"
+        )
+    _emit(
+        as_json,
+        {"product": name, "score": score, "checks": [asdict(h) for h in histories]},
+        "\n".join(lines),
+    )

@@ -9,6 +9,7 @@ import dagster as dg
 from mesh_platform.component import DataProduct
 from mesh_platform.environment import build_resources
 from mesh_platform.mesh import Mesh
+from mesh_platform.operations import freshness_definitions
 
 
 def load_domain(
@@ -27,6 +28,11 @@ def load_domain(
         DataProduct(source.spec, source.path, mesh.root).build_defs()
         for source in mesh.of_domain(folder.name)
     ]
+    freshness = freshness_definitions(
+        folder.name, (source.spec for source in mesh.of_domain(folder.name))
+    )
+    if freshness is not None:
+        parts.append(freshness)
     if extra is not None:
         parts.append(extra)
     return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources()))

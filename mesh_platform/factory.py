@@ -1,6 +1,6 @@
 """The factory: a product spec and its plan become a Dagster asset (and its schedule)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -9,9 +9,12 @@ import dagster as dg
 from mesh_platform.lakehouse import Lakehouse
 from mesh_platform.metadata import definition_metadata
 from mesh_platform.plan import ProductPlan
+from mesh_platform.quality import check_specs
+from mesh_platform.quality.gate import QualityGate
 from mesh_platform.runtime import materialize, partition_slice
 from mesh_platform.spec.model import ProductSpec
 from mesh_platform.template import Hook, product_template
+from mesh_platform.udfs import needs_keys
 
 MAX_KINDS = 10
 
@@ -59,9 +62,14 @@ def kinds(spec: ProductSpec, plan: ProductPlan) -> set[str]:
     return set(sorted(found)[:MAX_KINDS])
 
 
-def tags(spec: ProductSpec) -> dict[str, str]:
-    """Tags filterable in the UI: domain, visibility, the spec's own."""
-    return {"domain": spec.domain, "visibility": spec.visibility, **spec.tags}
+def tags(spec: ProductSpec, plan: ProductPlan | None = None) -> dict[str, str]:
+    """Tags filterable in the UI: domain, visibility, `contains_pii` (derived), the spec's own."""
+    from mesh_platform.pii import CONTAINS_PII, contains_pii
+
+    found = {"domain": spec.domain, "visibility": spec.visibility}
+    if plan is not None and contains_pii(c.tags for c in plan.columns):
+        found[CONTAINS_PII] = "true"
+    return {**found, **spec.tags}
 
 
 def description(spec: ProductSpec) -> str:
@@ -74,6 +82,7 @@ def build_asset(
 ) -> dg.AssetsDefinition:
     """The software-defined asset of a product."""
     deps = [asset_key(ref) for ref in spec.input_refs().values()]
+    keyed = needs_keys(s.query for s in plan.steps)  # only keyed products need the keyring
     partitions = partitions_def(spec)
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=spec.freshness.max_age_hours))
@@ -87,7 +96,9 @@ def build_asset(
         group_name=spec.domain,
         owners=list(spec.owners),
         kinds=kinds(spec, plan),
-        tags=tags(spec),
+        tags=tags(spec, plan),
+        # Only products calling keyed functions need the `keys` resource (the keyring).
+        required_resource_keys={"lakehouse", "keys"} if keyed else {"lakehouse"},
         description=description(spec),
         deps=deps,
         partitions_def=partitions,
@@ -96,12 +107,25 @@ def build_asset(
         code_version=spec.version,
         metadata=definition_metadata(spec, plan),
         freshness_policy=freshness,
+        check_specs=check_specs(spec),
     )
-    def _product(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        lakehouse: Lakehouse = context.resources.lakehouse
+        gate = QualityGate(spec, plan, lakehouse, context.instance)
         with product_template(context, spec, hooks):
-            return materialize(
-                spec, plan, lakehouse, partition_slice(spec, context), log=context.log
-            )
+            try:
+                result = materialize(
+                    spec, plan, lakehouse, partition_slice(spec, context), log=context.log,
+                    keys=context.resources.keys if keyed else None,
+                    audit=gate.audit,
+                )
+            except Exception as error:
+                # The checks evaluated so far are recorded even when the run fails.
+                gate.failed_before_audit(error)
+                yield from gate.results
+                raise
+            yield result
+            yield from gate.results
 
     return _product
 

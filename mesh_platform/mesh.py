@@ -150,7 +150,12 @@ def load_mesh(root: Path) -> Mesh:
             for port, ref in source.spec.input_refs().items()
         }
         try:
-            plans[key] = plan_product(source, schemas)
+            tags = {
+                port: {c.name: c.tags for c in plans[ref].columns}
+                for port, ref in source.spec.input_refs().items()
+                if ref in plans
+            }
+            plans[key] = plan_product(source, schemas, tags)
         except SpecError as exc:
             errors.append(exc)
     if errors:

@@ -14,10 +14,13 @@ from sqlglot import exp
 
 from mesh_platform import sql as sqlmod
 from mesh_platform.errors import SpecError
+from mesh_platform.pii import column_tags
+from mesh_platform.quality.rules import validate_rules
 from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import PythonStep, SqlStep, StandardStep
 from mesh_platform.sql import UNKNOWN, Schema, SqlProblem
 from mesh_platform.steps import REGISTRY, check_params
+from mesh_platform.udfs import reserved_calls
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,21 @@ def step_name(index: int, declared: str | None) -> str:
     return declared or f"step_{index + 1}"
 
 
-def plan_product(source: ProductSource, input_schemas: Mapping[str, Schema | None]) -> ProductPlan:
-    """Check a product's steps and contract against its inputs; derive schema and lineage."""
+def plan_product(
+    source: ProductSource,
+    input_schemas: Mapping[str, Schema | None],
+    input_tags: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+) -> ProductPlan:
+    """Check a product's steps and contract against its inputs; derive schema and lineage.
+
+    `input_tags` (input port -> column -> tags) lets sensitivity tags such as `pii` flow to the
+    columns computed from them (see `pii.py`).
+    """
     spec = source.spec
     if spec.source is not None:
-        return _landing_plan(source)
+        plan = _landing_plan(source)
+        validate_rules(source, plan.schema, input_schemas)
+        return plan
     available: dict[str, Schema | None] = dict(input_schemas)
     planned: list[PlannedStep] = []
     previous: Schema | None = None
@@ -89,13 +102,17 @@ def plan_product(source: ProductSource, input_schemas: Mapping[str, Schema | Non
         if isinstance(step, SqlStep):
             planned_step = _plan_sql(source, index, name, step, available)
         elif isinstance(step, StandardStep):
-            planned_step = _plan_standard(source, index, name, step, previous)
+            planned_step = _plan_standard(
+                source, index, name, step, previous, planned[-1].name if planned else None,
+                available,
+            )
         else:
             planned_step = _plan_python(source, index, name, step)
         planned.append(planned_step)
         previous = planned_step.output
         available[name] = previous
-    columns = _columns(source, planned, input_schemas)
+    columns = _columns(source, planned, input_schemas, input_tags or {})
+    validate_rules(source, {c.name: c.type for c in columns}, input_schemas)
     return ProductPlan(tuple(planned), columns)
 
 
@@ -109,6 +126,7 @@ def _plan_sql(
     start = source.sql_start_line(index)
     try:
         query = sqlmod.parse(step.sql)
+        _check_reserved(query, source.spec.tags)
         qualified = sqlmod.validate(query, step.sql, available)
         schema = sqlmod.output_schema(qualified, available) if qualified is not query else None
     except SqlProblem as problem:
@@ -123,8 +141,27 @@ def _plan_sql(
     return PlannedStep(name, "sql", query=query, output=schema or None)
 
 
+def _check_reserved(query: exp.Query, tags: Mapping[str, str]) -> None:
+    calls = [f.name for f in query.find_all(exp.Anonymous)]
+    reserved = reserved_calls(calls, tags)
+    if reserved:
+        raise SqlProblem(
+            f"SQL may not call {', '.join(reserved)} here: getvariable is reserved for the "
+            "platform's keyed functions; decrypt_det needs `tags: {decrypt: authorized}`",
+            None,
+            "use the platform SQL functions (see `mesh standards`); to decrypt, tag the "
+            "product `decrypt: authorized` (reviewed by the data owner)",
+        )
+
+
 def _plan_standard(
-    source: ProductSource, index: int, name: str, step: StandardStep, previous: Schema | None
+    source: ProductSource,
+    index: int,
+    name: str,
+    step: StandardStep,
+    previous: Schema | None,
+    previous_name: str | None = None,
+    available: Mapping[str, Schema | None] | None = None,
 ) -> PlannedStep:
     definition = REGISTRY.get(step.use)
     if definition is None:
@@ -151,7 +188,28 @@ def _plan_standard(
         raise source.error(
             str(exc), "steps", index, "with", fix="see `mesh standards` for the parameters"
         ) from None
-    return PlannedStep(name, "standard", standard=step.use, params=params, output=output)
+    if definition.sql is None:
+        return PlannedStep(name, "standard", standard=step.use, params=params, output=output)
+    if not previous or previous_name is None:
+        raise source.error(
+            f"standard step {step.use!r} needs the previous step's columns, which are not "
+            "known here (a Python step or `SELECT *` over an untyped input comes before it)",
+            "steps",
+            index,
+            fix="put a SQL step that names its columns before this step",
+        )
+    # Runs as SQL: same validation as a written SQL step, and lineage flows through it.
+    text = f"SELECT {', '.join(definition.sql(previous, params))} FROM {previous_name}"
+    query = sqlmod.parse(text)
+    try:
+        sqlmod.validate(query, text, available or {previous_name: previous})
+    except SqlProblem as problem:
+        raise source.error(
+            f"standard step {step.use!r}: {problem.message}", "steps", index, fix=problem.fix
+        ) from None
+    return PlannedStep(
+        name, "standard", query=query, standard=step.use, params=params, output=output
+    )
 
 
 def _plan_python(source: ProductSource, index: int, name: str, step: PythonStep) -> PlannedStep:
@@ -196,7 +254,10 @@ def _landing_plan(source: ProductSource) -> ProductPlan:
 
 
 def _columns(
-    source: ProductSource, steps: list[PlannedStep], input_schemas: Mapping[str, Schema | None]
+    source: ProductSource,
+    steps: list[PlannedStep],
+    input_schemas: Mapping[str, Schema | None],
+    input_tags: Mapping[str, Mapping[str, tuple[str, ...]]],
 ) -> tuple[ColumnPlan, ...]:
     spec = source.spec
     produced = steps[-1].output
@@ -230,7 +291,12 @@ def _columns(
                 name=name,
                 type=(col.type if col and col.type else inferred),
                 description=col.description if col else "",
-                tags=_propagated_tags(col.tags if col else (), info, input_schemas),
+                tags=column_tags(
+                    name,
+                    col.tags if col else (),
+                    (info.sources, info.formula) if info else None,
+                    input_tags,
+                ),
                 sources=info.sources if info else (),
                 formula=info.formula if info else name,
                 declared=bool(col and col.type),
@@ -239,25 +305,23 @@ def _columns(
     return tuple(columns)
 
 
-def _propagated_tags(own: tuple[str, ...], info: object, _schemas: object) -> tuple[str, ...]:
-    return tuple(own)
-
-
 def _lineage(
     steps: list[PlannedStep], input_schemas: Mapping[str, Schema | None], names: list[str]
 ) -> dict[str, sqlmod.ColumnLineage]:
-    """Lineage through the trailing run of SQL steps, composed as CTEs over the inputs."""
-    sql_tail: list[PlannedStep] = []
-    for step in reversed(steps):
-        if step.kind != "sql":
+    """Lineage through the leading run of SQL steps, composed as CTEs over the inputs.
+
+    Columns that keep their name through later Python or standard steps keep that lineage,
+    with the later steps named in the formula.
+    """
+    prefix: list[PlannedStep] = []
+    for step in steps:
+        if step.query is None:
             break
-        sql_tail.insert(0, step)
-    if not sql_tail or len(sql_tail) != len(steps):
-        return {}
-    if any(s is None for s in input_schemas.values()):
+        prefix.append(step)
+    if not prefix or any(s is None for s in input_schemas.values()):
         return {}
     schemas = {k: v for k, v in input_schemas.items() if v is not None}
-    *ctes, final = sql_tail
+    *ctes, final = prefix
     assert final.query is not None
     query = final.query.copy()
     own_with = query.args.get("with_") or query.args.get("with")
@@ -269,4 +333,12 @@ def _lineage(
         query = query.with_(cte.name, as_=cte.query.copy(), append=True)
     for own in own_ctes:
         query = query.with_(own.alias, as_=own.this.copy(), append=True)
-    return sqlmod.column_lineage(query, schemas, names)
+    if len(prefix) == len(steps):
+        return sqlmod.column_lineage(query, schemas, names)
+    carried = [n for n in names if n in (final.output or {})]
+    found = sqlmod.column_lineage(query, schemas, carried)
+    later = ", then ".join(f"{s.kind} step {s.name!r}" for s in steps[len(prefix):])
+    return {
+        name: sqlmod.ColumnLineage(info.sources, f"{info.formula} (then {later})")
+        for name, info in found.items()
+    }

@@ -23,4 +23,6 @@ def preview_product(
         schema = {n: str(t) for n, t in frame.schema.items()}
         return [StepPreview("landing", "source", schema, table.num_rows, frame)]
     inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
-    return LocalEngine().preview(plan, inputs, rows)
+    from mesh_platform.environment import build_keyring
+
+    return LocalEngine(keys=build_keyring()).preview(plan, inputs, rows)

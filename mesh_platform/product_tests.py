@@ -20,6 +20,7 @@ import pyarrow as pa
 from mesh_platform.contract import arrow_type, conform
 from mesh_platform.engine import LocalEngine
 from mesh_platform.errors import SpecError
+from mesh_platform.keys import Keyring
 from mesh_platform.mesh import Mesh
 from mesh_platform.spec.yaml_source import read_yaml, to_plain
 from mesh_platform.sql import UNKNOWN
@@ -147,7 +148,9 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
         port: _input_table(case.inputs.get(port, []), mesh.plans[ref].declared_schema)
         for port, ref in spec.input_refs().items()
     }
-    result = conform(LocalEngine(threads=1).run(plan, inputs), plan, case.product)
+    # Example rows are test data: keyed functions use the public dev keys, never real ones.
+    engine = LocalEngine(threads=1, keys=Keyring.dev())
+    result = conform(engine.run(plan, inputs), plan, case.product)
     columns = sorted({k for row in case.expected for k in row}) or result.column_names
     actual = [{c: row.get(c) for c in columns} for row in result.to_pylist()]
     expected = [{c: row.get(c) for c in columns} for row in case.expected]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
+import pyarrow as pa
 
 from mesh_platform.contract import conform
 from mesh_platform.engine import LocalEngine
+from mesh_platform.keys import Keyring
 from mesh_platform.lakehouse import Lakehouse, PartitionSlice
 from mesh_platform.metadata import materialization_metadata
 from mesh_platform.plan import ProductPlan
@@ -36,15 +39,22 @@ def materialize(
     partition: PartitionSlice | None = None,
     engine: LocalEngine | None = None,
     log: dg.DagsterLogManager | None = None,
+    keys: Keyring | None = None,
+    audit: Callable[[pa.Table], None] | None = None,
 ) -> dg.MaterializeResult:
-    """Compute the product and commit it to the lakehouse; return its metadata."""
+    """Compute the product and commit it to the lakehouse; return its metadata.
+
+    `audit` (the quality gate) sees the conformed result before the write and may refuse it.
+    """
     started = time.perf_counter()
     if spec.source is not None:
         data = lakehouse.landing(spec.source.landing).to_table()
     else:
         inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
-        data = (engine or LocalEngine()).run(plan, inputs, partition)
+        data = (engine or LocalEngine(keys=keys)).run(plan, inputs, partition)
     table = conform(data, plan, spec.qualified_name)
+    if audit is not None:
+        audit(table)
     written = lakehouse.write(spec.key, table, partition)
     seconds = time.perf_counter() - started
     if log is not None:

@@ -18,6 +18,10 @@ from mesh_platform.sql import Schema
 
 StepFunction = Callable[[pl.LazyFrame, Any], pl.LazyFrame]
 SchemaFunction = Callable[[Schema, Any], Schema]
+# Given the previous step's schema and the params: the select list of an equivalent Spark SQL
+# query over the previous step. Steps that have one run as SQL (vectorized in the engine) and
+# keep column lineage, formulas and tag propagation intact.
+SelectFunction = Callable[[Schema, Any], list[str]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class StandardStepDefinition:
     apply: StepFunction
     output_schema: SchemaFunction = field(default=lambda schema, _params: dict(schema))
     example: str = ""
+    sql: SelectFunction | None = None
 
     def parse_params(self, raw: Mapping[str, Any]) -> BaseModel:
         """Validate the `with:` parameters of a use of this step."""

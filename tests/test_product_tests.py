@@ -46,7 +46,7 @@ def test_a_wrong_expectation_shows_missing_and_unexpected_rows() -> None:
 def test_mesh_test_cli_reports_pass_and_fail(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["test", "marketing.customer_segments"])
     assert result.exit_code == 0, result.output
-    assert "2 passed, 0 failed" in result.output
+    assert "3 passed, 0 failed" in result.output
     missing = CliRunner().invoke(main, ["test", "marketing.nothing_here"])
     assert missing.exit_code == 1
     assert "no product tests found" in missing.output
@@ -70,4 +70,4 @@ def test_pytest_collects_domain_product_tests() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "domains/marketing/tests/customer_segments.yaml: 2" in result.stdout
+    assert "domains/marketing/tests/customer_segments.yaml: 3" in result.stdout

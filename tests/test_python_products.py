@@ -11,11 +11,17 @@ def test_python_product_is_part_of_the_mesh() -> None:
     source = Mesh.load().product("marketing.nation_reach")
     assert source.path.suffix == ".py"
     assert source.spec.owners[0] == "team:marketing-analytics"
-    assert [s.kind for s in Mesh.load().plans[source.spec.key].steps] == ["sql", "python"]
+    plan = Mesh.load().plans[source.spec.key]
+    assert [s.kind for s in plan.steps] == ["sql", "python"]
+    columns = {c.name: c for c in plan.columns}
+    assert columns["customers"].formula == "COUNT(*) (then python step 'step_2')"
+    assert columns["revenue"].sources == (("customer_revenue", "revenue"),)
+    assert columns["revenue_share_pct"].sources == ()
 
 
 def test_nation_reach_matches_an_independent_computation(materialized_mesh) -> None:
-    actual = materialized_mesh.read("marketing.nation_reach")
+    # A table has no row order: compare in the order the product's Python step sorts by.
+    actual = materialized_mesh.read("marketing.nation_reach").sort("revenue", descending=True)
     upstream = materialized_mesh.read("sales.customer_revenue")
     expected = (
         upstream.group_by("nation")

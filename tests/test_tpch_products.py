@@ -8,6 +8,8 @@ Delta table: same columns, same rows, numbers within a relative 1e-6.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,6 +19,8 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
+from mesh_platform.crypto import decrypt_values
+from mesh_platform.environment import build_keyring
 from mesh_platform.mesh import Mesh
 from tests.fixtures_mesh import MaterializedMesh
 
@@ -34,7 +38,12 @@ GOLD = {
         "order_priority_checking",
         "revenue_by_region",
     ],
-    "marketing": ["customer_segments", "top_customers_by_nation", "promotion_effect"],
+    "marketing": [
+        "customer_segments",
+        "top_customers_by_nation",
+        "promotion_effect",
+        "nation_reach",
+    ],
 }
 CROSS_DOMAIN = {
     "finance.revenue_by_region": "sales.monthly_sales",
@@ -141,9 +150,23 @@ def test_cross_domain_products_read_their_upstream(materialized_mesh: Materializ
 
 
 def test_contact_details_are_tagged_pii(materialized_mesh: MaterializedMesh) -> None:
-    key = ("sales", "returned_items_customers")
+    key = ("sales", "customer_revenue")
     tagged = {c.name for c in materialized_mesh.mesh.plans[key].columns if "pii" in c.tags}
-    assert {"c_name", "c_address", "c_phone"} <= tagged
+    assert tagged == {"c_name"}
+
+
+def test_contact_details_leave_sales_protected(materialized_mesh: MaterializedMesh) -> None:
+    columns = materialized_mesh.mesh.plans[("sales", "returned_items_customers")].columns
+    tags = {c.name: c.tags for c in columns if c.tags}
+    assert tags == {
+        "c_name": ("pseudonymized",),
+        "c_address": ("encrypted",),
+        "c_phone": ("encrypted",),
+    }
+
+
+def _token(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 # --- sales ------------------------------------------------------------------------------
@@ -216,6 +239,17 @@ def test_returned_items_customers_q10(materialized_mesh: MaterializedMesh) -> No
     )
     actual = mm.read("sales.returned_items_customers")
     assert actual.height == 20
+    # Protected columns: phone and address decrypt to the source; the name is its keyed token.
+    keyring = build_keyring()
+    assert not set(actual["c_phone"]) & set(expected["c_phone"])
+    actual = actual.with_columns(
+        pl.Series("c_phone", decrypt_values(keyring, actual["c_phone"].to_list())),
+        pl.Series("c_address", decrypt_values(keyring, actual["c_address"].to_list())),
+    )
+    token_key = keyring.token_key()
+    expected = expected.with_columns(
+        pl.col("c_name").map_elements(lambda v: _token(token_key, v), return_dtype=pl.String)
+    )
     assert_same(actual, expected, by=["revenue", "c_custkey"], descending=[True, False])
 
 
@@ -338,10 +372,21 @@ def test_customer_segments(materialized_mesh: MaterializedMesh) -> None:
         .when(revenue >= 1_000_000)
         .then(pl.lit("medium"))
         .otherwise(pl.lit("low")),
+        sales_region=pl.col("nation").replace_strict(SALES_REGIONS, default="OTHER"),
     )
     actual = materialized_mesh.read("marketing.customer_segments")
+    assert set(actual["sales_region"]) == {"EMEA", "AMER", "APAC"}
     assert set(actual["value_segment"]) == {"high", "medium", "low"}
     assert_same(actual, expected, by=["c_custkey"])
+
+
+SALES_REGIONS = {
+    **dict.fromkeys(["FRANCE", "GERMANY", "ROMANIA", "RUSSIA", "UNITED KINGDOM"], "EMEA"),
+    **dict.fromkeys(["ALGERIA", "ETHIOPIA", "KENYA", "MOROCCO", "MOZAMBIQUE"], "EMEA"),
+    **dict.fromkeys(["EGYPT", "IRAN", "IRAQ", "JORDAN", "SAUDI ARABIA"], "EMEA"),
+    **dict.fromkeys(["ARGENTINA", "BRAZIL", "CANADA", "PERU", "UNITED STATES"], "AMER"),
+    **dict.fromkeys(["CHINA", "INDIA", "INDONESIA", "JAPAN", "VIETNAM"], "APAC"),
+}
 
 
 def test_top_customers_by_nation(materialized_mesh: MaterializedMesh) -> None:

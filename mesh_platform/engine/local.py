@@ -19,10 +19,12 @@ import polars as pl
 import pyarrow as pa
 
 from mesh_platform.errors import BusinessLogicError
+from mesh_platform.keys import Keyring
 from mesh_platform.lakehouse import PartitionSlice
 from mesh_platform.plan import PlannedStep, ProductPlan
 from mesh_platform.sql import to_engine_sql
 from mesh_platform.steps import REGISTRY
+from mesh_platform.udfs import registrars
 
 ENGINE_DIALECT = "duckdb"
 ArrowSource = Any  # a pyarrow Table or Dataset: anything DuckDB can scan
@@ -55,9 +57,11 @@ class LocalEngine:
         self,
         threads: int | None = None,
         sql_functions: Sequence[Callable[[duckdb.DuckDBPyConnection], None]] = (),
+        keys: Keyring | None = None,
     ) -> None:
         self.threads = threads
-        self.sql_functions = tuple(sql_functions)
+        # The platform's SQL functions first (keyed ones need `keys`), then any extra ones.
+        self.sql_functions = (*registrars(keys), *sql_functions)
 
     def _connect(self, inputs: Mapping[str, ArrowSource]) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
@@ -130,7 +134,7 @@ class LocalEngine:
         previous: str | None,
         inputs: Mapping[str, ArrowSource],
     ) -> None:
-        if step.kind == "sql":
+        if step.query is not None:  # SQL steps and standard steps compiled to SQL
             assert step.query is not None
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {step.name} AS "

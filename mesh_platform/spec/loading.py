@@ -25,20 +25,39 @@ class ProductSource:
     spec: ProductSpec
     path: Path
     document: YamlDocument | None = field(default=None, compare=False)
+    # Per expanded step: (its index as written, whether an `include:` produced it).
+    step_origins: tuple[tuple[int, bool], ...] = field(default=(), compare=False)
+
+    def _written(self, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        return written_loc(self.step_origins, loc)
 
     def line_of(self, *loc: str | int) -> int | None:
         """The line of a field (e.g. `line_of("inputs", "orders")`), when written in YAML."""
-        return self.document.line_of(loc) if self.document else None
+        return self.document.line_of(self._written(loc)) if self.document else None
 
     def sql_start_line(self, step_index: int) -> int | None:
-        """The line on which the SQL text of step `step_index` starts."""
+        """The line on which the SQL text of step `step_index` starts (None if included)."""
         if self.document is None:
             return None
-        return self.document.block_start_line(("steps", step_index, "sql"))
+        loc = self._written(("steps", step_index, "sql"))
+        return self.document.block_start_line(loc) if len(loc) == 3 else None
 
     def error(self, message: str, *loc: str | int, fix: str | None = None) -> SpecError:
         """A SpecError about this product, pointing at the field `loc`."""
         return SpecError(message, file=self.path, line=self.line_of(*loc), fix=fix)
+
+
+def written_loc(
+    origins: Sequence[tuple[int, bool]], loc: Sequence[str | int]
+) -> tuple[str | int, ...]:
+    """A location in the expanded steps, as written: an included step points at its include."""
+    loc = tuple(loc)
+    if len(loc) < 2 or loc[0] != "steps" or not isinstance(loc[1], int):
+        return loc
+    if loc[1] >= len(origins):
+        return loc
+    index, included = origins[loc[1]]
+    return ("steps", index) if included else ("steps", index, *loc[2:])
 
 
 @dataclass(frozen=True)
@@ -55,13 +74,14 @@ def validation_errors(
     path: Path,
     document: YamlDocument | None,
     prefix: Sequence[str | int] = (),
+    origins: Sequence[tuple[int, bool]] = (),
 ) -> list[SpecError]:
-    """Pydantic errors as SpecErrors with file, line and a fix."""
+    """Pydantic errors as SpecErrors with file, line and a fix (`origins`: see expand)."""
     errors = []
     for err in exc.errors():
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
         dotted = ".".join(str(p) for p in loc) or "(top level)"
-        line = document.line_of([*prefix, *loc]) if document else None
+        line = document.line_of(written_loc(origins, [*prefix, *loc])) if document else None
         kind = err["type"]
         fix: str | None
         if kind == "missing":
@@ -124,10 +144,17 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
             fix="remove the `domain:` field: the folder decides the domain",
         )
     raw["domain"] = domain.name
+    origins: list[tuple[int, bool]] = []
+    if isinstance(raw.get("steps"), list):
+        from mesh_platform.sequences import expand
+
+        raw["steps"], origins = expand(
+            raw["steps"], path, lambda i: document.line_of(["steps", i])
+        )
     try:
         spec = ProductSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecErrors(validation_errors(exc, path, document)) from None
+        raise SpecErrors(validation_errors(exc, path, document, origins=origins)) from None
     if spec.name != path.stem:
         raise SpecError(
             f"product name {spec.name!r} differs from its file name {path.stem!r}",
@@ -135,7 +162,7 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
             line=document.line_of(["name"]),
             fix=f"rename the file to {spec.name}.yaml or write `name: {path.stem}`",
         )
-    return ProductSource(stamp_domain_defaults(spec, domain), path, document)
+    return ProductSource(stamp_domain_defaults(spec, domain), path, document, tuple(origins))
 
 
 def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> list[ProductSource]:

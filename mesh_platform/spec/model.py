@@ -146,7 +146,11 @@ class Freshness(Frozen):
 
 
 class QualityRule(Frozen):
-    """A quality rule, evaluated as an asset check after each materialization."""
+    """A quality rule, evaluated as an asset check on every materialization.
+
+    `error` rules block: the run fails, nothing is written and downstream products do not
+    run. `warn` rules record the failure, notify the owning domain and let processing go on.
+    """
 
     rule: Literal[
         "not_null",
@@ -164,11 +168,62 @@ class QualityRule(Frozen):
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
-    product: str | None = None
-    sql: str | None = None
+    product: str | None = Field(
+        default=None, description="`references`: the input (port or product) holding the keys."
+    )
+    ref_column: str | None = Field(
+        default=None, description="`references`: the key column there (default: `column`)."
+    )
+    sql: str | None = Field(
+        default=None, description="`sql`: a query over the product returning the bad rows."
+    )
     severity: Literal["error", "warn"] = "error"
     name: str | None = None
     description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return v if v is None else _check_name(v, "rule name")
+
+    @model_validator(mode="after")
+    def _needs(self) -> QualityRule:
+        needs_column = {"not_null", "accepted_values", "between", "regex", "references"}
+        if self.rule in needs_column and not self.column:
+            raise ValueError(f"rule {self.rule!r} needs `column:`")
+        if self.rule == "unique" and not (self.column or self.columns):
+            raise ValueError("rule 'unique' needs `column:` (or `columns:` for a compound key)")
+        if self.rule == "accepted_values" and not self.values:
+            raise ValueError("rule 'accepted_values' needs `values:` (a list)")
+        if self.rule in ("between", "row_count") and self.min is None and self.max is None:
+            raise ValueError(f"rule {self.rule!r} needs `min:` and/or `max:`")
+        if self.rule == "regex":
+            if not self.pattern:
+                raise ValueError("rule 'regex' needs `pattern:`")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"rule 'regex': pattern {self.pattern!r} is invalid: {exc}"
+                ) from None
+        if self.rule == "references" and not self.product:
+            raise ValueError("rule 'references' needs `product:` (an input holding the keys)")
+        if self.rule == "sql" and not self.sql:
+            raise ValueError("rule 'sql' needs `sql:` (a query returning the bad rows)")
+        return self
+
+    @property
+    def check_name(self) -> str:
+        """The asset check's name: `name`, else derived from the rule and its columns."""
+        if self.name:
+            return self.name
+        cols = self.columns or ((self.column,) if self.column else ())
+        return "_".join([self.rule, *cols]) if cols else self.rule
+
+    @property
+    def target_columns(self) -> tuple[str, ...]:
+        """The product's columns the rule reads."""
+        return self.columns or ((self.column,) if self.column else ())
 
 
 class LandingSource(Frozen):

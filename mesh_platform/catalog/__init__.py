@@ -1,0 +1,10 @@
+"""The catalog database: governance and operations state Dagster has no place for.
+
+SQLAlchemy 2.x models with Alembic migrations; a SQLite file under MESH_HOME by default,
+PostgreSQL by URL (`MESH_CATALOG_URL`, read in `environment.py`).
+"""
+
+from mesh_platform.catalog.db import Catalog
+from mesh_platform.catalog.models import Alert, Base, OutboxMessage, QualityResult, SyncCursor
+
+__all__ = ["Alert", "Base", "Catalog", "OutboxMessage", "QualityResult", "SyncCursor"]

@@ -1,0 +1,91 @@
+"""Catalog tables. Every change to them comes with an Alembic migration in `migrations/`.
+
+Room is left for what later issues add (contracts, subscriptions, grants, audit log): they
+are new tables and migrations, nothing here needs to change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the catalog uses."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog's tables."""
+
+
+class QualityResult(Base):
+    """One evaluation of one check of a product (a projection of Dagster's event log)."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (UniqueConstraint("event_id", name="uq_quality_results_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)  # Dagster storage id
+    product: Mapped[str] = mapped_column(String(200), index=True)
+    check_name: Mapped[str] = mapped_column(String(200))
+    passed: Mapped[bool]
+    severity: Mapped[str] = mapped_column(String(10))
+    failing_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failing_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Alert(Base):
+    """Something a person must know: a failed run or step, a failed rule, a stale product."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_alerts_dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30))  # run_failure | quality | freshness
+    audience: Mapped[str] = mapped_column(String(20))  # platform | domain
+    domain: Mapped[str] = mapped_column(String(100), index=True)
+    product: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    failure_class: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    time_to_recover_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A notification, recorded before it is sent: the unique key makes sending idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), nullable=False)
+    alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(200))  # outbox | webhook:<name> | email:<addr>
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SyncCursor(Base):
+    """How far a projection has read Dagster's event log (by storage id)."""
+
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)

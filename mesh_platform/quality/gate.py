@@ -1,0 +1,215 @@
+"""The quality gate of one materialization: contract, schema change and rules as check results.
+
+The gate audits the conformed result before it is written (write-audit-publish): a failed
+`error` rule fails the run with guidance and nothing is written, so neither the table nor
+the downstream products see bad data. `warn` rules are recorded and processing goes on; the
+platform's quality sensor tells the owning domain.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from mesh_platform.lakehouse import Lakehouse
+from mesh_platform.plan import ProductPlan
+from mesh_platform.quality.evaluate import RuleOutcome, evaluate_rules, sample_text
+from mesh_platform.quality.rules import CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, reference_port
+from mesh_platform.spec.model import ProductSpec, QualityRule
+
+FAILING_COUNT = "mesh/failing_count"
+FAILING_PERCENT = "mesh/failing_percent"
+SAMPLE = "mesh/sample"
+
+
+class QualityGate:
+    """Collects the check results of one materialization; fails it on a blocking failure."""
+
+    def __init__(
+        self,
+        spec: ProductSpec,
+        plan: ProductPlan,
+        lakehouse: Lakehouse,
+        instance: dg.DagsterInstance | None = None,
+    ) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.lakehouse = lakehouse
+        self.instance = instance
+        self.results: list[dg.AssetCheckResult] = []
+        self.seconds = 0.0
+        self._audited = False
+
+    def _key(self) -> dg.AssetKey:
+        return dg.AssetKey(list(self.spec.key))
+
+    def audit(self, table: pa.Table) -> None:
+        """Check the conformed result; raise `dg.Failure` when an `error` rule fails."""
+        self._audited = True
+        started = time.perf_counter()
+        contract = self._contract(table)
+        if self.spec.visibility == "published":
+            self.results.append(self._schema_change())
+        outcomes = evaluate_rules(self.spec, table, self._reference_values)
+        self.results.extend(self._result(o) for o in outcomes)
+        # The cost of quality, visible in the UI next to the contract it was checked with.
+        self.seconds = round(time.perf_counter() - started, 3)
+        self.results.insert(
+            0, contract.with_metadata({**contract.metadata, "mesh/quality_seconds": self.seconds})
+        )
+        blocking = [o for o in outcomes if not o.passed and o.rule.severity == "error"]
+        if blocking:
+            raise self._failure(blocking)
+
+    def failed_before_audit(self, error: BaseException) -> None:
+        """A run that failed before the audit: a contract breach still shows on its check."""
+        from mesh_platform.engine.local import StepFailed
+        from mesh_platform.errors import BusinessLogicError
+
+        if self._audited or isinstance(error, StepFailed):
+            return
+        if isinstance(error, BusinessLogicError):
+            self.results.append(
+                dg.AssetCheckResult(
+                    asset_key=self._key(),
+                    check_name=CONTRACT_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=str(error)[:1000],
+                )
+            )
+
+    def _contract(self, table: pa.Table) -> dg.AssetCheckResult:
+        from mesh_platform.contract import spec_type_of
+
+        declared = {c.name: c.type for c in self.plan.columns if c.declared}
+        actual = {f.name: spec_type_of(f.type) for f in table.schema}
+        mismatched = {
+            n: f"{actual.get(n, 'missing')} (declared {t})"
+            for n, t in declared.items()
+            if actual.get(n) != t.replace(" ", "") and not t.startswith("float")
+        }
+        return dg.AssetCheckResult(
+            asset_key=self._key(),
+            check_name=CONTRACT_CHECK,
+            passed=not mismatched,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "mesh/declared_columns": len(declared),
+                "mesh/columns": ", ".join(f"{n}: {t}" for n, t in actual.items())[:2000],
+                "mesh/mismatched": sample_text([f"{n}: {v}" for n, v in mismatched.items()]),
+            },
+        )
+
+    def _schema_change(self) -> dg.AssetCheckResult:
+        current = {c.name: c.type for c in self.plan.columns}
+        previous = self._previous_schema()
+        changes: list[str] = []
+        if previous is not None:
+            changes += [f"removed {n}" for n in previous if n not in current]
+            changes += [f"added {n}" for n in current if n not in previous]
+            changes += [
+                f"{n}: {previous[n]} -> {t}"
+                for n, t in current.items()
+                if n in previous and previous[n] != t
+            ]
+        return dg.AssetCheckResult(
+            asset_key=self._key(),
+            check_name=SCHEMA_CHANGE_CHECK,
+            passed=not changes,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="; ".join(changes)[:1000] or "schema unchanged since the last run",
+            metadata={"mesh/changes": sample_text(changes), "mesh/first_run": previous is None},
+        )
+
+    def _previous_schema(self) -> dict[str, str] | None:
+        if self.instance is None:
+            return None
+        event = self.instance.get_latest_materialization_event(self._key())
+        materialization = event.asset_materialization if event else None
+        if materialization is None:
+            return None
+        value = materialization.metadata.get("dagster/column_schema")
+        schema = getattr(value, "schema", None)
+        if schema is None:
+            return None
+        return {c.name: c.type for c in schema.columns}
+
+    def _reference_values(self, rule: QualityRule) -> list[Any]:
+        import pyarrow.compute as pc
+
+        port = reference_port(self.spec, rule)
+        assert port is not None, "validated at load"
+        ref = self.spec.input_refs()[port]
+        column = rule.ref_column or rule.column
+        values = self.lakehouse.dataset(ref).to_table(columns=[column]).column(column)
+        return pc.unique(values).drop_null().to_pylist()
+
+    def _result(self, outcome: RuleOutcome) -> dg.AssetCheckResult:
+        rule = outcome.rule
+        metadata: dict[str, Any] = {
+            FAILING_COUNT: outcome.failing,
+            FAILING_PERCENT: outcome.percent,
+            SAMPLE: sample_text(outcome.sample),
+            "mesh/total_rows": outcome.total,
+            "mesh/rule": rule.rule,
+            "mesh/severity": rule.severity,
+        }
+        if outcome.error:
+            metadata["mesh/error"] = outcome.error[:2000]
+        return dg.AssetCheckResult(
+            asset_key=self._key(),
+            check_name=rule.check_name,
+            passed=outcome.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR
+                if rule.severity == "error"
+                else dg.AssetCheckSeverity.WARN
+            ),
+            metadata=metadata,
+            description=_summary(outcome),
+        )
+
+    def _failure(self, blocking: list[RuleOutcome]) -> dg.Failure:
+        from mesh_platform.template import (
+            BUSINESS_LOGIC,
+            FAILURE_CAUSE,
+            FAILURE_CLASS,
+            FAILURE_GUIDANCE,
+            FAILURE_STEP,
+        )
+
+        first = blocking[0]
+        names = ", ".join(o.rule.check_name for o in blocking)
+        cause = "; ".join(_summary(o) for o in blocking)
+        name = self.spec.qualified_name
+        return dg.Failure(
+            description=f"{name}: blocking quality rule(s) failed: {names}; nothing was written",
+            metadata={
+                FAILURE_CLASS: BUSINESS_LOGIC,
+                FAILURE_STEP: f"quality:{first.rule.check_name}",
+                FAILURE_CAUSE: cause[:2000],
+                FAILURE_GUIDANCE: (
+                    f"the data of {name} breaks the `error` rule(s) {names}; see the failing "
+                    "count and sample on the check. Nothing was written and downstream products "
+                    "did not run. Fix the data or the step that produces it (`mesh preview "
+                    f"{name}`), or relax the rule in the spec, then re-run."
+                ),
+                "mesh/product": name,
+            },
+        )
+
+
+def _summary(outcome: RuleOutcome) -> str:
+    name = outcome.rule.check_name
+    if outcome.error:
+        return f"{name}: could not be evaluated: {outcome.error}"
+    if outcome.passed:
+        return f"{name}: passed on {outcome.total} rows"
+    return (
+        f"{name}: {outcome.failing} failing ({outcome.percent}%) of {outcome.total} rows; "
+        f"sample {sample_text(outcome.sample[:3])}"
+    )

@@ -1,0 +1,154 @@
+"""Quality rules as asset checks: blocking `error` and soft `warn` rules, metadata, load errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from mesh_platform.component import DataProduct
+from mesh_platform.errors import SpecErrors
+from mesh_platform.lakehouse import Lakehouse
+from mesh_platform.mesh import load_mesh
+
+EVENTS = """\
+name: events
+description: Landing copy of events.
+visibility: published
+source: {landing: events}
+columns:
+  - {name: id, type: bigint}
+  - {name: kind, type: string}
+  - {name: amount, type: double}
+quality:
+  - {rule: not_null, column: id}
+  - {rule: unique, column: id, severity: SEVERITY}
+  - {rule: accepted_values, column: kind, values: [a, b], severity: warn}
+  - {rule: between, column: amount, min: 0, max: 100}
+  - {rule: regex, column: kind, pattern: '^[a-z]$'}
+  - {rule: row_count, min: 1, max: 1000}
+  - {rule: sql, name: no_big_b, sql: "SELECT * FROM events WHERE kind = 'b' AND amount > 50"}
+"""
+
+TOTALS = """\
+name: totals
+description: Total per kind.
+inputs: {events: events}
+steps:
+  - sql: SELECT kind, sum(amount) AS total FROM events GROUP BY kind
+quality:
+  - {rule: references, column: kind, product: events, severity: warn}
+"""
+
+
+def _mesh(tmp_path: Path, severity: str) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
+    folder = tmp_path / "domains" / "shop"
+    (folder / "products").mkdir(parents=True)
+    (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
+    (folder / "products/events.yaml").write_text(EVENTS.replace("SEVERITY", severity))
+    (folder / "products/totals.yaml").write_text(TOTALS)
+    mesh = load_mesh(tmp_path)
+    defs = dg.Definitions.merge(
+        *(DataProduct(s.spec, s.path, tmp_path).build_defs() for s in mesh.of_domain("shop"))
+    )
+    (tmp_path / "landing").mkdir()
+    pl.DataFrame(
+        {"id": [1, 2, 2, 3], "kind": ["a", "b", "c", "a"], "amount": [1.0, 2.0, 3.0, 4.0]}
+    ).write_parquet(tmp_path / "landing/events.parquet")
+    lakehouse = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "landing"))
+    return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)], lakehouse
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_a_failed_error_rule_blocks_downstream_and_writes_nothing(tmp_path: Path) -> None:
+    assets, lakehouse = _mesh(tmp_path, "error")
+    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, raise_on_error=False)
+    assert not result.success
+    checks = _checks(result)
+    unique = checks["unique_id"]
+    assert not unique.passed and unique.severity == dg.AssetCheckSeverity.ERROR
+    meta = {k: v.value for k, v in unique.metadata.items()}
+    assert meta["mesh/failing_count"] == 2 and meta["mesh/failing_percent"] == 50.0
+    assert "2" in str(meta["mesh/sample"])
+    assert checks["not_null_id"].passed and checks["between_amount"].passed
+    assert checks["row_count"].passed and checks["no_big_b"].passed
+    assert not checks["accepted_values_kind"].passed  # the warn rule is recorded too
+    assert checks["regex_kind"].passed  # "c" matches ^[a-z]$
+    assert checks["contract"].passed
+    # Nothing was written and the downstream product did not run.
+    assert not lakehouse.exists(("shop", "events"))
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == []
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    data = failure.step_failure_data.user_failure_data
+    assert data is not None and data.metadata["mesh/failed_step"].value == "quality:unique_id"
+
+
+def test_a_failed_warn_rule_lets_downstream_run(tmp_path: Path) -> None:
+    assets, lakehouse = _mesh(tmp_path, "warn")
+    result = dg.materialize(assets, resources={"lakehouse": lakehouse})
+    assert result.success
+    checks = _checks(result)
+    assert not checks["unique_id"].passed
+    assert checks["unique_id"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["references_kind"].passed
+    assert checks["schema_change"].passed
+    materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert materialized == {("shop", "events"), ("shop", "totals")}
+
+
+def test_an_unknown_rule_column_is_a_spec_error_with_its_line(tmp_path: Path) -> None:
+    folder = tmp_path / "domains" / "shop"
+    (folder / "products").mkdir(parents=True)
+    (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
+    (folder / "products/events.yaml").write_text(
+        EVENTS.replace("SEVERITY", "warn").replace("column: amount", "column: amout")
+    )
+    with pytest.raises(SpecErrors) as info:
+        load_mesh(tmp_path)
+    error = info.value.errors[0]
+    assert "unknown column 'amout'" in error.problem and error.line == 13
+    assert str(error.file).endswith("events.yaml")
+
+
+def test_grouped_evaluation_counts_failing_rows_exactly() -> None:
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from mesh_platform.quality.evaluate import evaluate_rules
+    from mesh_platform.spec.model import ProductSpec
+
+    table = pa.table(
+        {
+            "k": [3, 1, 2, 1, 3, 4],
+            "n": [1, 1, 1, 1, 1, 2],
+            "s": ["a", "b", "a", "b", "c", None],
+            "d": pa.array([Decimal("0.5"), None, Decimal("2.5"), Decimal("1"), None, None]),
+        }
+    )
+    rules = [
+        {"rule": "unique", "columns": ["k", "n"]},  # packed integer key, unsorted
+        {"rule": "unique", "columns": ["k", "s"]},  # DuckDB grouping
+        {"rule": "not_null", "column": "d"},
+        {"rule": "between", "column": "d", "min": 0, "max": 1},
+        {"rule": "accepted_values", "column": "s", "values": ["a", "b"]},
+    ]
+    spec = ProductSpec(
+        domain="shop", name="t", description="t", source={"landing": "t"}, quality=rules
+    )
+    found = {o.rule.check_name: o for o in evaluate_rules(spec, table, lambda r: [])}
+    assert [(n, o.failing) for n, o in found.items()] == [
+        ("unique_k_n", 4),
+        ("unique_k_s", 2),
+        ("not_null_d", 3),
+        ("between_d", 1),
+        ("accepted_values_s", 1),
+    ]
+    assert sorted(found["unique_k_n"].sample, key=str) == [{"k": 1, "n": 1}, {"k": 3, "n": 1}]
+    assert found["between_d"].sample == [2.5] and found["accepted_values_s"].sample == ["c"]
+    assert found["not_null_d"].percent == 50.0

@@ -1,0 +1,89 @@
+"""Failure routing and soft failures, through real Dagster runs and the real sensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from mesh_platform.catalog import Alert
+from tests import test_routing_support as rs
+
+
+@pytest.fixture
+def hooks(monkeypatch: pytest.MonkeyPatch) -> rs.Hooks:
+    hooks = rs.Hooks()
+    monkeypatch.setenv("MESH_WEBHOOK_PLATFORM", f"{hooks.url}/platform")
+    monkeypatch.setenv("MESH_WEBHOOK_SHOP", f"{hooks.url}/shop")
+    with hooks.running():
+        yield hooks
+
+
+def _alerts(notify) -> list[Alert]:
+    with notify.catalog().session() as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def test_a_broken_sql_step_alerts_platform_then_domain_once(tmp_path: Path, hooks) -> None:
+    mesh = rs.build_mesh(tmp_path)
+    rs.write_events(tmp_path, [1, 2], [4.0, 0.0])
+    instance = dg.DagsterInstance.ephemeral()
+    result = rs.run(mesh, instance)
+    assert not result.success
+    notify = rs.notifier(tmp_path)
+    rs.fire_failure_sensor(mesh, instance, result.run_id, notify)
+    alerts = _alerts(notify)
+    assert [(a.audience, a.domain, a.failure_class) for a in alerts] == [
+        ("platform", "shop", "business_logic"),
+        ("domain", "shop", "business_logic"),
+    ]
+    domain = alerts[1]
+    assert domain.product == "shop.ratio" and domain.severity == "medium"
+    assert domain.time_to_recover_hours == 24
+    assert f"http://ui:3000/runs/{result.run_id}" == domain.run_url
+    assert hooks.paths() == ["/platform", "/shop"]
+    text = hooks.received[1][1]["text"]
+    assert "step 'checked'" in text and "mesh preview shop.ratio" in text
+    assert f"/runs/{result.run_id}" in text
+    # The daemon evaluates the sensor again (restart, repeated tick): nothing is sent twice.
+    rs.fire_failure_sensor(mesh, instance, result.run_id, notify)
+    assert len(_alerts(notify)) == 2 and len(hooks.received) == 2
+    outbox = notify.outbox()
+    assert {(m.channel, m.status) for m in outbox} == {
+        ("outbox", "sent"),
+        ("webhook:platform", "sent"),
+        ("webhook:shop", "sent"),
+        ("email:platform-oncall@example.com", "skipped"),
+        ("email:shop-oncall@example.com", "skipped"),
+    }
+    assert len(outbox) == 6
+
+
+def test_a_platform_failure_alerts_the_platform_only(tmp_path: Path, hooks) -> None:
+    mesh = rs.build_mesh(tmp_path)  # no landing file: storage / landing is the platform's
+    instance = dg.DagsterInstance.ephemeral()
+    result = rs.run(mesh, instance, selection=[dg.AssetKey(["shop", "events"])])
+    assert not result.success
+    notify = rs.notifier(tmp_path)
+    rs.fire_failure_sensor(mesh, instance, result.run_id, notify)
+    alerts = _alerts(notify)
+    assert [(a.audience, a.failure_class) for a in alerts] == [("platform", "platform")]
+    assert "landing file" in alerts[0].body
+    assert hooks.paths() == ["/platform"]
+
+
+def test_a_failed_warn_rule_notifies_the_domain_and_downstream_runs(tmp_path: Path, hooks) -> None:
+    mesh = rs.build_mesh(tmp_path)
+    rs.write_events(tmp_path, [1, 1, 2], [4.0, 5.0, 6.0])
+    instance = dg.DagsterInstance.ephemeral()
+    result = rs.run(mesh, instance)
+    assert result.success  # ratio, downstream of the failed warn rule, ran
+    notify = rs.notifier(tmp_path)
+    rs.fire_quality_sensor(mesh, instance, notify)
+    rs.fire_quality_sensor(mesh, instance, notify)  # a repeated tick
+    alerts = _alerts(notify)
+    assert [(a.kind, a.audience, a.domain) for a in alerts] == [("quality", "domain", "shop")]
+    assert "unique_id" in alerts[0].title and "2 rows" in alerts[0].body
+    assert hooks.paths() == ["/shop"]

@@ -1,0 +1,160 @@
+"""Helpers of the routing and notification tests (no tests here): a tiny mesh, a webhook
+server, the sensors evaluated as the daemon would."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from mesh_platform.component import DataProduct
+from mesh_platform.lakehouse import Lakehouse
+from mesh_platform.mesh import Mesh, load_mesh
+from mesh_platform.notify import Notifier
+from mesh_platform.quality.history import build_quality_sensor
+from mesh_platform.routing import build_failure_sensor
+
+PLATFORM = """\
+name: platform
+team: data-platform
+on_call: platform-oncall@example.com
+channels: [webhook:platform]
+severity: high
+time_to_recover_hours: 4
+"""
+
+SHOP = """\
+name: shop
+team: shop
+on_call: shop-oncall@example.com
+channels: [webhook:shop]
+severity: medium
+time_to_recover_hours: 24
+"""
+
+EVENTS = """\
+name: events
+description: Landing copy of events.
+source: {landing: events}
+columns:
+  - {name: id, type: bigint}
+  - {name: amount, type: double}
+quality:
+  - {rule: unique, column: id, severity: warn}
+"""
+
+RATIO = """\
+name: ratio
+description: Fails when an amount is not positive.
+inputs: {events: events}
+steps:
+  - name: checked
+    sql: SELECT id, assert_true(amount > 0) AS checked_ok FROM events
+"""
+
+
+class Hooks:
+    """A Slack-compatible webhook receiver on 127.0.0.1, recording each POSTed JSON body."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                owner.received.append((self.path, json.loads(self.rfile.read(length))))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @contextmanager
+    def running(self) -> Iterator[Hooks]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def paths(self) -> list[str]:
+        return [p for p, _ in self.received]
+
+
+def build_mesh(root: Path, events: str = EVENTS) -> Mesh:
+    """A mesh with a platform domain and a `shop` domain (events -> ratio)."""
+    (root / "domains/platform").mkdir(parents=True)
+    (root / "domains/platform/domain.yaml").write_text(PLATFORM)
+    shop = root / "domains/shop"
+    (shop / "products").mkdir(parents=True)
+    (shop / "domain.yaml").write_text(SHOP)
+    (shop / "products/events.yaml").write_text(events)
+    (shop / "products/ratio.yaml").write_text(RATIO)
+    (root / "landing").mkdir()
+    return load_mesh(root)
+
+
+def assets_of(mesh: Mesh) -> list[dg.AssetsDefinition]:
+    defs = dg.Definitions.merge(
+        *(DataProduct(s.spec, s.path, mesh.root).build_defs() for s in mesh.of_domain("shop"))
+    )
+    return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+
+
+def write_events(root: Path, ids: list[int], amounts: list[float]) -> None:
+    pl.DataFrame({"id": ids, "amount": amounts}).write_parquet(root / "landing/events.parquet")
+
+
+def run(mesh: Mesh, instance: dg.DagsterInstance, **kwargs: object) -> dg.ExecuteInProcessResult:
+    lakehouse = Lakehouse(root=str(mesh.root / "lake"), landing_root=str(mesh.root / "landing"))
+    return dg.materialize(
+        assets_of(mesh),
+        resources={"lakehouse": lakehouse},
+        instance=instance,
+        raise_on_error=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def notifier(root: Path) -> Notifier:
+    return Notifier(catalog_url=f"sqlite:///{root / 'catalog.db'}", ui_base_url="http://ui:3000")
+
+
+def fire_failure_sensor(
+    mesh: Mesh, instance: dg.DagsterInstance, run_id: str, notify: Notifier
+) -> None:
+    """Evaluate the failure-routing sensor on a run's failure, as the daemon would."""
+    dagster_run = instance.get_run_by_id(run_id)
+    assert dagster_run is not None
+    failure = next(
+        r.dagster_event
+        for r in instance.all_logs(run_id)
+        if r.dagster_event is not None and r.dagster_event.event_type_value == "PIPELINE_FAILURE"
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="mesh_failure_routing",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=dagster_run,
+        resources={"notifier": notify},
+    ).for_run_failure()
+    build_failure_sensor(mesh.root)(context)
+
+
+def fire_quality_sensor(mesh: Mesh, instance: dg.DagsterInstance, notify: Notifier) -> None:
+    """One tick of the quality-history sensor."""
+    context = dg.build_sensor_context(instance=instance, resources={"notifier": notify})
+    build_quality_sensor(mesh.root)(context)
