@@ -12,14 +12,17 @@ from mesh_platform.sample_data import generate
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "names", nargs="*", default=["engines"], help="benchmarks: engines, security"
+        "names",
+        nargs="*",
+        default=["engines", "security", "quality"],
+        help="benchmarks to run (default: all): engines, security, quality",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
     parser.add_argument("--values", type=int, default=1_000_000, help="security: values")
     args = parser.parse_args()
     landing = args.data or Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{args.scale}"
-    if "engines" in args.names:  # the security benchmark makes its own values
+    if {"engines", "quality"} & set(args.names):  # the security benchmark makes its own values
         generate(landing, args.scale)
     for name in args.names:
         if name == "engines":
