@@ -15,6 +15,9 @@ from mesh_platform.sql import Schema
 
 Key = tuple[str, str]
 DOMAINS_DIR = "domains"
+# The spec names the production engine already; until it is wired, choosing it is an error
+# rather than a silent run on the local engine.
+AVAILABLE_ENGINES = ("local",)
 
 
 def repo_root() -> Path:
@@ -102,6 +105,14 @@ def load_mesh(root: Path) -> Mesh:
     products = {p.spec.key: p for d in domains.values() for p in d.products}
     graph: dict[Key, set[Key]] = {}
     for key, source in products.items():
+        if source.spec.engine not in AVAILABLE_ENGINES:
+            errors.append(
+                source.error(
+                    f"engine {source.spec.engine!r} is not available in this version of Mesh",
+                    "engine",
+                    fix="use `engine: local` (DuckDB + polars), or leave it out",
+                )
+            )
         deps = set()
         for port, ref in source.spec.input_refs().items():
             if ref not in products:

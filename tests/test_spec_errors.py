@@ -193,3 +193,12 @@ def test_all_errors_are_reported_together(tmp_path: Path) -> None:
         load_mesh(root)
     assert len(caught.value.errors) == 2
     assert "other.nope" in str(caught.value) and "other.gone" in str(caught.value)
+
+
+def test_an_engine_that_is_not_available(tmp_path: Path) -> None:
+    text = BASE + "engine: spark\n"
+    root = write_mesh(tmp_path, {"other": {"source": SOURCE}, "d": {"base": text}})
+    error = only_error(root)
+    assert error.problem == "engine 'spark' is not available in this version of Mesh"
+    assert error.line == 7
+    assert error.fix and "engine: local" in error.fix
