@@ -7,7 +7,7 @@ import re
 import pyarrow as pa
 
 from mesh_platform.errors import BusinessLogicError
-from mesh_platform.plan import ProductPlan
+from mesh_platform.plan import ColumnPlan, ProductPlan
 from mesh_platform.sql import UNKNOWN
 
 _SIMPLE = {
@@ -108,7 +108,5 @@ def conform(table: pa.Table, plan: ProductPlan, product: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _unknown(name: str):
-    from mesh_platform.plan import ColumnPlan
-
+def _unknown(name: str) -> ColumnPlan:
     return ColumnPlan(name, UNKNOWN, "", (), (), name)

@@ -5,6 +5,6 @@ PostgreSQL by URL (`MESH_CATALOG_URL`, read in `environment.py`).
 """
 
 from mesh_platform.catalog.db import Catalog
-from mesh_platform.catalog.models import Alert, Base, OutboxMessage, QualityResult, SyncCursor
+from mesh_platform.catalog.models import Alert, Base, OutboxMessage, QualityResult
 
-__all__ = ["Alert", "Base", "Catalog", "OutboxMessage", "QualityResult", "SyncCursor"]
+__all__ = ["Alert", "Base", "Catalog", "OutboxMessage", "QualityResult"]

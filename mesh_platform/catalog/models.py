@@ -80,12 +80,3 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class SyncCursor(Base):
-    """How far a projection has read Dagster's event log (by storage id)."""
-
-    __tablename__ = "sync_cursors"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -69,14 +69,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
     op.create_index("ix_outbox_alert_id", "outbox", ["alert_id"])
-    op.create_table(
-        "sync_cursors",
-        sa.Column("name", sa.String(100), primary_key=True),
-        sa.Column("position", sa.BigInteger, nullable=False),
-    )
 
 
 def downgrade() -> None:
     """Drop the operations tables."""
-    for table in ("sync_cursors", "outbox", "alerts", "quality_results"):
+    for table in ("outbox", "alerts", "quality_results"):
         op.drop_table(table)
