@@ -13,6 +13,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
+import pyarrow as pa
+
 from mesh_platform.keys import Keyring
 
 PREFIX = "mesh1"
@@ -83,7 +85,12 @@ def token(keyring: Keyring, value: str | None) -> str | None:
     return hmac.new(keyring.token_key(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """HMAC-SHA256's inner and outer padded keys, so SQL engines can compute HMAC natively."""
-    block = key.ljust(64, b"\0")
-    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+def hmac_tokens(token_key: bytes, values: pa.Array) -> pa.Array:
+    """HMAC-SHA256 hex tokens of string values, computed natively in bulk (nulls stay null)."""
+    import polars as pl
+    import polars_hash as plh
+
+    frame = pl.DataFrame({"v": pl.Series(values=values, dtype=pl.String)})
+    tokens = frame.select(plh.col("v").chash.hmac_sha256(key=token_key.decode())).to_series()
+    # Polars' own string layout (Arrow string_view) is handed over without a copy.
+    return tokens.to_arrow(compat_level=pl.CompatLevel.newest())

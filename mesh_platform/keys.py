@@ -104,5 +104,9 @@ class Keyring:
         return _subkey(self._master(key_id), "siv", 64)
 
     def token_key(self, key_id: str | None = None) -> bytes:
-        """The 32-byte HMAC-SHA256 key for pseudonymization tokens (current key by default)."""
-        return _subkey(self._master(key_id or self.current_id), "token", 32)
+        """The HMAC-SHA256 key for pseudonymization tokens (current key by default).
+
+        256 random bits written as 64 hex characters: the native HMAC (polars-hash) takes its
+        key as text, and every implementation must agree on the same key bytes.
+        """
+        return _subkey(self._master(key_id or self.current_id), "token", 32).hex().encode()

@@ -21,8 +21,8 @@ from mesh_platform.keys import Keyring, KeyUnavailable
 Registrar = Callable[[duckdb.DuckDBPyConnection], None]
 
 # DuckDB variables holding the HMAC pads; user SQL may not read them (see `reserved_calls`).
-_IPAD, _OPAD = "mesh_token_ipad", "mesh_token_opad"
 RESERVED_FUNCTIONS = ("getvariable",)
+_TOKEN_FUNCTION = "mesh_hmac_sha256"
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _register_keyless(con: duckdb.DuckDBPyConnection) -> None:
 
 def _keyed_registrar(keyring: Keyring | None) -> Registrar:
     def register(con: duckdb.DuckDBPyConnection) -> None:
-        from mesh_platform.crypto import decrypt_values, encrypt_values, hmac_pads
+        from mesh_platform.crypto import decrypt_values, encrypt_values, hmac_tokens
 
         def unavailable(_values: pa.Array) -> pa.Array:
             if keyring is not None:
@@ -149,18 +149,17 @@ def _keyed_registrar(keyring: Keyring | None) -> Registrar:
             )
 
         if keyring is None or not keyring.available:
-            for name in ("encrypt_det", "decrypt_det", "pseudonymize"):
+            for name in ("encrypt_det", "decrypt_det", _TOKEN_FUNCTION):
                 _arrow_function(con, name, unavailable)
-            return
-        ipad, opad = hmac_pads(keyring.token_key())
-        con.execute(f"SET VARIABLE {_IPAD} = ?", [ipad])
-        con.execute(f"SET VARIABLE {_OPAD} = ?", [opad])
-        # HMAC-SHA256 = sha256(opad || sha256(ipad || message)), all native DuckDB functions.
+        else:
+            token_key = keyring.token_key()
+            _arrow_function(con, _TOKEN_FUNCTION, lambda values: hmac_tokens(token_key, values))
+        # Any value is tokenized as its text, as on Spark: pseudonymize(42) == pseudonymize('42').
         con.execute(
-            "CREATE OR REPLACE TEMP MACRO pseudonymize(v) AS sha256("
-            f"getvariable('{_OPAD}') || unhex(sha256(getvariable('{_IPAD}') "
-            "|| encode(CAST(v AS VARCHAR)))))"
+            f"CREATE OR REPLACE TEMP MACRO pseudonymize(v) AS {_TOKEN_FUNCTION}(CAST(v AS VARCHAR))"
         )
+        if keyring is None or not keyring.available:
+            return
 
         def encrypt(values: pa.Array) -> pa.Array:
             return pa.array(encrypt_values(keyring, values.to_pylist()), pa.string())
