@@ -32,10 +32,15 @@ class StandardStepDefinition:
     version: str
     description: str
     params: type[BaseModel]
-    apply: StepFunction
+    apply: StepFunction | None = None
     output_schema: SchemaFunction = field(default=lambda schema, _params: dict(schema))
     example: str = ""
     sql: SelectFunction | None = None
+
+    def __post_init__(self) -> None:
+        # One implementation only: a step is either SQL over the previous step or polars code.
+        if (self.apply is None) == (self.sql is None):
+            raise ValueError(f"standard step {self.name!r} needs exactly one of `apply` or `sql`")
 
     def parse_params(self, raw: Mapping[str, Any]) -> BaseModel:
         """Validate the `with:` parameters of a use of this step."""

@@ -163,7 +163,6 @@ def _register(rules: RuleSet) -> None:
             + ", ".join(t.output for t in rules.tables)
             + f" (decision table standards/rules/{rules.name}.yaml).",
             params=params,
-            apply=lambda frame, _p: frame,  # never called: the step runs as its SQL
             output_schema=output,
             sql=select,
             example=f"- use: {rules.name}\n  with: {{{', '.join(f'{i}: {i}' for i in inputs)}}}",

@@ -56,7 +56,6 @@ def _register_simple(name: str, wrap: str, description: str, example: str) -> No
             version="1.0.0",
             description=description,
             params=_Columns,
-            apply=lambda frame, _p: frame,  # never called: the step runs as its SQL
             output_schema=schema_of,
             sql=select,
             example=example,
@@ -105,7 +104,6 @@ REGISTRY.register(
         version="1.0.0",
         description="Mask text columns: email, phone or partial (keep the first characters).",
         params=MaskParams,
-        apply=lambda frame, _p: frame,
         output_schema=_mask_schema,
         sql=lambda schema, p: _select(schema, p.columns, _mask_wrap(p)),
         example="- use: mask\n  with: {columns: [c_phone], style: phone}",
@@ -153,7 +151,6 @@ REGISTRY.register(
         description="Generalize columns: dates to their month, numbers to their bucket's lower "
         "bound.",
         params=GeneralizeParams,
-        apply=lambda frame, _p: frame,
         output_schema=_generalize_schema,
         sql=lambda schema, p: _select(schema, p.columns, _generalize_wrap(p)),
         example="- use: generalize\n  with: {columns: [c_acctbal], to: bucket, width: 1000}",
@@ -180,7 +177,6 @@ REGISTRY.register(
         version="1.0.0",
         description="Replace columns by NULL (keeps the column and its type, drops the data).",
         params=_Columns,
-        apply=lambda frame, _p: frame,
         output_schema=_nullify_schema,
         sql=_nullify_select,
         example="- use: nullify\n  with: {columns: [c_comment]}",

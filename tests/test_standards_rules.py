@@ -91,3 +91,16 @@ def test_marketing_uses_the_rule() -> None:
     assert [s.standard for s in plan.steps if s.kind == "standard"] == ["sales_segmentation"]
     formulas = {c.name: c.formula for c in plan.columns}
     assert "2500000" in formulas["value_segment"] and "FRANCE" in formulas["sales_region"]
+
+
+def test_a_standard_step_has_exactly_one_implementation() -> None:
+    import pytest
+    from pydantic import BaseModel
+
+    from mesh_platform.steps import StandardStepDefinition
+
+    for implementations in ({}, {"apply": lambda f, _p: f, "sql": lambda s, _p: list(s)}):
+        with pytest.raises(ValueError, match="needs exactly one of `apply` or `sql`"):
+            StandardStepDefinition(
+                name="odd", version="1.0.0", description="", params=BaseModel, **implementations
+            )

@@ -145,7 +145,8 @@ class LocalEngine:
         frame = con.sql(f"SELECT * FROM {previous}").pl().lazy()
         if step.kind == "standard":
             definition = REGISTRY.get(step.standard or "")
-            assert definition is not None
+            # SQL-backed standard steps were planned as queries; only polars ones get here.
+            assert definition is not None and definition.apply is not None
             result = definition.apply(frame, step.params).collect()
         else:
             result = _call_python(step.python or "", frame, inputs, con)
