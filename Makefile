@@ -26,6 +26,7 @@ up-headless: install
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-logo --no-cache
 
 test: lint
 	.venv/bin/pytest

@@ -13,7 +13,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
         and file_path.parent.name == "tests"
         and (file_path.parent.parent / "domain.yaml").exists()
     ):
-        from mesh_platform.product_tests_pytest import ProductTestFile
+        from mesh_platform.dev.pytest_plugin import ProductTestFile
 
         return ProductTestFile.from_parent(parent, path=file_path)
     return None

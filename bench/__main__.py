@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mesh_platform.sample_data import generate
+from mesh_platform.dev.sample_data import generate
 
 
 def main() -> None:
@@ -14,12 +14,19 @@ def main() -> None:
     parser.add_argument(
         "names",
         nargs="*",
-        default=["engines", "security", "quality"],
-        help="benchmarks to run (default: all): engines, security, quality",
+        default=["engines", "security", "quality", "startup"],
+        help="benchmarks to run (default: all): engines, security, quality, startup",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
     parser.add_argument("--values", type=int, default=1_000_000, help="security: values")
+    parser.add_argument("--repeat", type=int, default=5, help="startup: runs per command")
+    parser.add_argument(
+        "--domains",
+        type=lambda text: [int(k) for k in text.split(",")],
+        default=[2, 10, 50],
+        help="startup: numbers of domains of the generated meshes (default 2,10,50)",
+    )
     args = parser.parse_args()
     landing = args.data or Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{args.scale}"
     if {"engines", "quality"} & set(args.names):  # the security benchmark makes its own values
@@ -40,6 +47,12 @@ def main() -> None:
 
             print(f"== quality: TPC-H scale {args.scale} ({landing})")
             print(quality.report(quality.run(landing)))
+        elif name == "startup":
+            from bench import startup
+
+            sizes = ", ".join(map(str, args.domains))
+            print(f"== startup: mesh CLI on the demo mesh; one location among {sizes} domains")
+            print(startup.report(startup.run(args.repeat, args.domains)))
         else:
             parser.error(f"unknown benchmark {name!r}")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from mesh_platform.mesh import Mesh
-from mesh_platform.sql import to_engine_sql
+from mesh_platform.engine.duckdb.functions import DIALECT
+from mesh_platform.loader.mesh import Mesh
 
 _SILVER_TO_LANDING = {
     f"platform.silver_{t}": t
@@ -60,8 +60,8 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
             con.execute(
                 f"CREATE VIEW {port} AS SELECT * FROM read_parquet('{landing / table}.parquet')"
             )
-        duck_sql = to_engine_sql(query, "duckdb")  # type: ignore[arg-type]
-        polars_sql = to_engine_sql(query, "postgres")  # type: ignore[arg-type]
+        duck_sql = query.sql(dialect=DIALECT)  # type: ignore[union-attr]
+        polars_sql = query.sql(dialect="postgres")  # type: ignore[union-attr]
         frames = {p: pl.scan_parquet(landing / f"{t}.parquet") for p, t in ports.items()}
         row: dict[str, object] = {"query": name}
         outputs: dict[str, pl.DataFrame] = {}

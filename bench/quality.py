@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mesh_platform.mesh import repo_root
+from mesh_platform.spec.workspace import repo_root
 
 RULES = """\
 quality:
@@ -48,9 +48,9 @@ def run(landing: Path, repeat: int = 5) -> dict[str, list[float]]:
     """Seconds per materialization of `plain` and `checked`, alternating."""
     import dagster as dg
 
-    from mesh_platform.component import DataProduct
-    from mesh_platform.lakehouse import Lakehouse
-    from mesh_platform.mesh import load_mesh
+    from mesh_platform.dagster.component import DataProduct
+    from mesh_platform.lake.lakehouse import Lakehouse
+    from mesh_platform.loader.mesh import load_mesh
 
     times: dict[str, list[float]] = {"plain": [], "checked": [], "audit": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from mesh_platform.engine import LocalEngine
-from mesh_platform.keys import Keyring
+from mesh_platform.engine.duckdb import DuckDBEngine
+from mesh_platform.security.keys import Keyring
 
 TARGETS = {"pseudonymize": 2e6, "mask_email": 2e6, "mask_phone": 2e6, "encrypt_det": 3e5}
 
@@ -39,7 +39,7 @@ def run(n: int = 1_000_000) -> list[dict[str, Any]]:
     phones = [f"{10 + i % 25}-{i % 1000:03d}-{i // 1000 % 1000:03d}-{i:07d}" for i in range(n)]
     emails = [f"user{i}@example{i % 97}.com" for i in range(n)]
     table = pa.table({"phone": phones, "email": emails})
-    con = LocalEngine(threads=1, keys=keys)._connect({"t": table})
+    con = DuckDBEngine(threads=1, keys=keys)._connect({"t": table})
     token_key = keys.token_key()
     from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 

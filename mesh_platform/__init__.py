@@ -1,11 +1,16 @@
-"""Mesh: a self-serve data mesh platform on Dagster."""
+"""Mesh: a self-serve data mesh platform on Dagster.
 
-from mesh_platform.component import DataProduct
-from mesh_platform.domain import load_domain
+`import mesh_platform` is light: the spec types and errors load at once; `DataProduct`,
+`load_domain`, `Mesh` and `Lakehouse` (which need Dagster or the planner) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mesh_platform.errors import BusinessLogicError, MeshError, PlatformError, SpecError, SpecErrors
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.mesh import Mesh
-from mesh_platform.spec import (
+from mesh_platform.spec.model import (
     ColumnSpec,
     DomainSpec,
     Partitioning,
@@ -15,6 +20,27 @@ from mesh_platform.spec import (
     SqlStep,
     StandardStep,
 )
+
+if TYPE_CHECKING:
+    from mesh_platform.dagster.component import DataProduct
+    from mesh_platform.dagster.location import load_domain
+    from mesh_platform.lake.lakehouse import Lakehouse
+    from mesh_platform.loader.mesh import Mesh
+
+_LAZY = {
+    "DataProduct": "mesh_platform.dagster.component",
+    "load_domain": "mesh_platform.dagster.location",
+    "Lakehouse": "mesh_platform.lake.lakehouse",
+    "Mesh": "mesh_platform.loader.mesh",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mesh_platform' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "BusinessLogicError",

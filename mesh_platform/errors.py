@@ -54,3 +54,23 @@ class BusinessLogicError(MeshError):
 
 class PlatformError(MeshError):
     """A failure of the platform (storage, engine, configuration), not the domain's logic."""
+
+
+class StepFailed(BusinessLogicError):
+    """A step of the product failed because of the domain's logic (SQL, Python, parameters)."""
+
+    def __init__(self, step: str, kind: str, cause: BaseException) -> None:
+        self.step = step
+        self.kind = kind
+        super().__init__(f"step {step!r} ({kind}) failed: {type(cause).__name__}: {cause}")
+
+
+class EngineFailure(PlatformError):
+    """The engine or its storage failed while running a step (I/O, memory): the platform's."""
+
+    def __init__(self, step: str, kind: str, cause: BaseException) -> None:
+        self.step = step
+        self.kind = kind
+        super().__init__(
+            f"step {step!r} ({kind}): the engine failed: {type(cause).__name__}: {cause}"
+        )

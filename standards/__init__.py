@@ -1,8 +1,25 @@
 """The platform team's standards: standard steps, security steps, business rules, sequences.
 
-Importing this package registers every standard step with `mesh_platform.steps.REGISTRY`.
+They plug into the platform through one entry point (`register`, declared in pyproject.toml
+under `mesh.standards`): the platform never imports this package by name.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from mesh_platform.registry import Registry
 from standards import business_rules, security, transforms
 
-__all__ = ["business_rules", "security", "transforms"]
+SEQUENCES = Path(__file__).parent / "sequences"
+
+
+def register(registry: Registry) -> None:
+    """Register every standard step, SQL function, business rule and step sequence."""
+    for step in (*security.STEPS, *transforms.STEPS):
+        registry.steps.register(step)
+    business_rules.register(registry)
+    registry.add_sequence_folder(SEQUENCES)
+
+
+__all__ = ["SEQUENCES", "register"]

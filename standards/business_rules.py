@@ -1,8 +1,9 @@
 """Shared business rules: decision tables in `standards/rules/*.yaml`, compiled once to SQL.
 
-Each table compiles to one SQL CASE expression. The same text becomes a DuckDB macro (the SQL
-function, e.g. `sales_region(nation)`) and the expression of the rule's standard step, so the
-step and the function classify identically by construction.
+Each table compiles to one Spark SQL CASE expression. The same text is the body of the rule's
+SQL function (e.g. `sales_region(nation)`, which every engine builds from it) and the
+expression of the rule's standard step, so the step and the function classify identically
+by construction.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlglot import exp
 
-from mesh_platform.sql import Schema
-from mesh_platform.steps import REGISTRY, StandardStepDefinition
-from mesh_platform.udfs import SqlFunction
+from mesh_platform.column_types import Schema, unknown_columns_message
+from mesh_platform.registry import Registry, RuleSetInfo, SqlFunction, StandardStepDefinition
 
 RULES_DIR = Path(__file__).parent / "rules"
 _COMPARISON = re.compile(r"^\s*(>=|<=|!=|<>|=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -103,17 +103,8 @@ def rule_sets() -> tuple[RuleSet, ...]:
     )
 
 
-def rule_macros() -> dict[str, str]:
-    """DuckDB macro definitions (`(args) AS body`) of every decision table."""
-    return {
-        t.function: f"({', '.join(t.inputs)}) AS {compile_table(t)}"
-        for rules in rule_sets()
-        for t in rules.tables
-    }
-
-
 def rule_functions() -> list[SqlFunction]:
-    """The SQL functions the decision tables publish, for `mesh standards`."""
+    """The SQL functions the decision tables publish, defined by their CASE expressions."""
     return [
         SqlFunction(
             t.function,
@@ -121,13 +112,16 @@ def rule_functions() -> list[SqlFunction]:
             f"{t.description} (rule {rules.name} {rules.version})",
             f"SELECT {t.function}({', '.join(t.inputs)}) AS {t.output} FROM ...",
             version=rules.version,
+            params=t.inputs,
+            body=compile_table(t),
         )
         for rules in rule_sets()
         for t in rules.tables
     ]
 
 
-def _register(rules: RuleSet) -> None:
+def step_of(rules: RuleSet) -> StandardStepDefinition:
+    """The rule set as a standard step adding one column per decision table."""
     inputs = sorted({i for t in rules.tables for i in t.inputs})
     fields: dict[str, Any] = {
         i: (str, Field(default=i, description=f"the column holding {i}")) for i in inputs
@@ -141,12 +135,10 @@ def _register(rules: RuleSet) -> None:
     )
 
     def select(schema: Schema, p: Any) -> list[str]:
-        missing = [getattr(p, i) for i in inputs if getattr(p, i) not in schema]
-        if missing:
-            raise ValueError(
-                f"standard step {rules.name!r}: unknown column(s) {', '.join(missing)}; "
-                f"available: {', '.join(schema)}; map the rule's inputs with `with:`"
-            )
+        columns = [getattr(p, i) for i in inputs]
+        problem = unknown_columns_message(columns, schema, f"standard step {rules.name!r}")
+        if problem is not None:
+            raise ValueError(f"{problem}; map the rule's inputs with `with:`")
         outputs = [t.output for t in rules.tables]
         kept = [c for c in schema if c not in outputs]
         mapping = {i: getattr(p, i) for i in inputs}
@@ -155,20 +147,30 @@ def _register(rules: RuleSet) -> None:
     def output(schema: Schema, _p: Any) -> Schema:
         return {**schema, **{t.output: "string" for t in rules.tables}}
 
-    REGISTRY.register(
-        StandardStepDefinition(
-            name=rules.name,
-            version=rules.version,
-            description=f"{rules.description} Adds "
-            + ", ".join(t.output for t in rules.tables)
-            + f" (decision table standards/rules/{rules.name}.yaml).",
-            params=params,
-            output_schema=output,
-            sql=select,
-            example=f"- use: {rules.name}\n  with: {{{', '.join(f'{i}: {i}' for i in inputs)}}}",
-        )
+    return StandardStepDefinition(
+        name=rules.name,
+        version=rules.version,
+        description=f"{rules.description} Adds "
+        + ", ".join(t.output for t in rules.tables)
+        + f" (decision table standards/rules/{rules.name}.yaml).",
+        params=params,
+        output_schema=output,
+        sql=select,
+        example=f"- use: {rules.name}\n  with: {{{', '.join(f'{i}: {i}' for i in inputs)}}}",
     )
 
 
-for _rules in rule_sets():
-    _register(_rules)
+def register(registry: Registry) -> None:
+    """Every rule set: its standard step, its SQL functions, its entry in `mesh standards`."""
+    for rules in rule_sets():
+        registry.steps.register(step_of(rules))
+        registry.rule_sets.append(
+            RuleSetInfo(
+                rules.name,
+                rules.version,
+                rules.description,
+                {t.function: t.inputs for t in rules.tables},
+            )
+        )
+    for function in rule_functions():
+        registry.functions.register(function)

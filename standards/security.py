@@ -1,6 +1,7 @@
 """Security standard steps: encrypt, pseudonymize, mask, generalize, nullify many columns.
 
-Each compiles to SQL over the previous step using the platform SQL functions (`udfs.py`), so
+Each compiles to SQL over the previous step using the platform SQL functions (the registry's
+catalogue), so
 it runs vectorized in the engine, and lineage shows e.g. `pseudonymize(c_name)`, which is how
 the `pii` tag becomes `pseudonymized` on the result.
 """
@@ -11,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mesh_platform.sql import UNKNOWN, Schema
-from mesh_platform.steps import REGISTRY, StandardStepDefinition
+from mesh_platform.column_types import UNKNOWN, Schema, is_numeric, is_temporal, require_columns
+from mesh_platform.registry import StandardStepDefinition
 
-_NUMERIC = ("int", "bigint", "smallint", "tinyint", "double", "float")
+STEPS: list[StandardStepDefinition] = []
 
 
 class _Columns(BaseModel):
@@ -24,12 +25,7 @@ class _Columns(BaseModel):
 
 
 def _check(schema: Schema, params: _Columns, step: str) -> None:
-    missing = [c for c in params.columns if c not in schema]
-    if missing:
-        raise ValueError(
-            f"standard step {step!r}: unknown column(s) {', '.join(missing)}; "
-            f"available: {', '.join(schema)}"
-        )
+    require_columns(params.columns, schema, f"standard step {step!r}")
 
 
 def _select(schema: Schema, columns: tuple[str, ...], wrap: str) -> list[str]:
@@ -50,7 +46,7 @@ def _as_string(step: str, wrap: str) -> tuple:  # type: ignore[type-arg]
 
 def _register_simple(name: str, wrap: str, description: str, example: str) -> None:
     schema_of, select = _as_string(name, wrap)
-    REGISTRY.register(
+    STEPS.append(
         StandardStepDefinition(
             name=name,
             version="1.0.0",
@@ -98,7 +94,7 @@ def _mask_schema(schema: Schema, params: MaskParams) -> Schema:
     return {c: ("string" if c in params.columns else t) for c, t in schema.items()}
 
 
-REGISTRY.register(
+STEPS.append(
     StandardStepDefinition(
         name="mask",
         version="1.0.0",
@@ -126,10 +122,10 @@ class GeneralizeParams(_Columns):
 
 def _generalize_schema(schema: Schema, params: GeneralizeParams) -> Schema:
     _check(schema, params, "generalize")
-    wanted = ("date", "timestamp") if params.to == "month" else _NUMERIC
+    fits = is_temporal if params.to == "month" else is_numeric
     for c in params.columns:
         typ = schema[c]
-        if typ != UNKNOWN and not (typ in wanted or typ.startswith("decimal")):
+        if typ != UNKNOWN and not fits(typ):
             raise ValueError(
                 f"standard step 'generalize': column {c!r} is {typ}; `to: {params.to}` "
                 f"needs {'a date' if params.to == 'month' else 'a number'} column"
@@ -144,7 +140,7 @@ def _generalize_wrap(params: GeneralizeParams) -> str:
     return f"generalize_number({{c}}, {params.width!r})"
 
 
-REGISTRY.register(
+STEPS.append(
     StandardStepDefinition(
         name="generalize",
         version="1.0.0",
@@ -171,7 +167,7 @@ def _nullify_select(schema: Schema, params: _Columns) -> list[str]:
     return [f"{null_of(c)} AS {c}" if c in params.columns else c for c in schema]
 
 
-REGISTRY.register(
+STEPS.append(
     StandardStepDefinition(
         name="nullify",
         version="1.0.0",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
-from mesh_platform.sql import Schema
-from mesh_platform.steps import REGISTRY, StandardStepDefinition
+from mesh_platform.column_types import Schema, require_columns
+from mesh_platform.registry import StandardStepDefinition
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class _Params(BaseModel):
@@ -24,12 +28,7 @@ def _deduplicate(frame: pl.LazyFrame, params: DeduplicateParams) -> pl.LazyFrame
 
 
 def _require_columns(schema: Schema, columns: tuple[str, ...], step: str) -> None:
-    missing = [c for c in columns if schema and c not in schema]
-    if missing:
-        raise ValueError(
-            f"standard step {step!r}: unknown column(s) {', '.join(missing)}; "
-            f"available: {', '.join(schema)}"
-        )
+    require_columns(columns, schema, f"standard step {step!r}")
 
 
 def _dedup_schema(schema: Schema, params: DeduplicateParams) -> Schema:
@@ -37,16 +36,14 @@ def _dedup_schema(schema: Schema, params: DeduplicateParams) -> Schema:
     return dict(schema)
 
 
-deduplicate = REGISTRY.register(
-    StandardStepDefinition(
-        name="deduplicate",
-        version="1.0.0",
-        description="Remove duplicate rows, keeping the first row for each key.",
-        params=DeduplicateParams,
-        apply=_deduplicate,
-        output_schema=_dedup_schema,
-        example="- use: deduplicate\n  with: {keys: [o_orderkey]}",
-    )
+deduplicate = StandardStepDefinition(
+    name="deduplicate",
+    version="1.0.0",
+    description="Remove duplicate rows, keeping the first row for each key.",
+    params=DeduplicateParams,
+    apply=_deduplicate,
+    output_schema=_dedup_schema,
+    example="- use: deduplicate\n  with: {keys: [o_orderkey]}",
 )
 
 
@@ -61,16 +58,14 @@ def _rename_schema(schema: Schema, params: RenameParams) -> Schema:
     return {params.columns.get(k, k): v for k, v in schema.items()}
 
 
-rename = REGISTRY.register(
-    StandardStepDefinition(
-        name="rename",
-        version="1.0.0",
-        description="Rename columns.",
-        params=RenameParams,
-        apply=lambda frame, params: frame.rename(dict(params.columns)),
-        output_schema=_rename_schema,
-        example="- use: rename\n  with: {columns: {c_name: customer_name}}",
-    )
+rename = StandardStepDefinition(
+    name="rename",
+    version="1.0.0",
+    description="Rename columns.",
+    params=RenameParams,
+    apply=lambda frame, params: frame.rename(dict(params.columns)),
+    output_schema=_rename_schema,
+    example="- use: rename\n  with: {columns: {c_name: customer_name}}",
 )
 
 
@@ -81,6 +76,8 @@ class TrimParams(_Params):
 
 
 def _trim(frame: pl.LazyFrame, params: TrimParams) -> pl.LazyFrame:
+    import polars as pl
+
     schema = frame.collect_schema()
     names = params.columns or tuple(n for n, t in schema.items() if t == pl.String)
     return frame.with_columns(pl.col(n).str.strip_chars() for n in names)
@@ -91,14 +88,14 @@ def _trim_schema(schema: Schema, params: TrimParams) -> Schema:
     return dict(schema)
 
 
-trim = REGISTRY.register(
-    StandardStepDefinition(
-        name="trim",
-        version="1.0.0",
-        description="Trim leading and trailing whitespace from string columns.",
-        params=TrimParams,
-        apply=_trim,
-        output_schema=_trim_schema,
-        example="- use: trim\n  with: {columns: [c_name, c_address]}",
-    )
+trim = StandardStepDefinition(
+    name="trim",
+    version="1.0.0",
+    description="Trim leading and trailing whitespace from string columns.",
+    params=TrimParams,
+    apply=_trim,
+    output_schema=_trim_schema,
+    example="- use: trim\n  with: {columns: [c_name, c_address]}",
 )
+
+STEPS = (deduplicate, rename, trim)

@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 if TYPE_CHECKING:
-    from mesh_platform.mesh import Mesh
-    from mesh_platform.orchestration import RunSummary
+    from mesh_platform.dagster.orchestration import RunSummary
+    from mesh_platform.loader.mesh import Mesh
 
 SCALE = 0.01
 _ENV_OVERRIDES = ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT")
@@ -72,9 +72,9 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
         # Import the domains fresh under this environment; put back the session's afterwards.
         previous = _forget_domains()
         try:
-            from mesh_platform.mesh import Mesh
-            from mesh_platform.orchestration import materialize, select
-            from mesh_platform.sample_data import generate
+            from mesh_platform.dagster.orchestration import materialize, select
+            from mesh_platform.dev.sample_data import generate
+            from mesh_platform.loader.mesh import Mesh
 
             landing = home / "landing"
             generate(landing, SCALE)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from mesh_platform.component import DataProduct
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.mesh import load_mesh
+from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.lake.lakehouse import Lakehouse
 
 
 def write_mesh(root: Path, products: dict[str, dict[str, str]], domain_extra: str = "") -> Path:
@@ -25,10 +24,7 @@ def write_mesh(root: Path, products: dict[str, dict[str, str]], domain_extra: st
 
 def domain_assets(root: Path, domain: str) -> list[dg.AssetsDefinition]:
     """The assets the platform builds for `domain` of the mesh under `root`."""
-    mesh = load_mesh(root)
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, root).build_defs() for s in mesh.of_domain(domain))
-    )
+    defs = domain_definitions(root, domain)
     return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 

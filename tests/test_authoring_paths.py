@@ -34,7 +34,7 @@ def _spec_of(defs: dg.Definitions) -> dg.AssetSpec:
 
 
 def test_yaml_and_python_build_the_same_asset() -> None:
-    from_yaml = DataProduct.from_attributes_dict(attributes=YAML_ATTRIBUTES)
+    from_yaml = DataProduct.from_attributes_dict(attributes={"product": YAML_ATTRIBUTES})
     assert isinstance(from_yaml, DataProduct)
     from_python = DataProduct(
         ProductSpec(
@@ -51,7 +51,8 @@ def test_yaml_and_python_build_the_same_asset() -> None:
             schedule="0 6 * * *",
         )
     )
-    yaml_defs, python_defs = from_yaml.build_defs(), from_python.build_defs()
+    context = dg.ComponentTree.for_test().load_context
+    yaml_defs, python_defs = from_yaml.build_defs(context), from_python.build_defs(context)
     a, b = _spec_of(yaml_defs), _spec_of(python_defs)
     assert a.key == b.key == dg.AssetKey(["sales", "orders_by_priority"])
     for field in (
@@ -80,7 +81,9 @@ def test_component_rejects_bad_attributes_like_the_yaml_loader() -> None:
     import pytest
 
     with pytest.raises(pydantic.ValidationError, match="visibility"):
-        DataProduct.from_attributes_dict(attributes={**YAML_ATTRIBUTES, "visibility": "public"})
+        DataProduct.from_attributes_dict(
+            attributes={"product": {**YAML_ATTRIBUTES, "visibility": "public"}}
+        )
 
 
 def test_domain_identity_is_stamped_by_the_platform() -> None:

@@ -6,9 +6,9 @@ import datetime
 
 import dagster as dg
 
-from mesh_platform.factory import automation_condition
-from mesh_platform.mesh import Mesh
-from mesh_platform.orchestration import domain_definitions
+from mesh_platform.dagster.factory import automation_condition
+from mesh_platform.dagster.orchestration import domain_definitions
+from mesh_platform.loader.mesh import Mesh
 
 UPSTREAM = dg.AssetKey(["sales", "customer_revenue"])
 DOWNSTREAM = dg.AssetKey(["marketing", "customer_segments"])

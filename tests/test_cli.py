@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from mesh_platform.cli import main
-from mesh_platform.mesh import load_mesh
-from mesh_platform.product_tests import load_cases
-from mesh_platform.scaffold import scaffold_product
+from mesh_platform.dev.product_tests import load_cases
+from mesh_platform.dev.scaffold import scaffold_product
+from mesh_platform.loader.mesh import load_mesh
 from tests.mini_mesh import write_mesh
 from tests.test_spec_errors import SOURCE
 

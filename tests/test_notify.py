@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import pytest
-
 from mesh_platform.notify import AlertDraft, Notifier
 from tests import test_routing_support as rs
 from tests.test_catalog import catalog_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
@@ -28,10 +26,9 @@ def _draft(key: str = "test:1", recipients: tuple[str, ...] = ("webhook:team",))
     )
 
 
-def test_publishing_twice_sends_once(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_publishing_twice_sends_once(catalog_url: str) -> None:  # noqa: F811
     hooks = rs.Hooks()
-    monkeypatch.setenv("MESH_WEBHOOK_TEAM", f"{hooks.url}/team")
-    notifier = Notifier(catalog_url=catalog_url)
+    notifier = Notifier(catalog_url=catalog_url, webhooks={"team": f"{hooks.url}/team"})
     with hooks.running():
         first = notifier.publish(_draft())
         again = notifier.publish(_draft())
@@ -46,16 +43,17 @@ def test_publishing_twice_sends_once(catalog_url: str, monkeypatch: pytest.Monke
     notifier.catalog().engine.dispose()
 
 
-def test_a_failed_delivery_is_recorded_and_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_delivery_is_recorded_and_retried(tmp_path: Path) -> None:
     hooks = rs.Hooks()
-    notifier = Notifier(catalog_url=f"sqlite:///{tmp_path / 'c.db'}")
-    monkeypatch.setenv("MESH_WEBHOOK_TEAM", "http://127.0.0.1:9/nothing-listens-here")
+    catalog = f"sqlite:///{tmp_path / 'c.db'}"
+    notifier = Notifier(
+        catalog_url=catalog, webhooks={"team": "http://127.0.0.1:9/nothing-listens-here"}
+    )
     notifier.publish(_draft())
     failed = notifier.outbox()[1]
     assert failed.status == "failed" and "unreachable" in (failed.error or "")
-    monkeypatch.setenv("MESH_WEBHOOK_TEAM", f"{hooks.url}/team")
+    # The endpoint is fixed (the resource is rebuilt with the right URL): the retry sends once.
+    notifier = Notifier(catalog_url=catalog, webhooks={"team": f"{hooks.url}/team"})
     with hooks.running():
         notifier.publish(_draft())
         notifier.publish(_draft())

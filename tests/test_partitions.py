@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
-from mesh_platform.lakehouse import Lakehouse, PartitionSlice
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.lake.partitions import PartitionSlice
 from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 
 EVENTS = """\

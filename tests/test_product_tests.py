@@ -10,8 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mesh_platform.cli import main
-from mesh_platform.mesh import Mesh, repo_root
-from mesh_platform.product_tests import discover, load_cases, run_case
+from mesh_platform.dev.product_tests import discover, load_cases, run_case
+from mesh_platform.loader.mesh import Mesh
+from mesh_platform.spec.workspace import repo_root
 
 
 def _segments_case():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mesh_platform.mesh import Mesh
+from mesh_platform.loader.mesh import Mesh
 
 
 def test_python_product_is_part_of_the_mesh() -> None:

@@ -8,10 +8,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.component import DataProduct
+from mesh_platform.dagster.location import domain_definitions
 from mesh_platform.errors import SpecErrors
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.mesh import load_mesh
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.loader.mesh import load_mesh
 
 EVENTS = """\
 name: events
@@ -49,10 +49,7 @@ def _mesh(tmp_path: Path, severity: str) -> tuple[list[dg.AssetsDefinition], Lak
     (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
     (folder / "products/events.yaml").write_text(EVENTS.replace("SEVERITY", severity))
     (folder / "products/totals.yaml").write_text(TOTALS)
-    mesh = load_mesh(tmp_path)
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, tmp_path).build_defs() for s in mesh.of_domain("shop"))
-    )
+    defs = domain_definitions(tmp_path, "shop")
     (tmp_path / "landing").mkdir()
     pl.DataFrame(
         {"id": [1, 2, 2, 3], "kind": ["a", "b", "c", "a"], "amount": [1.0, 2.0, 3.0, 4.0]}
@@ -111,7 +108,7 @@ def test_an_unknown_rule_column_is_a_spec_error_with_its_line(tmp_path: Path) ->
     with pytest.raises(SpecErrors) as info:
         load_mesh(tmp_path)
     error = info.value.errors[0]
-    assert "unknown column 'amout'" in error.problem and error.line == 13
+    assert "unknown column(s) amout" in error.problem and error.line == 13
     assert str(error.file).endswith("events.yaml")
 
 
@@ -120,6 +117,7 @@ def test_grouped_evaluation_counts_failing_rows_exactly() -> None:
 
     import pyarrow as pa
 
+    from mesh_platform.engine.duckdb import DuckDBEngine
     from mesh_platform.quality.evaluate import evaluate_rules
     from mesh_platform.spec.model import ProductSpec
 
@@ -141,7 +139,8 @@ def test_grouped_evaluation_counts_failing_rows_exactly() -> None:
     spec = ProductSpec(
         domain="shop", name="t", description="t", source={"landing": "t"}, quality=rules
     )
-    found = {o.rule.check_name: o for o in evaluate_rules(spec, table, lambda r: [])}
+    outcomes = evaluate_rules(spec, table, lambda r: [], DuckDBEngine(threads=1))
+    found = {o.rule.check_name: o for o in outcomes}
     assert [(n, o.failing) for n, o in found.items()] == [
         ("unique_k_n", 4),
         ("unique_k_s", 2),

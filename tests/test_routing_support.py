@@ -13,12 +13,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from mesh_platform.component import DataProduct
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.mesh import Mesh, load_mesh
+from mesh_platform.config import environment
+from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.notify import Notifier
-from mesh_platform.quality.history import build_quality_sensor
-from mesh_platform.routing import build_failure_sensor
+from mesh_platform.ops.quality_history import build_quality_sensor
+from mesh_platform.ops.routing import build_failure_sensor
 
 PLATFORM = """\
 name: platform
@@ -108,9 +109,7 @@ def build_mesh(root: Path, events: str = EVENTS) -> Mesh:
 
 
 def assets_of(mesh: Mesh) -> list[dg.AssetsDefinition]:
-    defs = dg.Definitions.merge(
-        *(DataProduct(s.spec, s.path, mesh.root).build_defs() for s in mesh.of_domain("shop"))
-    )
+    defs = domain_definitions(mesh.root, "shop")
     return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 
@@ -130,7 +129,12 @@ def run(mesh: Mesh, instance: dg.DagsterInstance, **kwargs: object) -> dg.Execut
 
 
 def notifier(root: Path) -> Notifier:
-    return Notifier(catalog_url=f"sqlite:///{root / 'catalog.db'}", ui_base_url="http://ui:3000")
+    """The notifier as a location builds it: webhook URLs from `MESH_WEBHOOK_<NAME>`."""
+    return Notifier(
+        catalog_url=f"sqlite:///{root / 'catalog.db'}",
+        ui_base_url="http://ui:3000",
+        webhooks=environment.webhook_urls(),
+    )
 
 
 def fire_failure_sensor(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.mesh import load_mesh
+from mesh_platform.loader.mesh import load_mesh
 from tests.mini_mesh import write_mesh
 
 BASE = """\
@@ -27,6 +27,7 @@ source: {landing: source}
 columns:
   - {name: id, type: bigint}
   - {name: amount, type: double}
+visibility: published
 """
 
 

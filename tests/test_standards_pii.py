@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mesh_platform.mesh import Mesh, load_mesh
+from mesh_platform.loader.mesh import Mesh, load_mesh
 from tests.mini_mesh import domain_assets, write_mesh
 
 PEOPLE = """\
@@ -30,6 +30,11 @@ steps:
   - sql: SELECT id, upper(full_name) AS shout, email, city FROM named
   - use: mask
     with: {columns: [email], style: email}
+columns:
+  - {name: id, type: bigint}
+  - {name: shout, type: string, tags: [pii]}
+  - {name: email, type: string, tags: [masked]}
+  - {name: city, type: string}
 """
 
 REPORT = """\

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mesh_platform.engine import LocalEngine
-from mesh_platform.mesh import Mesh, load_mesh
+from mesh_platform.engine.duckdb import DuckDBEngine
+from mesh_platform.loader.mesh import Mesh, load_mesh
 from standards.business_rules import compile_table, rule_sets
 from tests.mini_mesh import write_mesh
 
@@ -62,10 +62,10 @@ def test_step_and_sql_function_classify_identically(tmp_path: Path) -> None:
         tmp_path, {"shop": {"customers": CUSTOMERS, "by_step": BY_STEP, "by_udf": BY_UDF}}
     )
     mesh = load_mesh(root)
-    engine = LocalEngine(threads=1)
+    engine = DuckDBEngine(threads=1)
     inputs = {"customers": _grid()}
-    step = engine.run(mesh.plans[("shop", "by_step")], inputs).sort_by("id")
-    udf = engine.run(mesh.plans[("shop", "by_udf")], inputs).sort_by("id")
+    step = engine.run(mesh.plans[("shop", "by_step")], inputs).table.sort_by("id")
+    udf = engine.run(mesh.plans[("shop", "by_udf")], inputs).table.sort_by("id")
     assert step.to_pylist() == udf.to_pylist()
     rows = {(r["country"], r["spend"]): r for r in step.to_pylist()}
     assert rows[("FRANCE", 2_500_000.0)]["value_segment"] == "high"
@@ -97,7 +97,7 @@ def test_a_standard_step_has_exactly_one_implementation() -> None:
     import pytest
     from pydantic import BaseModel
 
-    from mesh_platform.steps import StandardStepDefinition
+    from mesh_platform.registry import StandardStepDefinition
 
     for implementations in ({}, {"apply": lambda f, _p: f, "sql": lambda s, _p: list(s)}):
         with pytest.raises(ValueError, match="needs exactly one of `apply` or `sql`"):

@@ -16,12 +16,17 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from mesh_platform.crypto import DecryptionFailed, decrypt, decrypt_values, encrypt_values, token
-from mesh_platform.engine import LocalEngine
-from mesh_platform.engine.local import StepFailed
-from mesh_platform.errors import SpecErrors
-from mesh_platform.keys import Keyring, KeyUnavailable
-from mesh_platform.mesh import load_mesh
+from mesh_platform.engine.duckdb import DuckDBEngine
+from mesh_platform.errors import SpecErrors, StepFailed
+from mesh_platform.loader.mesh import load_mesh
+from mesh_platform.security.crypto import (
+    DecryptionFailed,
+    decrypt,
+    decrypt_values,
+    encrypt_values,
+    token,
+)
+from mesh_platform.security.keys import Keyring, KeyUnavailable
 from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 
 PEOPLE = """\
@@ -93,7 +98,7 @@ def test_key_rotation_keeps_old_ciphertext_readable() -> None:
 
 def test_sql_functions_match_the_python_reference() -> None:
     keys = random_keyring("k1")
-    engine = LocalEngine(threads=1, keys=keys)
+    engine = DuckDBEngine(threads=1, keys=keys)
     con = engine._connect({"t": pa.table({"v": ["Alice", "bob@example.com", None]})})
     rows = con.sql(
         "SELECT pseudonymize(v), encrypt_det(v), decrypt_det(encrypt_det(v)), mask_email(v), "
@@ -114,14 +119,14 @@ def test_missing_key_is_a_clear_error_without_material() -> None:
     empty = Keyring({}, None)
     with pytest.raises(KeyUnavailable, match="set MESH_KEY_<ID>"):
         _ = empty.current_id
-    engine = LocalEngine(threads=1, keys=empty)
+    engine = DuckDBEngine(threads=1, keys=empty)
     con = engine._connect({"t": pa.table({"v": ["x"]})})
     with pytest.raises(Exception, match="no encryption key is configured"):
         con.sql("SELECT encrypt_det(v) FROM t").fetchall()
 
 
 def test_prod_without_keys_fails_only_when_a_key_is_needed(monkeypatch) -> None:
-    from mesh_platform.environment import build_keyring
+    from mesh_platform.security.keys import build_keyring
 
     for name in [n for n in os.environ if n.startswith("MESH_KEY_")]:
         monkeypatch.delenv(name)
@@ -226,7 +231,7 @@ def test_a_failing_keyed_step_names_the_problem_not_the_key(tmp_path: Path) -> N
     plan = load_mesh(root).plans[("shop", "shared")]
     people = pl.read_parquet(tmp_path / "landing/people.parquet").to_arrow()
     with pytest.raises(StepFailed) as error:
-        LocalEngine(threads=1, keys=keys).run(plan, {"people": people})
+        DuckDBEngine(threads=1, keys=keys).run(plan, {"people": people})
     assert "not Mesh ciphertext" in str(error.value)
     for secret in _secrets(keys, master):
         assert secret not in str(error.value)

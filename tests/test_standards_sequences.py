@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.errors import SpecErrors
-from mesh_platform.mesh import load_mesh
+from mesh_platform.loader.mesh import load_mesh
 from tests.mini_mesh import write_mesh
 
 CONTACTS = """\
@@ -19,6 +19,7 @@ columns:
   - {name: name, type: string, tags: [pii]}
   - {name: phone, type: string, tags: [pii]}
   - {name: note, type: string}
+visibility: published
 """
 
 

@@ -9,8 +9,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.template import BUSINESS_LOGIC, FAILURE_CLASS, FAILURE_STEP, PLATFORM
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.run.failures import BUSINESS_LOGIC, FAILURE_CLASS, FAILURE_STEP, PLATFORM
 from tests import template_hooks
 from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 

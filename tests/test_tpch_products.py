@@ -19,9 +19,9 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
-from mesh_platform.crypto import decrypt_values
-from mesh_platform.environment import build_keyring
-from mesh_platform.mesh import Mesh
+from mesh_platform.loader.mesh import Mesh
+from mesh_platform.security.crypto import decrypt_values
+from mesh_platform.security.keys import build_keyring
 from tests.fixtures_mesh import MaterializedMesh
 
 GOLD = {

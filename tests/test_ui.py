@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.mesh import repo_root
+from mesh_platform.spec.workspace import repo_root
 
 LOCATIONS = ("platform", "sales", "finance", "marketing")
 VENV_BIN = Path(sys.executable).parent

@@ -2,6 +2,6 @@
 operations sensors watching every code location (failure routing, quality history)."""
 
 from mesh_platform import load_domain
-from mesh_platform.operations import platform_sensors
+from mesh_platform.ops.sensors import platform_sensors
 
 defs = load_domain(__file__, extra=platform_sensors())

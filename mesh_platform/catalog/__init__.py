@@ -1,7 +1,7 @@
 """The catalog database: governance and operations state Dagster has no place for.
 
 SQLAlchemy 2.x models with Alembic migrations; a SQLite file under MESH_HOME by default,
-PostgreSQL by URL (`MESH_CATALOG_URL`, read in `environment.py`).
+PostgreSQL by URL (`MESH_CATALOG_URL`, read in `config/environment.py`).
 """
 
 from mesh_platform.catalog.db import Catalog

@@ -1,5 +1,28 @@
-"""Engines that run a product's steps."""
+"""Engines that run a product's steps, behind one protocol, chosen by name.
 
-from mesh_platform.engine.local import LocalEngine, StepPreview
+Importing this package imports no engine: `get_engine(name)` imports the one asked for.
+"""
 
-__all__ = ["LocalEngine", "StepPreview"]
+from mesh_platform.engine.base import Engine, EngineRun, InputData, StepPreview, Usage
+from mesh_platform.engine.registry import (
+    available_engines,
+    default_engine,
+    engine_class,
+    engine_kinds,
+    get_engine,
+    register_engine,
+)
+
+__all__ = [
+    "Engine",
+    "EngineRun",
+    "InputData",
+    "StepPreview",
+    "Usage",
+    "available_engines",
+    "default_engine",
+    "engine_class",
+    "engine_kinds",
+    "get_engine",
+    "register_engine",
+]

@@ -1,7 +1,8 @@
 """Delivery channels: Slack-compatible webhooks (slack_sdk) and email (smtplib).
 
 A channel is named in a domain file as `webhook:<name>` (or `slack:<name>`), whose URL comes
-from the environment (`MESH_WEBHOOK_<NAME>`, read in environment.py: URLs are secrets), or
+from the environment (`MESH_WEBHOOK_<NAME>`, handed to the notifier resource: URLs are
+secrets), or
 `email:<address>`. Each function raises `DeliveryError` when the message was not accepted.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -27,6 +28,8 @@ from mesh_platform.notify.channels import (
 )
 
 LOG = logging.getLogger("mesh.notify")
+AlertKind = Literal["run_failure", "quality", "freshness"]
+Audience = Literal["platform", "domain"]
 OUTBOX = "outbox"
 
 
@@ -35,8 +38,8 @@ class AlertDraft:
     """An alert about to be raised: who it is for, what happened and how to fix it."""
 
     dedupe_key: str
-    kind: str  # run_failure | quality | freshness
-    audience: str  # platform | domain
+    kind: AlertKind
+    audience: Audience
     domain: str
     title: str
     body: str
@@ -62,6 +65,11 @@ class Notifier(dg.ConfigurableResource):
     smtp_user: str | None = None
     smtp_password: str | None = Field(default=None, description="Only via dg.EnvVar.")
     smtp_starttls: bool = False
+    webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Webhook channel name -> URL (from MESH_WEBHOOK_<NAME>; secrets, never "
+        "logged).",
+    )
 
     def catalog(self) -> Catalog:
         """The catalog database."""
@@ -159,9 +167,7 @@ class Notifier(dg.ConfigurableResource):
         if kind == OUTBOX:
             return  # the durable row and the log line are the delivery
         if kind in ("webhook", "slack"):
-            from mesh_platform.environment import webhook_url
-
-            url = webhook_url(target)
+            url = self.webhooks.get(channel_key(target))
             if not url:
                 raise NotConfigured(f"no URL for webhook {target!r} (set its MESH_WEBHOOK_ var)")
             send_webhook(url, f"*{message.subject}*\n{message.body}")
@@ -191,6 +197,11 @@ class Notifier(dg.ConfigurableResource):
             if dedupe_prefix:
                 query = query.where(OutboxMessage.dedupe_key.startswith(dedupe_prefix))
             return list(session.scalars(query))
+
+
+def channel_key(name: str) -> str:
+    """A webhook channel's name as configured: `sales-alerts` -> `sales_alerts`."""
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def _text(alert: Alert) -> str:

@@ -1,15 +1,6 @@
-"""Quality: a product's rules, its contract and its freshness as Dagster asset checks.
+"""Quality at run time: a product's rules, contract and schema change as Dagster asset checks.
 
-Rules are validated at load (`rules.validate_rules`), declared as check specs on the product's
-asset (`rules.check_specs`) and evaluated inside the materialization on the data already in
-memory (`evaluate.evaluate_rules`, with Great Expectations imported only then).
+Rules are validated at load (`compile/rules.py`), declared as check specs on the product's
+asset (`checks.check_specs`) and evaluated inside the materialization on the data already in
+memory (`evaluate.evaluate_rules`, with Great Expectations imported only then) by the gate.
 """
-
-from mesh_platform.quality.rules import (
-    CONTRACT_CHECK,
-    SCHEMA_CHANGE_CHECK,
-    check_specs,
-    validate_rules,
-)
-
-__all__ = ["CONTRACT_CHECK", "SCHEMA_CHANGE_CHECK", "check_specs", "validate_rules"]

@@ -1,16 +1,16 @@
 """Evaluating quality rules on a product's result, in memory, with Great Expectations.
 
-Only the columns a rule reads go to pandas, grouped first by Arrow to their distinct values
-with row counts (see `_Distinct`), because GE's pandas engine is the cost here. Great
-Expectations is imported on first use, never at code-location load. Custom `sql` rules run
-on DuckDB over the Arrow table: GE evaluates SQL only on SQL sources.
+Only the columns a rule reads go to pandas, grouped first by Arrow (or polars, for compound
+keys) to their distinct values with row counts (see `_Distinct`), because GE's pandas engine
+is the cost here. Great Expectations is imported on first use, never at code-location load.
+Custom `sql` rules run on the product's engine over the Arrow table: GE evaluates SQL only on
+SQL sources.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mesh_platform.engine import Engine
 from mesh_platform.spec.model import ProductSpec, QualityRule
 
 SAMPLE_SIZE = 10
@@ -72,27 +73,18 @@ class _Distinct:
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        self._con: Any = None
-        self._lock = threading.Lock()
         self._cache: dict[tuple[str, tuple[str, ...]], Any] = {}
 
-    def _duckdb(self) -> Any:
-        with self._lock:
-            if self._con is None:
-                import duckdb
+    def _grouped(self, names: tuple[str, ...]) -> Any:
+        """Rows per distinct key of `names` (polars groups in native threads, off the GIL)."""
+        import polars as pl
 
-                self._con = duckdb.connect()
-            cursor = self._con.cursor()  # one per caller: groupings run in threads
-        cursor.register("product", self.table)  # registrations are per cursor
-        return cursor
-
-    def close(self) -> None:
-        """Release the DuckDB connection, if one was opened."""
-        if self._con is not None:
-            self._con.close()
+        frame = pl.from_arrow(self.table.select(list(names)))
+        assert isinstance(frame, pl.DataFrame)
+        return frame.group_by(list(names)).agg(pl.len().alias(COUNT))
 
     def prefetch(self, wanted: Iterable[tuple[str, tuple[str, ...]]], pool: Executor) -> None:
-        """Start grouping in `pool`: Arrow and DuckDB release the GIL, so groupings overlap."""
+        """Start grouping in `pool`: Arrow and polars release the GIL, so groupings overlap."""
         for mode, names in wanted:
             if (mode, names) not in self._cache:
                 self._cache[(mode, names)] = pool.submit(self._group, mode, names)
@@ -134,12 +126,7 @@ class _Distinct:
         if len(names) == 1:
             counted = pc.value_counts(self._column(names[0]))
             return pa.table({names[0]: counted.field("values"), COUNT: counted.field("counts")})
-        cols = ", ".join(f'"{n}"' for n in names)
-        return (
-            self._duckdb()
-            .sql(f"SELECT {cols}, count(*) AS {COUNT} FROM product GROUP BY ALL")
-            .to_arrow_table()
-        )
+        return self._grouped(names).to_arrow()
 
     def _key_counts(self, names: tuple[str, ...]) -> pa.Table:
         key = self._integer_key(names)
@@ -149,15 +136,10 @@ class _Distinct:
             per_key = pc.value_counts(key).field("counts")
             counted = pc.value_counts(per_key)
             return pa.table({COUNT: counted.field("values"), KEYS: counted.field("counts")})
-        cols = ", ".join(f'"{n}"' for n in names)
-        return (
-            self._duckdb()
-            .sql(
-                f"SELECT {COUNT}, count(*) AS {KEYS} FROM (SELECT count(*) AS {COUNT} "
-                f"FROM product GROUP BY {cols}) GROUP BY {COUNT}"
-            )
-            .to_arrow_table()
-        )
+        import polars as pl
+
+        per_key = self._grouped(names)
+        return per_key.group_by(COUNT).agg(pl.len().alias(KEYS)).to_arrow()
 
     def _integer_key(self, names: tuple[str, ...]) -> pa.Array | None:
         """Integer key columns without nulls packed exactly into one int64, else None."""
@@ -177,22 +159,16 @@ class _Distinct:
             part = pc.multiply(shifted, span)
             key = part if key is None else pc.add(key, part)
             span *= high - low + 1
-            if span >= 2**62:  # would overflow: let DuckDB group instead
+            if span >= 2**62:  # would overflow: group the columns instead
                 return None
         return key
 
     def duplicate_keys(self, names: tuple[str, ...]) -> list[Any]:
         """A sample of keys occurring more than once."""
-        cols = ", ".join(f'"{n}"' for n in names)
-        rows = (
-            self._duckdb()
-            .sql(
-                f"SELECT {cols} FROM product GROUP BY {cols} "
-                f"HAVING count(*) > 1 LIMIT {SAMPLE_SIZE}"
-            )
-            .to_arrow_table()
-        )
-        found = rows.to_pylist()
+        import polars as pl
+
+        grouped = self._grouped(names)
+        found = grouped.filter(pl.col(COUNT) > 1).head(SAMPLE_SIZE).drop(COUNT).to_dicts()
         return [r[names[0]] for r in found] if len(names) == 1 else found
 
 
@@ -282,25 +258,15 @@ def _with_ge(rule: QualityRule, distinct: _Distinct, references: ReferenceValues
     return RuleOutcome(rule, failing == 0, failing, total, sample)
 
 
-def _with_sql(spec: ProductSpec, rule: QualityRule, table: pa.Table) -> RuleOutcome:
-    import duckdb
-
-    from mesh_platform import sql as sqlmod
-
+def _with_sql(spec: ProductSpec, rule: QualityRule, table: pa.Table, engine: Engine) -> RuleOutcome:
     assert rule.sql is not None
-    query = sqlmod.to_engine_sql(sqlmod.parse(rule.sql), "duckdb")
-    con = duckdb.connect()
-    try:
-        con.register(spec.name, table)
-        bad = con.sql(query).to_arrow_table()
-    finally:
-        con.close()
+    bad = engine.query(rule.sql, {spec.name: table})
     sample = bad.slice(0, SAMPLE_SIZE).to_pylist()
     return RuleOutcome(rule, bad.num_rows == 0, bad.num_rows, table.num_rows, sample)
 
 
 def evaluate_rules(
-    spec: ProductSpec, table: pa.Table, references: ReferenceValues
+    spec: ProductSpec, table: pa.Table, references: ReferenceValues, engine: Engine
 ) -> list[RuleOutcome]:
     """Every rule of the spec on `table` (the result about to be written)."""
     if not spec.quality:
@@ -309,7 +275,7 @@ def evaluate_rules(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mesh-quality") as pool:
         distinct.prefetch([g for r in spec.quality if (g := _grouping(r)) is not None], pool)
         sql = {
-            i: pool.submit(_with_sql, spec, r, table)
+            i: pool.submit(_with_sql, spec, r, table, engine)
             for i, r in enumerate(spec.quality)
             if r.rule == "sql"
         }
@@ -323,7 +289,6 @@ def evaluate_rules(
             except Exception as exc:  # a rule that cannot run fails, with its reason visible
                 error = f"{type(exc).__name__}: {exc}"
                 outcomes.append(RuleOutcome(rule, False, 0, table.num_rows, error=error))
-    distinct.close()
     return outcomes
 
 

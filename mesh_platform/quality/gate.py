@@ -14,10 +14,21 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from mesh_platform.lakehouse import Lakehouse
-from mesh_platform.plan import ProductPlan
+from mesh_platform.column_types import from_arrow
+from mesh_platform.compile.plan import ProductPlan
+from mesh_platform.compile.rules import CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, reference_port
+from mesh_platform.engine import Engine, get_engine
+from mesh_platform.errors import BusinessLogicError, StepFailed
+from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.evaluate import RuleOutcome, evaluate_rules, sample_text
-from mesh_platform.quality.rules import CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, reference_port
+from mesh_platform.run.failures import (
+    BUSINESS_LOGIC,
+    FAILURE_CAUSE,
+    FAILURE_CLASS,
+    FAILURE_GUIDANCE,
+    FAILURE_PRODUCT,
+    FAILURE_STEP,
+)
 from mesh_platform.spec.model import ProductSpec, QualityRule
 
 FAILING_COUNT = "mesh/failing_count"
@@ -34,7 +45,9 @@ class QualityGate:
         plan: ProductPlan,
         lakehouse: Lakehouse,
         instance: dg.DagsterInstance | None = None,
+        engine: Engine | None = None,
     ) -> None:
+        self.engine = engine
         self.spec = spec
         self.plan = plan
         self.lakehouse = lakehouse
@@ -53,7 +66,8 @@ class QualityGate:
         contract = self._contract(table)
         if self.spec.visibility == "published":
             self.results.append(self._schema_change())
-        outcomes = evaluate_rules(self.spec, table, self._reference_values)
+        engine = self.engine or get_engine(self.spec.engine)
+        outcomes = evaluate_rules(self.spec, table, self._reference_values, engine)
         self.results.extend(self._result(o) for o in outcomes)
         # The cost of quality, visible in the UI next to the contract it was checked with.
         self.seconds = round(time.perf_counter() - started, 3)
@@ -66,9 +80,6 @@ class QualityGate:
 
     def failed_before_audit(self, error: BaseException) -> None:
         """A run that failed before the audit: a contract breach still shows on its check."""
-        from mesh_platform.engine.local import StepFailed
-        from mesh_platform.errors import BusinessLogicError
-
         if self._audited or isinstance(error, StepFailed):
             return
         if isinstance(error, BusinessLogicError):
@@ -83,10 +94,8 @@ class QualityGate:
             )
 
     def _contract(self, table: pa.Table) -> dg.AssetCheckResult:
-        from mesh_platform.contract import spec_type_of
-
         declared = {c.name: c.type for c in self.plan.columns if c.declared}
-        actual = {f.name: spec_type_of(f.type) for f in table.schema}
+        actual = {f.name: from_arrow(f.type) for f in table.schema}
         mismatched = {
             n: f"{actual.get(n, 'missing')} (declared {t})"
             for n, t in declared.items()
@@ -174,14 +183,6 @@ class QualityGate:
         )
 
     def _failure(self, blocking: list[RuleOutcome]) -> dg.Failure:
-        from mesh_platform.template import (
-            BUSINESS_LOGIC,
-            FAILURE_CAUSE,
-            FAILURE_CLASS,
-            FAILURE_GUIDANCE,
-            FAILURE_STEP,
-        )
-
         first = blocking[0]
         names = ", ".join(o.rule.check_name for o in blocking)
         cause = "; ".join(_summary(o) for o in blocking)
@@ -198,7 +199,7 @@ class QualityGate:
                     "did not run. Fix the data or the step that produces it (`mesh preview "
                     f"{name}`), or relax the rule in the spec, then re-run."
                 ),
-                "mesh/product": name,
+                FAILURE_PRODUCT: name,
             },
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,8 @@ from pydantic import ValidationError
 
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.spec.model import DomainSpec, ProductSpec
+from mesh_platform.spec.sequences import expand
+from mesh_platform.spec.validation import validation_errors, written_loc
 from mesh_platform.spec.yaml_source import YamlDocument, read_yaml, to_plain
 
 DOMAIN_FILE = "domain.yaml"
@@ -47,19 +48,6 @@ class ProductSource:
         return SpecError(message, file=self.path, line=self.line_of(*loc), fix=fix)
 
 
-def written_loc(
-    origins: Sequence[tuple[int, bool]], loc: Sequence[str | int]
-) -> tuple[str | int, ...]:
-    """A location in the expanded steps, as written: an included step points at its include."""
-    loc = tuple(loc)
-    if len(loc) < 2 or loc[0] != "steps" or not isinstance(loc[1], int):
-        return loc
-    if loc[1] >= len(origins):
-        return loc
-    index, included = origins[loc[1]]
-    return ("steps", index) if included else ("steps", index, *loc[2:])
-
-
 @dataclass(frozen=True)
 class DomainSource:
     """A domain folder: its spec and its products."""
@@ -67,45 +55,6 @@ class DomainSource:
     spec: DomainSpec
     folder: Path
     products: tuple[ProductSource, ...]
-
-
-def validation_errors(
-    exc: ValidationError,
-    path: Path,
-    document: YamlDocument | None,
-    prefix: Sequence[str | int] = (),
-    origins: Sequence[tuple[int, bool]] = (),
-) -> list[SpecError]:
-    """Pydantic errors as SpecErrors with file, line and a fix (`origins`: see expand)."""
-    errors = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        line = document.line_of(written_loc(origins, [*prefix, *loc])) if document else None
-        kind = err["type"]
-        fix: str | None
-        if kind == "missing":
-            message, fix = f"missing required field `{dotted}`", f"add `{loc[-1]}:` to the spec"
-        elif kind == "extra_forbidden":
-            message = f"unknown field `{dotted}`"
-            fix = "remove it or check its spelling against docs/product-spec.md"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            message = f"field `{dotted}`: {msg}"
-            fix = _fix_for(kind)
-        errors.append(SpecError(message, file=path, line=line, fix=fix))
-    return errors
-
-
-_UNION_TAGS = {"sql", "use", "python", "function-after[_check_name(), str]"}
-
-
-def _fix_for(kind: str) -> str | None:
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return "give a value of the type shown in docs/product-spec.md"
-    if kind == "literal_error":
-        return "use one of the allowed values listed above"
-    return None
 
 
 def load_domain_spec(folder: Path) -> DomainSpec:
@@ -146,8 +95,6 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
     raw["domain"] = domain.name
     origins: list[tuple[int, bool]] = []
     if isinstance(raw.get("steps"), list):
-        from mesh_platform.sequences import expand
-
         raw["steps"], origins = expand(
             raw["steps"], path, lambda i: document.line_of(["steps", i])
         )

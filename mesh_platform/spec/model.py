@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -16,15 +17,10 @@ from pydantic import (
     model_validator,
 )
 
+from mesh_platform import column_types
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
-_TYPE_RE = re.compile(
-    r"^(string|int|bigint|smallint|tinyint|double|float|boolean|date|timestamp|"
-    r"decimal\(\d{1,2},\s*\d{1,2}\))$"
-)
-COLUMN_TYPES = (
-    "string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, decimal(p,s)"
-)
 
 
 class Frozen(BaseModel):
@@ -33,50 +29,47 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def _check_name(value: str, what: str) -> str:
+def check_name(value: str) -> str:
+    """`value`, if it is a lowercase snake_case name; else a ValueError saying what to write."""
     if not _NAME_RE.match(value):
         raise ValueError(
-            f"{what} {value!r} must be lowercase snake_case (letters, digits, _), "
-            "starting with a letter"
+            f"{value!r} must be lowercase snake_case (letters, digits, _), starting with a "
+            "letter, at most 63 characters"
         )
     return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+"""A name of a domain, product, column, step, rule or input: lowercase snake_case."""
+
+Visibility = Literal["internal", "published"]
+Automation = Literal["eager", "on_cron", "on_missing"]
+Severity = Literal["error", "warn"]
+RuleKind = Literal[
+    "not_null", "unique", "accepted_values", "between", "regex", "row_count", "references", "sql"
+]
 
 
 class ColumnSpec(Frozen):
     """A column of the product's contract."""
 
-    name: str
+    name: Name
     type: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ()
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "column name")
-
     @field_validator("type")
     @classmethod
     def _type(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = v.strip().lower()
-        if not _TYPE_RE.match(v):
-            raise ValueError(f"column type {v!r} is not one of: {COLUMN_TYPES}")
-        return v
+        return v if v is None else column_types.normalize(v)
 
 
 class SqlStep(Frozen):
     """A SQL statement in the Spark SQL dialect over the inputs and earlier steps."""
 
     sql: str
-    name: str | None = None
+    name: Name | None = None
     description: str = ""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str | None) -> str | None:
-        return v if v is None else _check_name(v, "step name")
 
 
 class StandardStep(Frozen):
@@ -84,7 +77,7 @@ class StandardStep(Frozen):
 
     use: str
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
-    name: str | None = None
+    name: Name | None = None
     description: str = ""
 
 
@@ -92,7 +85,7 @@ class PythonStep(Frozen):
     """A Python function `module:function` taking and returning a polars DataFrame."""
 
     python: str
-    name: str | None = None
+    name: Name | None = None
     description: str = ""
 
     @field_validator("python")
@@ -128,15 +121,10 @@ Step = Annotated[
 class Partitioning(Frozen):
     """Time partitioning of a product: one partition per month (or day) of `column`."""
 
-    column: str
+    column: Name
     granularity: Literal["monthly", "daily"] = "monthly"
     start: date
     end: date | None = None
-
-    @field_validator("column")
-    @classmethod
-    def _col(cls, v: str) -> str:
-        return _check_name(v, "partition column")
 
 
 class Freshness(Frozen):
@@ -152,16 +140,7 @@ class QualityRule(Frozen):
     run. `warn` rules record the failure, notify the owning domain and let processing go on.
     """
 
-    rule: Literal[
-        "not_null",
-        "unique",
-        "accepted_values",
-        "between",
-        "regex",
-        "row_count",
-        "references",
-        "sql",
-    ]
+    rule: RuleKind
     column: str | None = None
     columns: tuple[str, ...] = ()
     values: tuple[Any, ...] = ()
@@ -177,14 +156,9 @@ class QualityRule(Frozen):
     sql: str | None = Field(
         default=None, description="`sql`: a query over the product returning the bad rows."
     )
-    severity: Literal["error", "warn"] = "error"
-    name: str | None = None
+    severity: Severity = "error"
+    name: Name | None = None
     description: str = ""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str | None) -> str | None:
-        return v if v is None else _check_name(v, "rule name")
 
     @model_validator(mode="after")
     def _needs(self) -> QualityRule:
@@ -235,30 +209,28 @@ class LandingSource(Frozen):
 class ProductSpec(Frozen):
     """A data product: identity, inputs, steps, contract, quality and operations."""
 
-    domain: str
-    name: str
+    domain: Name
+    name: Name
     version: str = "1.0.0"
     description: str
     owners: tuple[str, ...] = ()
-    visibility: Literal["internal", "published"] = "internal"
+    visibility: Visibility = "internal"
     source: LandingSource | None = None
-    inputs: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[Name, str] = Field(default_factory=dict)
     steps: tuple[Step, ...] = ()
     columns: tuple[ColumnSpec, ...] = ()
     quality: tuple[QualityRule, ...] = ()
     freshness: Freshness | None = None
     schedule: str | None = None
-    automation: Literal["eager", "on_cron", "on_missing"] | None = None
+    automation: Automation | None = None
     partitioning: Partitioning | None = None
-    engine: Literal["local", "spark"] = "local"
+    engine: str | None = Field(
+        default=None,
+        description="The engine that runs the steps, by name (`mesh standards` lists them); "
+        "the deployment's default when left out.",
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     kinds: tuple[str, ...] = ()
-    budget_per_run: float | None = None
-
-    @field_validator("domain", "name")
-    @classmethod
-    def _names(cls, v: str) -> str:
-        return _check_name(v, "name")
 
     @field_validator("version")
     @classmethod
@@ -271,7 +243,6 @@ class ProductSpec(Frozen):
     @classmethod
     def _inputs(cls, v: dict[str, str]) -> dict[str, str]:
         for port, ref in v.items():
-            _check_name(port, "input name")
             if not re.match(r"^([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*$", str(ref)):
                 raise ValueError(
                     f"input {port!r} refers to {ref!r}; write 'product' (same domain) "
@@ -284,10 +255,10 @@ class ProductSpec(Frozen):
     def _cron(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from dagster._utils.schedules import is_valid_cron_string
-
-        if not is_valid_cron_string(v):
-            raise ValueError(f"schedule {v!r} is not a valid cron expression, e.g. '0 6 * * *'")
+        if not is_valid_cron(v):
+            raise ValueError(
+                f"schedule {v!r} is not a valid cron expression of 5 fields, e.g. '0 6 * * *'"
+            )
         return v
 
     @model_validator(mode="after")
@@ -326,7 +297,7 @@ class ProductSpec(Frozen):
 class DomainSpec(Frozen):
     """A business domain: its team, owners, on-call and defaults for its products."""
 
-    name: str
+    name: Name
     team: str
     description: str = ""
     owners: tuple[str, ...] = ()
@@ -334,17 +305,11 @@ class DomainSpec(Frozen):
     channels: tuple[str, ...] = ()
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     time_to_recover_hours: float = 24
-    budget_per_month: float | None = None
     template_hooks: tuple[str, ...] = Field(
         default=(),
         description="`package.module:function` hooks called on start, success and failure of "
         "every product of the domain, in addition to the standard template.",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "domain name")
 
     @field_validator("owners")
     @classmethod
@@ -358,3 +323,16 @@ class DomainSpec(Frozen):
     def default_owner(self) -> str:
         """The team owner stamped on products that name none."""
         return f"team:{self.team}"
+
+
+def is_valid_cron(expression: str) -> bool:
+    """Whether `expression` is a cron schedule Dagster accepts: 5 fields, a date that exists."""
+    from croniter import croniter
+
+    if not croniter.is_valid(expression):
+        return False
+    fields, *_ = croniter.expand(expression)
+    if len(fields) != 5:
+        return False
+    days, months = fields[2], fields[3]
+    return not (months == [2] and len(days) == 1 and days[0] in (30, 31))

@@ -1,4 +1,4 @@
-"""Operations: quality results, alerts, the notification outbox, projection cursors.
+"""Operations: quality results, alerts and the notification outbox.
 
 Revision ID: 0001_operations
 Revises:

@@ -1,0 +1,50 @@
+"""The `mesh` command group and what its commands share.
+
+Nothing here imports Dagster, an engine or the planner at import time: `mesh --help` and the
+quick commands (list, validate, scaffold, standards, test) never pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from mesh_platform.errors import SpecErrors
+
+
+def loaded_mesh():
+    from mesh_platform.loader.mesh import Mesh
+
+    try:
+        return Mesh.load()
+    except SpecErrors as exc:
+        raise click.ClickException(f"the mesh has spec errors:\n{exc}") from None
+
+
+def emit(as_json: bool, data: Any, human: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else human)
+
+
+def prepare_environment() -> None:
+    """Point this process (and what it starts) at the mesh home and Dagster home."""
+    from mesh_platform.config.environment import export_for_children
+
+    os.environ.update(export_for_children())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Mesh: self-serve data products on Dagster.
+
+    State lives in MESH_HOME (default: var/ in the checkout): landing files, the Delta lake
+    and the Dagster instance (DAGSTER_HOME, default MESH_HOME/dagster_home).
+    """
+    import warnings
+
+    # Beta/preview notices about Dagster APIs the platform chose are not the user's concern.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
+
+

@@ -1,0 +1,59 @@
+"""Commands for operators: status and quality history (they read the Dagster instance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mesh_platform.cli.app import emit, loaded_mesh, main, prepare_environment
+
+
+def _operations() -> tuple[Any, Any, Any]:
+    """The mesh, the Dagster instance and the notifier (catalog) of this environment."""
+    import dagster as dg
+
+    from mesh_platform.dagster.resources import build_notifier
+
+    prepare_environment()
+    return loaded_mesh(), dg.DagsterInstance.get(), build_notifier()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Every product: last run, freshness, quality score, failing checks, open alerts."""
+    from mesh_platform.ops.status import mesh_status, render
+
+    mesh, instance, notifier = _operations()
+    rows = mesh_status(mesh, instance, notifier)
+    emit(as_json, [r.as_dict() for r in rows], render(rows))
+
+
+@main.command()
+@click.argument("product")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def quality(product: str, as_json: bool) -> None:
+    """PRODUCT's quality score and each rule's pass rate over time (domain.product)."""
+    from dataclasses import asdict
+
+    from mesh_platform.ops.quality_history import product_quality, project_checks
+
+    mesh, instance, notifier = _operations()
+    try:
+        name = mesh.product(product).spec.qualified_name
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    project_checks(instance, notifier, mesh, alert=False)
+    score, histories = product_quality(notifier.catalog(), name)
+    lines = [f"{name}: quality score {score if score is not None else '- (no checks yet)'}"]
+    for h in histories:
+        lines.append(
+            f"  {h.check_name:<32} pass rate {100 * h.pass_rate:5.1f}% over {h.evaluations} "
+            f"run(s); last {'passed' if h.last_passed else 'FAILED'}"
+        )
+    emit(
+        as_json,
+        {"product": name, "score": score, "checks": [asdict(h) for h in histories]},
+        "\n".join(lines),
+    )

@@ -1,0 +1,121 @@
+"""Commands that run the mesh: generate sample data, materialize, bring it up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mesh_platform.cli.app import emit, loaded_mesh, main, prepare_environment
+
+
+@main.command()
+@click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
+@click.option("--force", is_flag=True, help="Regenerate even if data at this scale exists.")
+def generate(scale: float, force: bool) -> None:
+    """Generate the sample operational data (TPC-H) into the landing folder."""
+    from mesh_platform.config.environment import landing_root
+    from mesh_platform.dev.sample_data import generate as generate_data
+
+    started = time.perf_counter()
+    click.echo(f"generating TPC-H scale {scale} into {landing_root()} ...")
+    written = generate_data(Path(landing_root()), scale, force)
+    verb = "generated" if written else "already present"
+    click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
+
+
+def _materialize(target: str | None, as_json: bool) -> list[Any]:
+    import dagster as dg
+
+    from mesh_platform.dagster.orchestration import materialize as run_all
+    from mesh_platform.dagster.orchestration import select
+
+    prepare_environment()
+    mesh = loaded_mesh()
+    try:
+        keys = select(mesh, target)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    total = len(keys)
+    done = 0
+
+    def progress(summary: Any) -> None:
+        nonlocal done
+        done += len(summary.products)
+        if not as_json:
+            status = "ok" if summary.success else "FAILED"
+            parts = f" partitions {summary.partitions}" if summary.partitions else ""
+            click.echo(
+                f"[{done}/{total}] {summary.domain}: {', '.join(summary.products)}{parts} "
+                f"-> {status} in {summary.seconds:.1f}s (run {summary.run_id[:8]})"
+            )
+            if summary.error:
+                click.echo(f"    {summary.error}", err=True)
+
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    summaries = run_all(
+        mesh, keys, instance, on_run=progress, raise_on_failure=False, log_level="ERROR"
+    )
+    failed = [s for s in summaries if not s.success]
+    seconds = time.perf_counter() - started
+    emit(
+        as_json,
+        {
+            "products": total,
+            "seconds": round(seconds, 2),
+            "failed_runs": [s.run_id for s in failed],
+            "runs": [s.__dict__ for s in summaries],
+        },
+        f"materialized {total} products in {seconds:.1f}s"
+        + (f"; {len(failed)} run(s) FAILED" if failed else ""),
+    )
+    if failed:
+        sys.exit(1)
+    return summaries
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def materialize(target: str | None, as_json: bool) -> None:
+    """Materialize everything, one DOMAIN, or one DOMAIN.PRODUCT (upstream first)."""
+    _materialize(target, as_json)
+
+
+@main.command()
+@click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
+@click.option("--headless", is_flag=True, help="Materialize everything and exit (no UI).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="UI host.")
+@click.option("--port", default=3000, show_default=True, type=int, help="UI port.")
+@click.pass_context
+def up(ctx: click.Context, scale: float, headless: bool, host: str, port: int) -> None:
+    """Bring the mesh up: sample data, every product materialized, then the Dagster UI.
+
+    The UI runs with the daemon (schedules, sensors, automation) on HOST:PORT until stopped
+    with Ctrl-C. With --headless, stop after materializing (for scripts and CI).
+    """
+    prepare_environment()
+    started = time.perf_counter()
+    ctx.invoke(generate, scale=scale, force=False)
+    _materialize(None, False)
+    click.echo(f"mesh up: data and products ready in {time.perf_counter() - started:.1f}s")
+    if headless:
+        return
+    from mesh_platform.spec.workspace import repo_root
+
+    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
+    workspace = str(repo_root() / "workspace.yaml")
+    click.echo(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
+    # dagster dev ignores SIGINT when started from a non-interactive shell; restore it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(repo_root())
+    os.execvpe(
+        dagster, [dagster, "dev", "-w", workspace, "-h", host, "-p", str(port)], os.environ.copy()
+    )

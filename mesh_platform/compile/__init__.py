@@ -1,0 +1,1 @@
+"""Compiling a product spec: SQL checked against its inputs, the plan, lineage, contracts."""

@@ -1,0 +1,371 @@
+"""A product's plan: its steps checked against its inputs, its output schema and lineage.
+
+Everything here happens at load, before anything runs, so a bad spec fails with a file and
+line in `dagster definitions validate`, `mesh validate` and the UI's reload alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlglot import exp
+
+from mesh_platform.column_types import UNKNOWN, Schema
+from mesh_platform.compile import sql as sqlmod
+from mesh_platform.compile.rules import validate_rules
+from mesh_platform.compile.sql import SqlProblem
+from mesh_platform.errors import SpecError
+from mesh_platform.registry import check_params, registry
+from mesh_platform.security.pii import column_tags
+from mesh_platform.security.policy import reserved_calls
+from mesh_platform.spec.loading import ProductSource
+from mesh_platform.spec.model import PythonStep, SqlStep, StandardStep
+
+StepKind = Literal["sql", "standard", "python"]
+InputTags = Mapping[str, Mapping[str, tuple[str, ...]]]  # input port -> column -> tags
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step, ready to run: its name, kind and (for SQL) the parsed query."""
+
+    name: str
+    kind: StepKind
+    query: exp.Query | None = None
+    standard: str | None = None
+    params: object = None
+    python: str | None = None
+    output: Schema | None = None
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """An output column: its type, meaning, tags, sources (input port, column) and formula."""
+
+    name: str
+    type: str
+    description: str
+    tags: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...]
+    formula: str
+    declared: bool = False
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    """What a product computes, derived from its spec and its inputs' schemas."""
+
+    steps: tuple[PlannedStep, ...]
+    columns: tuple[ColumnPlan, ...]
+
+    @property
+    def schema(self) -> Schema:
+        """Output column names and types (declared, else inferred from the SQL)."""
+        return {c.name: c.type for c in self.columns}
+
+    @property
+    def declared_schema(self) -> Schema:
+        """Output column names with their declared types (`unknown` where not declared)."""
+        return {c.name: c.type if c.declared else UNKNOWN for c in self.columns}
+
+
+def step_name(index: int, declared: str | None) -> str:
+    """A step's name: declared, else `step_<n>` (1-based)."""
+    return declared or f"step_{index + 1}"
+
+
+def plan_product(
+    source: ProductSource,
+    input_schemas: Mapping[str, Schema | None],
+    input_tags: InputTags | None = None,
+) -> ProductPlan:
+    """Check a product's steps and contract against its inputs; derive schema and lineage.
+
+    `input_tags` (input port -> column -> tags) lets sensitivity tags such as `pii` flow to the
+    columns computed from them (see `pii.py`).
+    """
+    spec = source.spec
+    if spec.source is not None:
+        plan = _landing_plan(source)
+        validate_rules(source, plan.schema, input_schemas)
+        return plan
+    available: dict[str, Schema | None] = dict(input_schemas)
+    planned: list[PlannedStep] = []
+    previous: Schema | None = None
+    for index, step in enumerate(spec.steps):
+        name = step_name(index, step.name)
+        if name in available:
+            raise source.error(
+                f"step name {name!r} is already an input or an earlier step",
+                "steps",
+                index,
+                fix="give the step another name",
+            )
+        if isinstance(step, SqlStep):
+            planned_step = _plan_sql(source, index, name, step, available)
+        elif isinstance(step, StandardStep):
+            planned_step = _plan_standard(
+                source, index, name, step, previous, planned[-1].name if planned else None,
+                available,
+            )
+        else:
+            planned_step = _plan_python(source, index, name, step)
+        planned.append(planned_step)
+        previous = planned_step.output
+        available[name] = previous
+    columns = _columns(source, planned, input_schemas, input_tags or {})
+    validate_rules(source, {c.name: c.type for c in columns}, input_schemas)
+    return ProductPlan(tuple(planned), columns)
+
+
+def _plan_sql(
+    source: ProductSource,
+    index: int,
+    name: str,
+    step: SqlStep,
+    available: Mapping[str, Schema | None],
+) -> PlannedStep:
+    start = source.sql_start_line(index)
+    try:
+        query = sqlmod.parse(step.sql)
+        _check_reserved(query, source.spec.tags)
+        qualified = sqlmod.validate(query, step.sql, available)
+        schema = sqlmod.output_schema(qualified, available) if qualified is not query else None
+    except SqlProblem as problem:
+        line = (
+            (start + problem.line - 1)
+            if (start and problem.line)
+            else source.line_of("steps", index)
+        )
+        raise SpecError(
+            f"step {name!r}: {problem.message}", file=source.path, line=line, fix=problem.fix
+        ) from None
+    return PlannedStep(name, "sql", query=query, output=schema or None)
+
+
+def _check_reserved(query: exp.Query, tags: Mapping[str, str]) -> None:
+    calls = [f.name for f in query.find_all(exp.Anonymous)]
+    reserved = reserved_calls(calls, tags)
+    if reserved:
+        raise SqlProblem(
+            f"SQL may not call {', '.join(reserved)} here: getvariable is reserved for the "
+            "platform's keyed functions; decrypt_det needs `tags: {decrypt: authorized}`",
+            None,
+            "use the platform SQL functions (see `mesh standards`); to decrypt, tag the "
+            "product `decrypt: authorized` (reviewed by the data owner)",
+        )
+
+
+def _plan_standard(
+    source: ProductSource,
+    index: int,
+    name: str,
+    step: StandardStep,
+    previous: Schema | None,
+    previous_name: str | None = None,
+    available: Mapping[str, Schema | None] | None = None,
+) -> PlannedStep:
+    steps = registry().steps
+    definition = steps.get(step.use)
+    if definition is None:
+        known = ", ".join(s.name for s in steps.all())
+        raise source.error(
+            f"unknown standard step {step.use!r}",
+            "steps",
+            index,
+            "use",
+            fix=f"use one of: {known} (see `mesh standards`)",
+        )
+    if index == 0:
+        raise source.error(
+            f"standard step {step.use!r} cannot be the first step: it transforms the previous "
+            "step's result",
+            "steps",
+            index,
+            fix="start with a SQL step that selects the input",
+        )
+    try:
+        params = check_params(definition, step.params)
+        output = definition.output_schema(previous or {}, params) if previous else None
+    except ValueError as exc:
+        raise source.error(
+            str(exc), "steps", index, "with", fix="see `mesh standards` for the parameters"
+        ) from None
+    if definition.sql is None:
+        return PlannedStep(name, "standard", standard=step.use, params=params, output=output)
+    if not previous or previous_name is None:
+        raise source.error(
+            f"standard step {step.use!r} needs the previous step's columns, which are not "
+            "known here (a Python step or `SELECT *` over an untyped input comes before it)",
+            "steps",
+            index,
+            fix="put a SQL step that names its columns before this step",
+        )
+    # Runs as SQL: same validation as a written SQL step, and lineage flows through it.
+    text = f"SELECT {', '.join(definition.sql(previous, params))} FROM {previous_name}"
+    query = sqlmod.parse(text)
+    try:
+        sqlmod.validate(query, text, available or {previous_name: previous})
+    except SqlProblem as problem:
+        raise source.error(
+            f"standard step {step.use!r}: {problem.message}", "steps", index, fix=problem.fix
+        ) from None
+    return PlannedStep(
+        name, "standard", query=query, standard=step.use, params=params, output=output
+    )
+
+
+def _plan_python(source: ProductSource, index: int, name: str, step: PythonStep) -> PlannedStep:
+    module_name, _, function = step.python.partition(":")
+    try:
+        found = _defines(module_name, function)
+    except (ImportError, ValueError) as exc:
+        raise source.error(
+            f"python step cannot import {module_name!r}: {exc}",
+            "steps",
+            index,
+            "python",
+            fix="check the module path; domain code lives in domains/<domain>/",
+        ) from None
+    if not found:
+        raise source.error(
+            f"python step: {module_name!r} has no function {function!r}",
+            "steps",
+            index,
+            "python",
+            fix="define the function or fix its name",
+        )
+    return PlannedStep(name, "python", python=step.python, output=None)
+
+
+def _defines(module_name: str, function: str) -> bool:
+    """Whether the module defines `function`, read from its source when it has one.
+
+    Reading the file (not importing it) keeps loading specs free of the step's own imports
+    (polars, pandas, ...); a name not found in the source is looked up by importing it.
+    """
+    spec = importlib.util.find_spec(module_name)
+    if spec is None:
+        raise ImportError(f"No module named {module_name!r}")
+    origin = spec.origin
+    if origin and origin.endswith(".py"):
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+                return True
+    return callable(getattr(importlib.import_module(module_name), function, None))
+
+
+def _landing_plan(source: ProductSource) -> ProductPlan:
+    spec = source.spec
+    if not spec.columns:
+        raise source.error(
+            "an ingestion product must declare its `columns` (the landing contract)",
+            "source",
+            fix="list each landing column with its type under `columns:`",
+        )
+    columns = tuple(
+        ColumnPlan(
+            c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),), c.name,
+            declared=c.type is not None,
+        )
+        for c in spec.columns
+    )
+    return ProductPlan((), columns)
+
+
+def _columns(
+    source: ProductSource,
+    steps: list[PlannedStep],
+    input_schemas: Mapping[str, Schema | None],
+    input_tags: InputTags,
+) -> tuple[ColumnPlan, ...]:
+    spec = source.spec
+    produced = steps[-1].output
+    declared = {c.name: c for c in spec.columns}
+    if produced and declared:
+        missing = [n for n in declared if n not in produced]
+        if missing:
+            raise source.error(
+                f"the contract declares column {missing[0]!r} but the steps do not produce it; "
+                f"they produce: {', '.join(produced)}",
+                "columns",
+                list(declared).index(missing[0]),
+                fix="select the column in the last step or remove it from `columns`",
+            )
+        extra = [n for n in produced if n not in declared]
+        if extra:
+            raise source.error(
+                f"the steps produce column(s) not in the contract: {', '.join(extra)}",
+                "columns",
+                fix="declare them under `columns:` or drop them from the last step",
+            )
+    names = list(declared) if declared else list(produced or {})
+    lineage = _lineage(steps, input_schemas, names)
+    columns = []
+    for name in names:
+        col = declared.get(name)
+        inferred = (produced or {}).get(name, UNKNOWN)
+        info = lineage.get(name)
+        columns.append(
+            ColumnPlan(
+                name=name,
+                type=(col.type if col and col.type else inferred),
+                description=col.description if col else "",
+                tags=column_tags(
+                    name,
+                    col.tags if col else (),
+                    (info.sources, info.formula) if info else None,
+                    input_tags,
+                ),
+                sources=info.sources if info else (),
+                formula=info.formula if info else name,
+                declared=bool(col and col.type),
+            )
+        )
+    return tuple(columns)
+
+
+def _lineage(
+    steps: list[PlannedStep], input_schemas: Mapping[str, Schema | None], names: list[str]
+) -> dict[str, sqlmod.ColumnLineage]:
+    """Lineage through the leading run of SQL steps, composed as CTEs over the inputs.
+
+    Columns that keep their name through later Python or standard steps keep that lineage,
+    with the later steps named in the formula.
+    """
+    prefix: list[PlannedStep] = []
+    for step in steps:
+        if step.query is None:
+            break
+        prefix.append(step)
+    if not prefix or any(s is None for s in input_schemas.values()):
+        return {}
+    schemas = {k: v for k, v in input_schemas.items() if v is not None}
+    *ctes, final = prefix
+    assert final.query is not None
+    query = final.query.copy()
+    own_with = query.args.get("with_") or query.args.get("with")
+    own_ctes = list(own_with.expressions) if own_with is not None else []
+    if own_with is not None:
+        own_with.pop()
+    for cte in ctes:
+        assert cte.query is not None
+        query = query.with_(cte.name, as_=cte.query.copy(), append=True)
+    for own in own_ctes:
+        query = query.with_(own.alias, as_=own.this.copy(), append=True)
+    if len(prefix) == len(steps):
+        return sqlmod.column_lineage(query, schemas, names)
+    carried = [n for n in names if n in (final.output or {})]
+    found = sqlmod.column_lineage(query, schemas, carried)
+    later = ", then ".join(f"{s.kind} step {s.name!r}" for s in steps[len(prefix):])
+    return {
+        name: sqlmod.ColumnLineage(info.sources, f"{info.formula} (then {later})")
+        for name, info in found.items()
+    }

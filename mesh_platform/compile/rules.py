@@ -1,0 +1,104 @@
+"""Quality rules at load: each rule checked against the product's columns and inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from mesh_platform.column_types import Schema, unknown_columns_message
+from mesh_platform.compile import sql as sqlmod
+from mesh_platform.compile.sql import SqlProblem
+from mesh_platform.spec.model import ProductSpec, QualityRule
+
+if TYPE_CHECKING:
+    from mesh_platform.spec.loading import ProductSource
+
+CONTRACT_CHECK = "contract"
+SCHEMA_CHANGE_CHECK = "schema_change"
+RESERVED_CHECKS = (CONTRACT_CHECK, SCHEMA_CHANGE_CHECK)
+
+
+def reference_port(spec: ProductSpec, rule: QualityRule) -> str | None:
+    """The input port a `references` rule reads: named by port, `domain.product` or product."""
+    if rule.product is None:
+        return None
+    if rule.product in spec.inputs:
+        return rule.product
+    wanted = rule.product if "." in rule.product else f"{spec.domain}.{rule.product}"
+    for port, ref in spec.input_refs().items():
+        if ".".join(ref) == wanted:
+            return port
+    return None
+
+
+def validate_rules(
+    source: ProductSource, schema: Schema, input_schemas: Mapping[str, Schema | None]
+) -> None:
+    """Raise a SpecError (file, line, fix) for a rule the product cannot satisfy."""
+    spec = source.spec
+    seen: set[str] = set()
+    for index, rule in enumerate(spec.quality):
+        name = rule.check_name
+        if name in seen or name in RESERVED_CHECKS:
+            raise source.error(
+                f"two quality checks are named {name!r} (or it is reserved)",
+                "quality",
+                index,
+                fix="give the rule its own `name:`",
+            )
+        seen.add(name)
+        unknown = unknown_columns_message(rule.target_columns, schema, f"quality rule {name!r}")
+        if unknown is not None:
+            raise source.error(
+                unknown,
+                "quality",
+                index,
+                "columns" if rule.columns else "column",
+                fix="use a column of the product's contract",
+            )
+        if rule.rule == "references":
+            _check_reference(source, index, rule, input_schemas)
+        if rule.rule == "sql" and rule.sql:
+            _check_sql(source, index, rule, schema)
+
+
+def _check_reference(
+    source: ProductSource, index: int, rule: QualityRule, input_schemas: Mapping[str, Schema | None]
+) -> None:
+    spec = source.spec
+    port = reference_port(spec, rule)
+    if port is None:
+        raise source.error(
+            f"quality rule {rule.check_name!r} references {rule.product!r}, which is not an "
+            f"input; inputs: {', '.join(spec.inputs) or '(none)'}",
+            "quality",
+            index,
+            "product",
+            fix="add the product to `inputs:` (so it is up to date when the rule runs)",
+        )
+    target = input_schemas.get(port)
+    ref_column = rule.ref_column or rule.column
+    if target and ref_column not in target:
+        raise source.error(
+            f"quality rule {rule.check_name!r}: {rule.product!r} has no column {ref_column!r}; "
+            f"it has: {', '.join(target)}",
+            "quality",
+            index,
+            "ref_column",
+            fix="name the key column of the referenced product with `ref_column:`",
+        )
+
+
+def _check_sql(source: ProductSource, index: int, rule: QualityRule, schema: Schema) -> None:
+    spec = source.spec
+    assert rule.sql is not None
+    try:
+        sqlmod.validate(sqlmod.parse(rule.sql), rule.sql, {spec.name: schema or None})
+    except SqlProblem as problem:
+        raise source.error(
+            f"quality rule {rule.check_name!r}: {problem.message}",
+            "quality",
+            index,
+            "sql",
+            fix=f"the query reads the product as {spec.name!r} and returns the bad rows",
+        ) from None

@@ -1,0 +1,1 @@
+"""Configuration: the one module that reads the process environment (`environment`)."""

@@ -1,0 +1,53 @@
+"""A domain's code location: every product in its folder, stamped with the domain's identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from mesh_platform.dagster.component import DataProduct
+from mesh_platform.dagster.freshness import freshness_definitions
+from mesh_platform.dagster.resources import build_resources
+from mesh_platform.errors import SpecError
+from mesh_platform.loader import planner_for
+from mesh_platform.spec.workspace import find_domain_folder
+
+
+def load_domain(
+    definitions_file: str | Path, extra: dg.Definitions | None = None
+) -> dg.Definitions:
+    """The Definitions of the domain whose `definitions.py` is `definitions_file`.
+
+    Every product under `products/` becomes an asset keyed `[domain, product]`; nothing is
+    listed by hand. Only this domain is planned: inputs from other domains are checked
+    against their published contracts. `extra` adds the domain's own non-product definitions
+    (sensors, jobs).
+    """
+    folder = find_domain_folder(Path(definitions_file).resolve().parent)
+    if folder is None:
+        raise SpecError(
+            f"{definitions_file} is not inside a domain folder (no domain.yaml beside it)",
+            file=definitions_file,
+            fix="put definitions.py in domains/<domain>/, next to domain.yaml",
+        )
+    parts = [domain_definitions(folder.parent.parent, folder.name)]
+    if extra is not None:
+        parts.append(extra)
+    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources()))
+
+
+def domain_definitions(root: Path, domain: str) -> dg.Definitions:
+    """The assets, schedules and freshness checks of `domain` under the mesh `root`, without
+    resources (the location adds them)."""
+    planner = planner_for(root, domain)
+    plans = planner.plan_all()
+    parts = [
+        DataProduct(planner.products[key].spec).definitions(planner, plans[key])
+        for key in planner.order()
+    ]
+    specs = [planner.products[key].spec for key in planner.order()]
+    freshness = freshness_definitions(domain, specs)
+    if freshness is not None:
+        parts.append(freshness)
+    return dg.Definitions.merge(*parts)

@@ -1,0 +1,109 @@
+"""Metadata on product definitions and materializations: schema, lineage, formulas, preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from mesh_platform.compile.plan import ProductPlan
+from mesh_platform.engine import Usage
+from mesh_platform.spec.model import ProductSpec
+
+FORMULAS_KEY = "mesh/column_formulas"
+
+
+def column_schema(plan: ProductPlan) -> dg.TableSchema:
+    """The contract as a Dagster table schema: types, descriptions (with formula) and tags."""
+    columns = []
+    for column in plan.columns:
+        description = column.description
+        if column.formula and column.formula != column.name:
+            description = (
+                f"{description} = {column.formula}" if description else f"= {column.formula}"
+            )
+        columns.append(
+            dg.TableColumn(
+                name=column.name,
+                type=column.type,
+                description=description or None,
+                tags={tag: "" for tag in column.tags},
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def column_lineage(spec: ProductSpec, plan: ProductPlan) -> dg.TableColumnLineage | None:
+    """Per output column, the input products' columns it is computed from."""
+    refs = spec.input_refs()
+    deps: dict[str, list[dg.TableColumnDep]] = {}
+    for column in plan.columns:
+        found = [
+            dg.TableColumnDep(asset_key=dg.AssetKey(list(refs[port])), column_name=name)
+            for port, name in column.sources
+            if port in refs
+        ]
+        if found:
+            deps[column.name] = found
+    return dg.TableColumnLineage(deps_by_column=deps) if deps else None
+
+
+def formulas_markdown(plan: ProductPlan) -> str:
+    """Each column's meaning and formula as a table an analyst can read."""
+    lines = ["| column | type | meaning | formula |", "| --- | --- | --- | --- |"]
+    for c in plan.columns:
+        formula = c.formula.replace("|", "\\|")
+        lines.append(f"| {c.name} | {c.type} | {c.description} | `{formula}` |")
+    return "\n".join(lines)
+
+
+def definition_metadata(spec: ProductSpec, plan: ProductPlan) -> dict[str, Any]:
+    """Metadata known at load: shown in the UI before the first run."""
+    metadata: dict[str, Any] = {
+        "dagster/column_schema": column_schema(plan),
+        "dagster/table_name": f"{spec.domain}.{spec.name}",
+        "mesh/version": spec.version,
+        "mesh/visibility": spec.visibility,
+        FORMULAS_KEY: dg.MetadataValue.md(formulas_markdown(plan)),
+    }
+    lineage = column_lineage(spec, plan)
+    if lineage is not None:
+        metadata["dagster/column_lineage"] = lineage
+    return metadata
+
+
+def preview_markdown(table: pa.Table, rows: int = 5) -> str:
+    """The first rows as a markdown table."""
+    head = table.slice(0, rows).to_pylist()
+    names = table.column_names
+    lines = ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
+    for row in head:
+        lines.append("| " + " | ".join(str(row[n]).replace("|", "\\|") for n in names) + " |")
+    return "\n".join(lines)
+
+
+def materialization_metadata(
+    spec: ProductSpec,
+    plan: ProductPlan,
+    table: pa.Table,
+    uri: str,
+    version: int,
+    seconds: float,
+    usage: Usage | None = None,
+) -> dict[str, Any]:
+    """Metadata recorded on every materialization."""
+    metadata = definition_metadata(spec, plan)
+    metadata.update(
+        {
+            "dagster/uri": dg.MetadataValue.path(uri),
+            "dagster/row_count": table.num_rows,
+            "mesh/preview": dg.MetadataValue.md(preview_markdown(table)),
+            "mesh/delta_version": version,
+            "mesh/duration_seconds": round(seconds, 3),
+        }
+    )
+    if usage is not None:
+        metadata["mesh/engine_cpu_seconds"] = usage.cpu_seconds
+        metadata["mesh/engine_seconds"] = usage.wall_seconds
+    return metadata

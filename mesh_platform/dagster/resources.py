@@ -1,0 +1,56 @@
+"""The resources every code location gets, built for the current environment.
+
+Values come from `config/environment.py` when the location loads its definitions, never at
+import; in prod the lake, landing and catalog settings are passed as `dg.EnvVar`, so they are
+read where the run happens and never shown in the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from mesh_platform.config import environment
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.notify import Notifier
+from mesh_platform.security.keys import build_keyring
+
+KEYS_RESOURCE = "keys"
+
+
+def build_resources() -> dict[str, Any]:
+    """`lakehouse`, `keys` and `notifier` for the current environment."""
+    if environment.is_prod():
+        lakehouse = Lakehouse(
+            root=dg.EnvVar("MESH_LAKE_ROOT"), landing_root=dg.EnvVar("MESH_LANDING_ROOT")
+        )
+    else:
+        lakehouse = Lakehouse(
+            root=environment.lake_root(), landing_root=environment.landing_root()
+        )
+    return {"lakehouse": lakehouse, KEYS_RESOURCE: build_keyring(), "notifier": build_notifier()}
+
+
+def build_notifier() -> Notifier:
+    """The notifier: catalog, UI links, SMTP and webhook channels of this environment."""
+    smtp: dict[str, Any] = {}
+    settings = environment.smtp()
+    if settings is not None:
+        smtp = {
+            "smtp_host": settings.host,
+            "smtp_port": settings.port,
+            "smtp_sender": settings.sender,
+            "smtp_user": settings.user,
+            "smtp_password": (
+                dg.EnvVar(settings.password_variable) if settings.password_variable else None
+            ),
+            "smtp_starttls": settings.starttls,
+        }
+    url: Any = dg.EnvVar("MESH_CATALOG_URL") if environment.is_prod() else environment.catalog_url()
+    return Notifier(
+        catalog_url=url,
+        ui_base_url=environment.ui_base_url(),
+        webhooks=environment.webhook_urls(),
+        **smtp,
+    )

@@ -1,0 +1,1 @@
+"""Development tools: preview, product tests, scaffolding and sample data."""

@@ -1,0 +1,109 @@
+"""The catalogue's SQL functions on DuckDB: macros over native functions, and Arrow UDFs.
+
+The catalogue (`registry/functions.py`) says what each function means; this module is how
+DuckDB provides it. Keyless built-ins are DuckDB macros (vectorized: no Python call per
+value); functions defined by a Spark SQL body (the business rules) become macros of that
+body transpiled to DuckDB; AES-SIV encryption and the keyed token run as batched Arrow UDFs.
+Keys come from the keyring given to the engine and are never written into SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import pyarrow as pa  # DuckDB evaluates the Arrow UDFs' annotations in this module
+import sqlglot
+
+from mesh_platform.registry import registry
+from mesh_platform.security.keys import Keyring, KeyUnavailable
+
+DIALECT = "duckdb"
+_TOKEN_FUNCTION = "mesh_hmac_sha256"
+
+# DuckDB bodies of the keyless built-ins (the catalogue holds their meaning and signature).
+_BUILTIN_MACROS = {
+    "mask_email": "(v) AS regexp_replace(CAST(v AS VARCHAR), '^(.)[^@]*@', '\\1***@')",
+    "mask_phone": (
+        "(v) AS repeat('*', greatest(length(CAST(v AS VARCHAR)) - 4, 0)) "
+        "|| right(CAST(v AS VARCHAR), 4)"
+    ),
+    "mask_partial": (
+        "(v, keep) AS left(CAST(v AS VARCHAR), keep) "
+        "|| repeat('*', greatest(length(CAST(v AS VARCHAR)) - keep, 0))"
+    ),
+    "generalize_month": "(d) AS CAST(date_trunc('month', CAST(d AS DATE)) AS DATE)",
+    "generalize_number": "(n, width) AS CAST(floor(n / width) * width AS DOUBLE)",
+}
+_KEYED = ("encrypt_det", "decrypt_det", "pseudonymize")
+
+
+def provided() -> tuple[str, ...]:
+    """The catalogue functions this module provides on DuckDB."""
+    defined = tuple(f.name for f in registry().functions.defined())
+    return (*_BUILTIN_MACROS, *_KEYED, *defined)
+
+
+def register_functions(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> None:
+    """Every catalogue function on `con`; keyed ones with `keyring`'s keys."""
+    for name, body in _BUILTIN_MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    for function in registry().functions.defined():
+        assert function.body is not None
+        body = sqlglot.transpile(function.body, read="spark", write=DIALECT)[0]
+        con.execute(
+            f"CREATE OR REPLACE TEMP MACRO {function.name}({', '.join(function.params)}) "
+            f"AS {body}"
+        )
+    _register_keyed(con, keyring)
+
+
+def _register_keyed(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> None:
+    def unavailable(_values: pa.Array) -> pa.Array:
+        if keyring is not None:
+            _ = keyring.current_id  # raises the keyring's own error, naming the variable
+        raise KeyUnavailable(
+            "this step calls a keyed function but the run has no `keys` resource; "
+            "give the engine a keyring (the code location's resources provide one)"
+        )
+
+    if keyring is None or not keyring.available:
+        for name in ("encrypt_det", "decrypt_det", _TOKEN_FUNCTION):
+            _arrow_function(con, name, unavailable)
+    else:
+        from mesh_platform.security.crypto import hmac_tokens
+
+        token_key = keyring.token_key()
+        _arrow_function(con, _TOKEN_FUNCTION, lambda values: hmac_tokens(token_key, values))
+    # Any value is tokenized as its text, as on Spark: pseudonymize(42) == pseudonymize('42').
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO pseudonymize(v) AS {_TOKEN_FUNCTION}(CAST(v AS VARCHAR))"
+    )
+    if keyring is None or not keyring.available:
+        return
+    from mesh_platform.security.crypto import decrypt_values, encrypt_values
+
+    def encrypt(values: pa.Array) -> pa.Array:
+        return pa.array(encrypt_values(keyring, values.to_pylist()), pa.string())
+
+    def decrypt(values: pa.Array) -> pa.Array:
+        return pa.array(decrypt_values(keyring, values.to_pylist()), pa.string())
+
+    for name, function in (("encrypt_det", encrypt), ("decrypt_det", decrypt)):
+        _arrow_function(con, name, function)
+
+
+def _arrow_function(
+    con: duckdb.DuckDBPyConnection, name: str, function: Callable[[pa.Array], pa.Array]
+) -> None:
+    from duckdb.func import FunctionNullHandling, PythonUDFType
+
+    # Batched: one Python call per vector of values; NULLs handled by the function itself.
+    con.create_function(
+        name,
+        function,
+        ["VARCHAR"],
+        "VARCHAR",
+        type=PythonUDFType.ARROW,
+        null_handling=FunctionNullHandling.SPECIAL,
+    )

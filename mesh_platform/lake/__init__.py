@@ -1,0 +1,1 @@
+"""The lakehouse: Delta tables per product (`lakehouse`), and partition windows (`partitions`)."""

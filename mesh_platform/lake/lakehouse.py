@@ -1,0 +1,144 @@
+"""Lakehouse storage: Delta tables at `<root>/<domain>/<product>`.
+
+Writes go through delta-rs, which commits atomically: a failed write leaves the previous
+version readable. A partitioned write always carries an explicit predicate for its own
+partitions and is checked before it is committed, so it can never replace the whole table
+(the dagster-deltalake IO manager can, see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+from pydantic import Field
+
+from mesh_platform.errors import BusinessLogicError, PlatformError
+from mesh_platform.lake.partitions import PartitionSlice
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write committed."""
+
+    uri: str
+    version: int
+    rows: int
+
+
+class Lakehouse(dg.ConfigurableResource):
+    """The lakehouse: product tables in Delta, and the landing zone of operational exports."""
+
+    root: str = Field(description="Folder or object-store URI holding the Delta tables.")
+    landing_root: str = Field(description="Folder of the landing files (one parquet per table).")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, description="delta-rs storage options (object-store credentials)."
+    )
+
+    def uri(self, key: Key) -> str:
+        """Where the product's table lives."""
+        return f"{self.root.rstrip('/')}/{key[0]}/{key[1]}"
+
+    def _table(self, key: Key) -> DeltaTable:
+        try:
+            return DeltaTable(self.uri(key), storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            raise PlatformError(
+                f"product {'.'.join(key)} has no table at {self.uri(key)} yet: materialize it first"
+            ) from None
+        except OSError as exc:
+            raise PlatformError(f"storage unreachable at {self.uri(key)}: {exc}") from exc
+
+    def exists(self, key: Key) -> bool:
+        """Whether the product has been written."""
+        try:
+            self._table(key)
+        except PlatformError:
+            return False
+        return True
+
+    def dataset(self, key: Key) -> pads.Dataset:
+        """The product's current version as a lazily scanned Arrow dataset."""
+        return self._table(key).to_pyarrow_dataset()
+
+    def scan(self, key: Key) -> pl.LazyFrame:
+        """The product's current version as a polars LazyFrame."""
+        self._table(key)
+        return pl.scan_delta(self.uri(key), storage_options=self.storage_options or None)
+
+    def version(self, key: Key) -> int:
+        """The table's current Delta version."""
+        return self._table(key).version()
+
+    def landing(self, table: str) -> pads.Dataset:
+        """A landing export as a lazily scanned Arrow dataset."""
+        path = Path(self.landing_root) / f"{table}.parquet"
+        if not path.exists():
+            raise PlatformError(
+                f"landing file {path} is missing: generate the sample data with "
+                "`mesh generate` (or check the landing_root setting)"
+            )
+        return pads.dataset(str(path), format="parquet")
+
+    def write(
+        self, key: Key, data: pa.Table, partition: PartitionSlice | None = None
+    ) -> WriteResult:
+        """Replace the table, or only `partition`'s rows of a partitioned table, atomically."""
+        uri = self.uri(key)
+        options = self.storage_options or None
+        if partition is None:
+            try:
+                write_deltalake(
+                    uri, data, mode="overwrite", schema_mode="overwrite", storage_options=options
+                )
+            except OSError as exc:
+                raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
+        else:
+            self._check_inside(key, data, partition)
+            existing = self.exists(key)
+            if existing:
+                partitions = self._table(key).metadata().partition_columns
+                if partitions != [partition.column]:
+                    raise PlatformError(
+                        f"{uri} is partitioned by {partitions}, not [{partition.column}]; "
+                        "refusing a partition write that could replace other data"
+                    )
+            write_deltalake(
+                uri,
+                data,
+                mode="overwrite",
+                partition_by=[partition.column],
+                predicate=partition.predicate() if existing else None,
+                storage_options=options,
+            )
+        return WriteResult(uri, self.version(key), data.num_rows)
+
+    @staticmethod
+    def _check_inside(key: Key, data: pa.Table, partition: PartitionSlice) -> None:
+        if partition.column not in data.column_names:
+            raise BusinessLogicError(
+                f"{'.'.join(key)} is partitioned by {partition.column!r} but its result has no "
+                "such column; select it in the last step"
+            )
+        column = data.column(partition.column)
+        inside = pc.and_(
+            pc.greater_equal(column, pa.scalar(partition.start, column.type)),
+            pc.less(column, pa.scalar(partition.end, column.type)),
+        )
+        outside = (
+            data.num_rows - pc.sum(pc.cast(inside, pa.int64())).as_py() if data.num_rows else 0
+        )
+        if outside:
+            raise BusinessLogicError(
+                f"{'.'.join(key)}: {outside} rows fall outside partition "
+                f"[{partition.start}, {partition.end}); nothing was written"
+            )

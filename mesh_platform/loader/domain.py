@@ -1,0 +1,212 @@
+"""Planning one domain: its products in dependency order, other domains by contract only.
+
+The planner reads the domain's own folder and, for each input from another domain, that one
+product's spec (its published contract). It never plans or lists the rest of the mesh, so a
+code location loads in the same time whatever the number of other domains, and a spec error
+in a domain it does not read cannot stop it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+from mesh_platform.column_types import Schema
+from mesh_platform.compile.contracts import PublishedContract, check_published, contract_of
+from mesh_platform.compile.plan import ProductPlan, plan_product
+from mesh_platform.engine.registry import available_engines, default_engine
+from mesh_platform.errors import SpecError, SpecErrors
+from mesh_platform.spec.loading import DomainSource, ProductSource
+from mesh_platform.spec.workspace import (
+    Key,
+    load_domain,
+    load_product,
+    product_exists,
+    product_names,
+)
+
+
+class ContractReader:
+    """Published contracts of other domains' products, each read once from its spec file."""
+
+    def __init__(self, root: Path, known: Mapping[Key, ProductSource] | None = None) -> None:
+        self.root = root
+        self._known = dict(known or {})
+        self._contracts: dict[Key, PublishedContract | SpecError] = {}
+
+    def contract(self, key: Key) -> PublishedContract:
+        """The contract of `key`; a SpecError when the product does not exist or is broken."""
+        found = self._contracts.get(key)
+        if found is None:
+            found = self._contracts[key] = self._read(key)
+        if isinstance(found, SpecError):
+            raise found
+        return found
+
+    def candidates(self, ref: Key) -> list[Key]:
+        """Products of `ref`'s domain (every known one when that domain does not exist)."""
+        names = product_names(self.root, ref[0])
+        return [(ref[0], n) for n in names] or list(self._known)
+
+    def _read(self, key: Key) -> PublishedContract | SpecError:
+        source = self._known.get(key)
+        if source is None and not product_exists(self.root, key):
+            return UnknownProduct(f"unknown product {'.'.join(key)!r}")
+        if source is None:
+            try:
+                source = load_product(self.root, key)
+            except SpecError as exc:
+                return exc
+            except SpecErrors as exc:
+                return exc.errors[0]
+        return contract_of(source)
+
+
+class UnknownProduct(SpecError):
+    """No product of that name exists."""
+
+
+class DomainPlanner:
+    """A domain's products and their plans, planned on demand and once each."""
+
+    def __init__(self, domain: DomainSource, contracts: ContractReader) -> None:
+        self.domain = domain
+        self.contracts = contracts
+        self.products: dict[Key, ProductSource] = {p.spec.key: p for p in domain.products}
+        self._plans: dict[Key, ProductPlan] = {}
+
+    @property
+    def name(self) -> str:
+        """The domain's name."""
+        return self.domain.spec.name
+
+    def order(self) -> list[Key]:
+        """The domain's products, each after the products of the domain it reads."""
+        graph = {
+            key: {ref for ref in source.spec.input_refs().values() if ref in self.products}
+            for key, source in self.products.items()
+        }
+        try:
+            return list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            cycle = exc.args[1]
+            path = " -> ".join(".".join(k) for k in reversed(cycle))
+            raise SpecErrors(
+                [
+                    self.products[cycle[0]].error(
+                        f"inputs form a cycle: {path}",
+                        "inputs",
+                        fix="a product cannot depend on itself via others; drop one of these "
+                        "inputs",
+                    )
+                ]
+            ) from None
+
+    def plan_all(self) -> dict[Key, ProductPlan]:
+        """Every product's plan; every error of the domain is collected before raising."""
+        errors: list[SpecError] = []
+        for key in self.order():
+            try:
+                self.plan(self.products[key])
+            except SpecError as exc:
+                errors.append(exc)
+            except SpecErrors as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise SpecErrors(errors)
+        return {key: self._plans[key] for key in self.order()}
+
+    def plan(self, source: ProductSource) -> ProductPlan:
+        """The plan of `source` (a product of this domain, or a new spec written for it)."""
+        key = source.spec.key
+        known = self.products.get(key)
+        if known is not None and known.spec == source.spec and key in self._plans:
+            return self._plans[key]
+        self._check_engine(source)
+        schemas: dict[str, Schema | None] = {}
+        tags: dict[str, Mapping[str, tuple[str, ...]]] = {}
+        for port, ref in source.spec.input_refs().items():
+            schemas[port], tags[port] = self._input(source, port, ref)
+        plan = plan_product(source, schemas, tags)
+        check_published(source, plan)
+        if known is not None and known.spec == source.spec:
+            self._plans[key] = plan
+        return plan
+
+    def _input(
+        self, source: ProductSource, port: str, ref: Key
+    ) -> tuple[Schema | None, Mapping[str, tuple[str, ...]]]:
+        if ref == source.spec.key:
+            raise source.error(
+                f"input {port!r} reads the product itself",
+                "inputs",
+                port,
+                fix="a product cannot be its own input",
+            )
+        if ref[0] == self.name:
+            upstream = self.products.get(ref)
+            if upstream is None:
+                raise source.error(
+                    f"input {port!r} refers to unknown product {'.'.join(ref)!r}",
+                    "inputs",
+                    port,
+                    fix=_suggest(ref, self.products),
+                )
+            plan = self.plan(upstream)
+            return plan.schema, {c.name: c.tags for c in plan.columns}
+        try:
+            contract = self.contracts.contract(ref)
+        except UnknownProduct:
+            raise source.error(
+                f"input {port!r} refers to unknown product {'.'.join(ref)!r}",
+                "inputs",
+                port,
+                fix=_suggest(ref, self.contracts.candidates(ref)),
+            ) from None
+        except SpecError as exc:
+            raise source.error(
+                f"input {port!r} refers to {'.'.join(ref)!r}, which cannot be read: "
+                f"{exc.problem}",
+                "inputs",
+                port,
+                fix=exc.fix or "inputs are 'product' (same domain) or 'domain.product'; "
+                "see `mesh list`",
+            ) from None
+        if contract.visibility != "published":
+            raise source.error(
+                f"input {port!r} reads {contract.qualified_name}, an internal product of the "
+                f"{ref[0]} domain; other domains may read only published products",
+                "inputs",
+                port,
+                fix=f"read a published product (`mesh list --domain {ref[0]}`), or ask the "
+                f"{ref[0]} team to publish it (`visibility: published`)",
+            )
+        return contract.schema, contract.tags
+
+    @staticmethod
+    def _check_engine(source: ProductSource) -> None:
+        engine = source.spec.engine or default_engine()
+        if engine not in available_engines():
+            raise source.error(
+                f"engine {engine!r} is not available in this version of Mesh",
+                "engine",
+                fix="use "
+                + " or ".join(f"`engine: {name}`" for name in available_engines())
+                + ", or leave it out (the deployment's default engine)",
+            )
+
+
+def _suggest(ref: Key, products: Iterable[Key]) -> str:
+    names = [".".join(k) for k in products]
+    close = difflib.get_close_matches(".".join(ref), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return hint + "inputs are 'product' (same domain) or 'domain.product'; see `mesh list`"
+
+
+@functools.lru_cache(maxsize=64)
+def planner_for(root: Path, domain: str) -> DomainPlanner:
+    """The planner of `domain` under `root`, one per process (a code location's)."""
+    return DomainPlanner(load_domain(root, domain), ContractReader(root))

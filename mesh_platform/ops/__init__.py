@@ -1,0 +1,1 @@
+"""Operations: failure routing, quality history, status, and the platform's sensors."""

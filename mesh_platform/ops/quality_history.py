@@ -1,0 +1,224 @@
+"""Quality history: check evaluations projected from Dagster's event log into the catalog.
+
+The projection reads each check's latest executions from Dagster's check index; each is
+stored once (unique on its execution id), so a replay or a restart changes nothing. While
+projecting, failed `warn` checks and stale products raise domain alerts (soft failures).
+Failed `error` checks fail their run, and failure routing tells the domain about them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from mesh_platform.catalog import Catalog, QualityResult
+from mesh_platform.loader.mesh import MeshSpecs
+from mesh_platform.notify import AlertDraft, Notifier
+from mesh_platform.ops.routing import recipients, severity_of
+from mesh_platform.quality.checks import check_specs
+
+FRESHNESS_CHECK = "freshness_check"  # the name dg.build_last_update_freshness_checks gives
+# The score weighs each check by its recent pass rate: the last WINDOW evaluations.
+WINDOW = 30
+
+
+def check_keys(mesh: MeshSpecs) -> list[dg.AssetCheckKey]:
+    """Every check of every product: contract, schema change, rules, freshness."""
+    keys: list[dg.AssetCheckKey] = []
+    for key in mesh.order:
+        spec = mesh.products[key].spec
+        keys.extend(s.key for s in check_specs(spec))
+        if spec.freshness is not None:
+            keys.append(dg.AssetCheckKey(dg.AssetKey(list(key)), FRESHNESS_CHECK))
+    return keys
+
+
+def project_checks(
+    instance: dg.DagsterInstance,
+    notifier: Notifier,
+    mesh: MeshSpecs,
+    per_check: int = 25,
+    alert: bool = True,
+) -> list[AlertDraft]:
+    """Bring the quality history up to date; alert on soft failures. Returns the alerts.
+
+    Reads each check's latest `per_check` executions (Dagster's check index, fast on every
+    storage); rows and alerts are keyed by the execution's id, so a replay adds nothing.
+    With `alert=False` (the CLI's read-only refresh) nothing is notified.
+    """
+    catalog = notifier.catalog()
+    storage = instance.event_log_storage
+    drafts: list[AlertDraft] = []
+    for key in check_keys(mesh):
+        for record in storage.get_asset_check_execution_history(key, limit=per_check):
+            evaluation = record.evaluation
+            if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, not yet run
+                continue
+            product = ".".join(key.asset_key.path)
+            meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+            _store(catalog, record, product, evaluation, meta)
+            if alert and not evaluation.passed:
+                draft = _soft_failure(record, product, evaluation, meta, notifier, mesh)
+                if draft is not None:
+                    notifier.publish(draft)
+                    drafts.append(draft)
+    return drafts
+
+
+def _store(catalog: Catalog, record: Any, product: str, evaluation: Any, meta: dict) -> None:
+    with catalog.session() as session:
+        if session.scalar(select(QualityResult.id).where(QualityResult.event_id == record.id)):
+            return  # projected before (a replay)
+    try:
+        with catalog.session() as session:
+            session.add(
+                QualityResult(
+                    event_id=record.id,
+                    product=product,
+                    check_name=evaluation.check_name,
+                    passed=bool(evaluation.passed),
+                    severity=evaluation.severity.value,
+                    failing_count=_int(meta.get("mesh/failing_count")),
+                    failing_percent=_float(meta.get("mesh/failing_percent")),
+                    run_id=record.run_id or None,
+                    evaluated_at=datetime.fromtimestamp(record.create_timestamp, UTC),
+                )
+            )
+    except IntegrityError:
+        pass  # another process projected it at the same moment
+
+
+def _soft_failure(
+    record: Any, product: str, evaluation: Any, meta: dict, notifier: Notifier, mesh: MeshSpecs
+) -> AlertDraft | None:
+    is_freshness = evaluation.check_name == FRESHNESS_CHECK
+    if evaluation.severity != dg.AssetCheckSeverity.WARN and not is_freshness:
+        return None  # a failed blocking check failed its run: failure routing tells the domain
+    domain_name = product.partition(".")[0]
+    domain = mesh.domains.get(domain_name)
+    if domain is None:
+        return None
+    severity, hours = severity_of(product, mesh)
+    run_id = record.run_id or None
+    if is_freshness:
+        day = datetime.fromtimestamp(record.create_timestamp, UTC).date()
+        return AlertDraft(
+            dedupe_key=f"freshness:{product}:{day.isoformat()}",
+            kind="freshness",
+            audience="domain",
+            domain=domain_name,
+            title=f"[{severity}] {product} is stale",
+            body=(
+                f"What: {product} was not updated within its freshness SLA. "
+                f"{evaluation.description or ''}\nHow to fix: check its last runs and its "
+                "upstream products; materialize it (`mesh materialize "
+                f"{product}`) once the cause is fixed."
+            ),
+            severity=severity,
+            recipients=recipients(domain.spec),
+            product=product,
+            time_to_recover_hours=hours,
+        )
+    return AlertDraft(
+        dedupe_key=f"quality:{record.id}",
+        kind="quality",
+        audience="domain",
+        domain=domain_name,
+        title=f"[warn] {product}: rule {evaluation.check_name} failed (processing continued)",
+        body=(
+            f"What failed: the `warn` rule {evaluation.check_name!r} of {product}: "
+            f"{meta.get('mesh/failing_count', '?')} rows ({meta.get('mesh/failing_percent', '?')}"
+            f"%), sample {meta.get('mesh/sample', '[]')}.\n"
+            f"{evaluation.description or ''}\nHow to fix: look at the sample, then fix the data "
+            f"or the step producing it (`mesh preview {product}`); downstream products ran."
+        ),
+        severity=severity,
+        recipients=recipients(domain.spec),
+        product=product,
+        run_id=run_id,
+        run_url=notifier.run_url(run_id) if run_id else None,
+        time_to_recover_hours=hours,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+@dataclass(frozen=True)
+class CheckHistory:
+    """One check's record: evaluations, pass rate and pass rate per day."""
+
+    check_name: str
+    evaluations: int
+    pass_rate: float
+    last_passed: bool
+    last_failing_percent: float | None
+    daily: dict[str, float]
+
+
+def product_quality(catalog: Catalog, product: str) -> tuple[float | None, list[CheckHistory]]:
+    """A product's quality score (0-100) and each check's history.
+
+    The score is the mean, over the product's checks, of the pass rate of their last
+    `WINDOW` evaluations: one failing check among ten costs at most ten points.
+    """
+    with catalog.session() as session:
+        rows = list(
+            session.scalars(
+                select(QualityResult)
+                .where(QualityResult.product == product)
+                .order_by(QualityResult.event_id)
+            )
+        )
+    by_check: dict[str, list[QualityResult]] = defaultdict(list)
+    for row in rows:
+        by_check[row.check_name].append(row)
+    histories = []
+    for name, results in sorted(by_check.items()):
+        days: dict[str, list[bool]] = defaultdict(list)
+        for r in results:
+            days[r.evaluated_at.date().isoformat()].append(r.passed)
+        recent = results[-WINDOW:]
+        histories.append(
+            CheckHistory(
+                check_name=name,
+                evaluations=len(results),
+                pass_rate=round(sum(r.passed for r in recent) / len(recent), 4),
+                last_passed=results[-1].passed,
+                last_failing_percent=results[-1].failing_percent,
+                daily={d: round(sum(v) / len(v), 4) for d, v in sorted(days.items())},
+            )
+        )
+    if not histories:
+        return None, []
+    score = round(100 * sum(h.pass_rate for h in histories) / len(histories), 1)
+    return score, histories
+
+
+def build_quality_sensor(mesh_root: Any = None) -> dg.SensorDefinition:
+    """The platform's quality sensor: history into the catalog, soft failures to domains."""
+
+    @dg.sensor(
+        name="mesh_quality_history",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Projects every check evaluation into the catalog's quality history and "
+        "notifies the owning domain of failed `warn` rules and stale products.",
+    )
+    def mesh_quality_history(context: dg.SensorEvaluationContext, notifier: Notifier) -> Any:
+        """Project new check evaluations; alert on soft failures (idempotent)."""
+        drafts = project_checks(context.instance, notifier, MeshSpecs.load(mesh_root))
+        return dg.SkipReason(f"projected check evaluations; {len(drafts)} new alert(s)")
+
+    return mesh_quality_history

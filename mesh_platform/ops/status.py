@@ -1,0 +1,115 @@
+"""Status for operators: per product, last run, freshness, quality and open alerts.
+
+Facts come from the Dagster instance (materializations, check evaluations) and the catalog
+(quality history, alerts); the same facts show in the UI as checks and metadata.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from mesh_platform.catalog import Alert
+from mesh_platform.loader.mesh import MeshSpecs
+from mesh_platform.notify import Notifier
+from mesh_platform.ops.quality_history import product_quality, project_checks
+
+Freshness = Literal["fresh", "stale", "never", "no_sla"]
+
+
+@dataclass(frozen=True)
+class ProductStatus:
+    """What an operator needs to know about one product."""
+
+    product: str
+    visibility: str
+    last_materialized: str | None
+    last_run_id: str | None
+    freshness: Freshness
+    age_hours: float | None
+    max_age_hours: float | None
+    quality_score: float | None
+    failing_checks: list[str]
+    open_alerts: int
+    last_failure: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def mesh_status(
+    mesh: MeshSpecs, instance: dg.DagsterInstance, notifier: Notifier
+) -> list[ProductStatus]:
+    """Every product's status, after bringing the quality history up to date (read-only)."""
+    project_checks(instance, notifier, mesh, alert=False)
+    catalog = notifier.catalog()
+    with catalog.session() as session:
+        open_alerts = dict(
+            session.execute(
+                select(Alert.product, func.count())
+                .where(Alert.status == "open")
+                .group_by(Alert.product)
+            ).all()
+        )
+        last_failures = dict(
+            session.execute(
+                select(Alert.product, func.max(Alert.run_url))
+                .where(Alert.kind == "run_failure")
+                .group_by(Alert.product)
+            ).all()
+        )
+    rows = []
+    now = time.time()
+    for key in mesh.order:
+        spec = mesh.products[key].spec
+        name = spec.qualified_name
+        event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
+        age = (now - event.timestamp) / 3600 if event else None
+        limit = spec.freshness.max_age_hours if spec.freshness else None
+        freshness: Freshness
+        if event is None:
+            freshness = "never"
+        elif limit is None:
+            freshness = "no_sla"
+        else:
+            freshness = "fresh" if age is not None and age <= limit else "stale"
+        score, histories = product_quality(catalog, name)
+        rows.append(
+            ProductStatus(
+                product=name,
+                visibility=spec.visibility,
+                last_materialized=(
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp))
+                    if event
+                    else None
+                ),
+                last_run_id=event.run_id if event else None,
+                freshness=freshness,
+                age_hours=round(age, 2) if age is not None else None,
+                max_age_hours=limit,
+                quality_score=score,
+                failing_checks=[h.check_name for h in histories if not h.last_passed],
+                open_alerts=int(open_alerts.get(name, 0)),
+                last_failure=last_failures.get(name),
+            )
+        )
+    return rows
+
+
+def render(rows: list[ProductStatus]) -> str:
+    """A table for the terminal."""
+    lines = [
+        f"{'product':<40} {'last run':<20} {'freshness':<9} {'quality':>7} {'alerts':>6}  failing"
+    ]
+    for r in rows:
+        score = f"{r.quality_score:.1f}" if r.quality_score is not None else "-"
+        lines.append(
+            f"{r.product:<40} {r.last_materialized or 'never':<20} {r.freshness:<9} "
+            f"{score:>7} {r.open_alerts:>6}  {', '.join(r.failing_checks) or '-'}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""A product's quality rules, contract and schema-change check as Dagster asset check specs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mesh_platform.compile.rules import CONTRACT_CHECK, SCHEMA_CHANGE_CHECK
+from mesh_platform.spec.model import ProductSpec, QualityRule
+
+
+def check_specs(spec: ProductSpec) -> list[dg.AssetCheckSpec]:
+    """The asset checks evaluated in every materialization of the product.
+
+    `error` rules and the contract are blocking: a failure stops downstream products.
+    """
+    key = dg.AssetKey(list(spec.key))
+    specs = [
+        dg.AssetCheckSpec(
+            CONTRACT_CHECK,
+            asset=key,
+            blocking=True,
+            description="Declared columns and types, checked on every run.",
+        )
+    ]
+    if spec.visibility == "published":
+        specs.append(
+            dg.AssetCheckSpec(
+                SCHEMA_CHANGE_CHECK,
+                asset=key,
+                description="Warns when the published schema differs from the last run's.",
+            )
+        )
+    for rule in spec.quality:
+        specs.append(
+            dg.AssetCheckSpec(
+                rule.check_name,
+                asset=key,
+                blocking=rule.severity == "error",
+                description=rule.description or describe(rule),
+                metadata={"mesh/rule": rule.rule, "mesh/severity": rule.severity},
+            )
+        )
+    return specs
+
+
+def describe(rule: QualityRule) -> str:
+    """A one-line description of what the rule demands."""
+    cols = ", ".join(rule.target_columns)
+    texts = {
+        "not_null": f"{cols} is never null",
+        "unique": f"({cols}) is unique",
+        "accepted_values": f"{cols} is one of {list(rule.values)}",
+        "between": f"{cols} is between {rule.min} and {rule.max}",
+        "regex": f"{cols} matches {rule.pattern!r}",
+        "row_count": f"row count is between {rule.min} and {rule.max}",
+        "references": f"{cols} exists in {rule.product}.{rule.ref_column or rule.column}",
+        "sql": "the query returns no rows",
+    }
+    return f"{texts[rule.rule]} ({rule.severity})"

@@ -1,0 +1,1 @@
+"""One materialization of a product, engine-neutral: inputs, engine, contract, gate, write."""

@@ -1,0 +1,1 @@
+"""Security: keys, encryption and tokens, PII propagation, and which SQL calls are allowed."""
