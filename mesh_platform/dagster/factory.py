@@ -16,8 +16,6 @@ from mesh_platform.dagster.template import Hook, product_template
 from mesh_platform.engine import engine_kinds, get_engine
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.checks import check_specs
-from mesh_platform.quality.gate import QualityGate
-from mesh_platform.run.materialize import materialize
 from mesh_platform.security.pii import CONTAINS_PII, contains_pii
 from mesh_platform.security.policy import needs_keys
 from mesh_platform.spec.model import ProductSpec
@@ -102,6 +100,11 @@ def build_asset(
         check_specs=check_specs(spec),
     )
     def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
+        # its code location loads.
+        from mesh_platform.quality.gate import QualityGate
+        from mesh_platform.run.materialize import materialize
+
         lakehouse: Lakehouse = context.resources.lakehouse
         engine = get_engine(spec.engine, keys=context.resources.keys if keyed else None)
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine)

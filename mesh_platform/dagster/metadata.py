@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pyarrow as pa
 
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Usage
 from mesh_platform.spec.model import ProductSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMULAS_KEY = "mesh/column_formulas"
 

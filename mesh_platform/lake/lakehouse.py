@@ -3,25 +3,27 @@
 Writes go through delta-rs, which commits atomically: a failed write leaves the previous
 version readable. A partitioned write always carries an explicit predicate for its own
 partitions and is checked before it is committed, so it can never replace the whole table
-(the dagster-deltalake IO manager can, see docs/architecture.md).
+(the dagster-deltalake IO manager can, see docs/architecture.md). delta-rs, Arrow and polars
+are imported when a table is read or written, not when a code location loads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
 from pydantic import Field
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
 from mesh_platform.lake.partitions import PartitionSlice
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
 
 Key = tuple[str, str]
 
@@ -49,6 +51,9 @@ class Lakehouse(dg.ConfigurableResource):
         return f"{self.root.rstrip('/')}/{key[0]}/{key[1]}"
 
     def _table(self, key: Key) -> DeltaTable:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
         try:
             return DeltaTable(self.uri(key), storage_options=self.storage_options or None)
         except TableNotFoundError:
@@ -72,6 +77,8 @@ class Lakehouse(dg.ConfigurableResource):
 
     def scan(self, key: Key) -> pl.LazyFrame:
         """The product's current version as a polars LazyFrame."""
+        import polars as pl
+
         self._table(key)
         return pl.scan_delta(self.uri(key), storage_options=self.storage_options or None)
 
@@ -81,6 +88,8 @@ class Lakehouse(dg.ConfigurableResource):
 
     def landing(self, table: str) -> pads.Dataset:
         """A landing export as a lazily scanned Arrow dataset."""
+        import pyarrow.dataset as pads
+
         path = Path(self.landing_root) / f"{table}.parquet"
         if not path.exists():
             raise PlatformError(
@@ -93,6 +102,8 @@ class Lakehouse(dg.ConfigurableResource):
         self, key: Key, data: pa.Table, partition: PartitionSlice | None = None
     ) -> WriteResult:
         """Replace the table, or only `partition`'s rows of a partitioned table, atomically."""
+        from deltalake import write_deltalake
+
         uri = self.uri(key)
         options = self.storage_options or None
         if partition is None:
@@ -124,6 +135,9 @@ class Lakehouse(dg.ConfigurableResource):
 
     @staticmethod
     def _check_inside(key: Key, data: pa.Table, partition: PartitionSlice) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if partition.column not in data.column_names:
             raise BusinessLogicError(
                 f"{'.'.join(key)} is partitioned by {partition.column!r} but its result has no "

@@ -10,15 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from pydantic import Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from mesh_platform.catalog import Alert, Catalog, OutboxMessage
-from mesh_platform.catalog.models import utcnow
 from mesh_platform.notify.channels import (
     DeliveryError,
     NotConfigured,
@@ -26,6 +22,9 @@ from mesh_platform.notify.channels import (
     send_email,
     send_webhook,
 )
+
+if TYPE_CHECKING:
+    from mesh_platform.catalog import Alert, Catalog, OutboxMessage
 
 LOG = logging.getLogger("mesh.notify")
 AlertKind = Literal["run_failure", "quality", "freshness"]
@@ -72,7 +71,9 @@ class Notifier(dg.ConfigurableResource):
     )
 
     def catalog(self) -> Catalog:
-        """The catalog database."""
+        """The catalog database (SQLAlchemy is imported here, not when a location loads)."""
+        from mesh_platform.catalog import Catalog
+
         return Catalog.open(self.catalog_url)
 
     def run_url(self, run_id: str) -> str:
@@ -89,6 +90,11 @@ class Notifier(dg.ConfigurableResource):
         return alert
 
     def _record(self, draft: AlertDraft) -> Alert:
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        from mesh_platform.catalog import Alert
+
         catalog = self.catalog()
         try:
             with catalog.session() as session:
@@ -116,6 +122,11 @@ class Notifier(dg.ConfigurableResource):
                 ).one()
 
     def _message(self, alert: Alert, channel: str) -> OutboxMessage:
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        from mesh_platform.catalog import OutboxMessage
+
         catalog = self.catalog()
         key = f"{alert.dedupe_key}|{channel}"
         try:
@@ -139,6 +150,9 @@ class Notifier(dg.ConfigurableResource):
                 ).one()
 
     def _deliver(self, message: OutboxMessage) -> None:
+        from mesh_platform.catalog import OutboxMessage
+        from mesh_platform.catalog.models import utcnow
+
         status, error = "sent", None
         try:
             self._send(message)
@@ -192,6 +206,10 @@ class Notifier(dg.ConfigurableResource):
 
     def outbox(self, dedupe_prefix: str = "") -> Sequence[OutboxMessage]:
         """Recorded messages (for tests and the CLI), oldest first."""
+        from sqlalchemy import select
+
+        from mesh_platform.catalog import OutboxMessage
+
         with self.catalog().session() as session:
             query = select(OutboxMessage).order_by(OutboxMessage.id)
             if dedupe_prefix:
