@@ -1,7 +1,8 @@
 """Mesh: a self-serve data mesh platform on Dagster.
 
-`import mesh_platform` is light: the spec types and errors load at once; `DataProduct`,
-`load_domain`, `Mesh` and `Lakehouse` (which need Dagster or the planner) load on first use.
+`import mesh_platform` imports nothing heavy: each public name loads its module on first use
+(the spec types need pydantic; `DataProduct` and `load_domain` need Dagster), so `mesh --help`
+and the quick commands pay only for what they use.
 """
 
 from __future__ import annotations
@@ -10,24 +11,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mesh_platform.errors import BusinessLogicError, MeshError, PlatformError, SpecError, SpecErrors
-from mesh_platform.spec.model import (
-    ColumnSpec,
-    DomainSpec,
-    Partitioning,
-    ProductSpec,
-    PythonStep,
-    QualityRule,
-    SqlStep,
-    StandardStep,
-)
 
 if TYPE_CHECKING:
     from mesh_platform.dagster.component import DataProduct
     from mesh_platform.dagster.location import load_domain
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.loader.mesh import Mesh
+    from mesh_platform.spec.model import (
+        ColumnSpec,
+        DomainSpec,
+        Partitioning,
+        ProductSpec,
+        PythonStep,
+        QualityRule,
+        SqlStep,
+        StandardStep,
+    )
 
+_SPEC = "mesh_platform.spec.model"
 _LAZY = {
+    "ColumnSpec": _SPEC,
+    "DomainSpec": _SPEC,
+    "Partitioning": _SPEC,
+    "ProductSpec": _SPEC,
+    "PythonStep": _SPEC,
+    "QualityRule": _SPEC,
+    "SqlStep": _SPEC,
+    "StandardStep": _SPEC,
     "DataProduct": "mesh_platform.dagster.component",
     "load_domain": "mesh_platform.dagster.location",
     "Lakehouse": "mesh_platform.lake.lakehouse",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,19 @@ def test_scaffold_cli_rejects_a_malformed_input() -> None:
     result = CliRunner().invoke(main, ["scaffold", "sales", "x", "--input", "nope"])
     assert result.exit_code == 2
     assert "write PORT=PRODUCT" in result.output
+
+
+@pytest.mark.parametrize("command", [["--help"], ["list"], ["validate"], ["standards"]])
+def test_quick_commands_import_neither_dagster_nor_an_engine(command: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from mesh_platform.cli import main\n"
+        f"try:\n    main({command!r})\nexcept SystemExit as exit:\n    assert not exit.code\n"
+        "heavy = ('dagster', 'duckdb', 'great_expectations', 'deltalake', 'sqlalchemy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
