@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from mesh_platform.column_types import UNKNOWN, Schema
+from mesh_platform.column_types import UNKNOWN, Schema, is_temporal
 from mesh_platform.compile import sql as sqlmod
 from mesh_platform.compile.rules import validate_rules
 from mesh_platform.compile.sql import SqlProblem
@@ -120,8 +120,34 @@ def plan_product(
         previous = planned_step.output
         available[name] = previous
     columns = _columns(source, planned, input_schemas, input_tags or {})
-    validate_rules(source, {c.name: c.type for c in columns}, input_schemas)
+    schema = {c.name: c.type for c in columns}
+    _check_partition_column(source, schema)
+    validate_rules(source, schema, input_schemas)
     return ProductPlan(tuple(planned), columns)
+
+
+def _check_partition_column(source: ProductSource, schema: Schema) -> None:
+    """A partitioned product's result must hold its partition column, a date or timestamp."""
+    partitioning = source.spec.partitioning
+    if partitioning is None or not schema:
+        return
+    column = partitioning.column
+    if column not in schema:
+        raise source.error(
+            f"the product is partitioned by {column!r} but its steps do not produce it; "
+            f"they produce: {', '.join(schema)}",
+            "partitioning",
+            "column",
+            fix=f"select {column!r} (a date) in the last step, or partition by one of these",
+        )
+    if schema[column] != UNKNOWN and not is_temporal(schema[column]):
+        raise source.error(
+            f"partition column {column!r} is {schema[column]}; time partitions need a date or "
+            "timestamp",
+            "partitioning",
+            "column",
+            fix=f"CAST it in the last step (e.g. `CAST(... AS DATE) AS {column}`)",
+        )
 
 
 def _plan_sql(

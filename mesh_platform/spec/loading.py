@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,13 @@ class DomainSource:
 def load_domain_spec(folder: Path) -> DomainSpec:
     """Read and validate `<folder>/domain.yaml`."""
     path = folder / DOMAIN_FILE
+    misnamed = folder / "domain.yml"
+    if not path.exists() and misnamed.exists():
+        raise SpecError(
+            "the domain file is named domain.yml; Mesh reads domain.yaml",
+            file=misnamed,
+            fix=f"rename it: mv {misnamed} {path}",
+        )
     if not path.exists():
         raise SpecError(
             f"domain folder {folder.name!r} has no {DOMAIN_FILE}",
@@ -113,8 +121,35 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
 
 
 def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> list[ProductSource]:
-    """Python-authored products: a module's `product` (or `products`) ProductSpec values."""
-    module = importlib.import_module(module_name)
+    """Python-authored products: a module's `product` (or `products`) ProductSpec values.
+
+    A module that does not import (syntax error, missing import, an invalid `ProductSpec`)
+    is a SpecError naming the file and line, not a traceback.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise SpecError(
+            f"Python syntax error: {exc.msg}",
+            file=path,
+            line=exc.lineno,
+            fix="fix the syntax at this line",
+        ) from None
+    except ValidationError as exc:
+        raise SpecErrors(
+            [
+                SpecError(e.problem, file=path, line=_traceback_line(exc, path), fix=e.fix)
+                for e in validation_errors(exc, path, None)
+            ]
+        ) from None
+    except Exception as exc:
+        raise SpecError(
+            f"the module does not import: {type(exc).__name__}: {exc}",
+            file=path,
+            line=_traceback_line(exc, path),
+            fix="fix the import or the code at this line; `python -c 'import "
+            f"{module_name}'` shows the traceback",
+        ) from None
     found = getattr(module, "products", None) or [getattr(module, "product", None)]
     sources = []
     for spec in found:
@@ -134,6 +169,36 @@ def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> lis
     return sources
 
 
+def _traceback_line(exc: BaseException, path: Path) -> int | None:
+    """The line of `path` where `exc` was raised (its deepest frame in that file)."""
+    line = None
+    for frame, number in traceback.walk_tb(exc.__traceback__):
+        if Path(frame.f_code.co_filename).resolve() == path.resolve():
+            line = number
+    return line
+
+
+PRODUCT_SUFFIXES = (".yaml", ".py")
+
+
+def _unread_files(product_dir: Path) -> list[SpecError]:
+    """Files in `products/` that Mesh would not read: each is an error, never a silent skip."""
+    if not product_dir.is_dir():
+        return []
+    errors = []
+    for path in sorted(product_dir.iterdir()):
+        if path.name.startswith((".", "__")) or path.suffix in PRODUCT_SUFFIXES:
+            continue
+        if path.suffix == ".yml":
+            fix = f"rename it to {path.stem}.yaml"
+        else:
+            fix = "products are `<name>.yaml` specs or `<name>.py` modules; move other files out"
+        errors.append(
+            SpecError(f"{path.name} is not read: not a product spec file", file=path, fix=fix)
+        )
+    return errors
+
+
 def stamp_domain_defaults(spec: ProductSpec, domain: DomainSpec) -> ProductSpec:
     """Owners (and nothing else a domain team must repeat) come from the domain file."""
     owners = spec.owners or (domain.default_owner, *domain.owners)
@@ -146,6 +211,7 @@ def load_domain_source(folder: Path, package: str) -> DomainSource:
     errors: list[SpecError] = []
     products: list[ProductSource] = []
     product_dir = folder / PRODUCTS_DIR
+    errors.extend(_unread_files(product_dir))
     for path in sorted(product_dir.glob("*.yaml")) if product_dir.is_dir() else []:
         try:
             products.append(load_product_yaml(path, domain))

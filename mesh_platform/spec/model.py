@@ -42,6 +42,22 @@ def check_name(value: str) -> str:
 Name = Annotated[str, AfterValidator(check_name)]
 """A name of a domain, product, column, step, rule or input: lowercase snake_case."""
 
+# Dagster's own rule for asset owners: an email address, or `team:` and a name.
+_EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
+
+
+def check_owner(value: str) -> str:
+    """`value`, if it is an owner Dagster accepts; else a ValueError saying what to write."""
+    team = value.startswith("team:") and len(value) > len("team:")
+    if not (team or _EMAIL_RE.fullmatch(value)):
+        raise ValueError(
+            f"owner {value!r} must be an email address (data@example.com) or 'team:<name>'"
+        )
+    return value
+
+
+Owner = Annotated[str, AfterValidator(check_owner)]
+
 Visibility = Literal["internal", "published"]
 Automation = Literal["eager", "on_cron", "on_missing"]
 Severity = Literal["error", "warn"]
@@ -125,6 +141,14 @@ class Partitioning(Frozen):
     granularity: Literal["monthly", "daily"] = "monthly"
     start: date
     end: date | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Partitioning:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(
+                f"partitioning `end` ({self.end}) must come after `start` ({self.start})"
+            )
+        return self
 
 
 class Freshness(Frozen):
@@ -213,7 +237,7 @@ class ProductSpec(Frozen):
     name: Name
     version: str = "1.0.0"
     description: str
-    owners: tuple[str, ...] = ()
+    owners: tuple[Owner, ...] = ()
     visibility: Visibility = "internal"
     source: LandingSource | None = None
     inputs: dict[Name, str] = Field(default_factory=dict)
@@ -298,9 +322,9 @@ class DomainSpec(Frozen):
     """A business domain: its team, owners, on-call and defaults for its products."""
 
     name: Name
-    team: str
+    team: str = Field(min_length=1, pattern=r"^\S+$", description="The owning team (no spaces).")
     description: str = ""
-    owners: tuple[str, ...] = ()
+    owners: tuple[Owner, ...] = ()
     on_call: str | None = None
     channels: tuple[str, ...] = ()
     severity: Literal["low", "medium", "high", "critical"] = "medium"
@@ -310,14 +334,6 @@ class DomainSpec(Frozen):
         description="`package.module:function` hooks called on start, success and failure of "
         "every product of the domain, in addition to the standard template.",
     )
-
-    @field_validator("owners")
-    @classmethod
-    def _owners(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for owner in v:
-            if not (owner.startswith("team:") or re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", owner)):
-                raise ValueError(f"owner {owner!r} must be an email or 'team:<name>'")
-        return v
 
     @property
     def default_owner(self) -> str:

@@ -40,8 +40,11 @@ def domain_package(domain: str) -> str:
 
 
 def discover_domains(root: Path) -> list[Path]:
-    """Domain folders: `<root>/domains/<name>/` holding a domain.yaml."""
-    return sorted(p.parent for p in (root / DOMAINS_DIR).glob(f"*/{DOMAIN_FILE}"))
+    """Domain folders: `<root>/domains/<name>/` holding a domain.yaml (or a misnamed
+    domain.yml, which the load then reports)."""
+    base = root / DOMAINS_DIR
+    found = {p.parent for name in (DOMAIN_FILE, "domain.yml") for p in base.glob(f"*/{name}")}
+    return sorted(found)
 
 
 def find_domain_folder(start: Path) -> Path | None:
@@ -55,7 +58,7 @@ def find_domain_folder(start: Path) -> Path | None:
 def load_domain(root: Path, domain: str) -> DomainSource:
     """Read one domain folder: its domain file and every product spec in it."""
     folder = domain_folder(root, domain)
-    if not (folder / DOMAIN_FILE).is_file():
+    if not folder.is_dir():
         raise SpecError(
             f"no domain {domain!r} under {root / DOMAINS_DIR}",
             file=folder / DOMAIN_FILE,

@@ -10,6 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from mesh_platform.errors import SpecError
 
@@ -57,14 +58,46 @@ def _first_line(node: Any) -> int | None:
     return None
 
 
+MAX_BYTES = 1_000_000  # a spec is a page of YAML and SQL, not a data file
+MAX_EXPANDED_NODES = 100_000  # what aliases may expand to: far above any real spec
+
+
 def read_yaml(path: Path) -> YamlDocument:
-    """Parse a YAML file whose top level must be a mapping; errors name the file and line."""
+    """Parse a YAML file whose top level must be a mapping; errors name the file and line.
+
+    Refused with a SpecError: a file over `MAX_BYTES`, one that is not UTF-8 text, and one
+    whose aliases expand past `MAX_EXPANDED_NODES` (a "billion laughs" file would otherwise
+    take a code location's memory and time).
+    """
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read the file: {exc.strerror}", file=path) from exc
+    if len(raw) > MAX_BYTES:
+        raise SpecError(
+            f"the file is {len(raw):,} bytes; a spec may have at most {MAX_BYTES:,}",
+            file=path,
+            fix="keep data out of specs: data belongs in the landing zone or an input product",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)",
+            file=path,
+            line=line,
+            fix="save the file as UTF-8; a binary file does not belong in a domain folder",
+        ) from None
+    if "\0" in text:
+        raise SpecError(
+            "the file holds NUL characters: it is not a text file", file=path,
+            fix="remove the file, or save the spec as plain UTF-8 text",
+        )
     yaml = YAML(typ="rt")
     try:
+        if "&" in text and "*" in text:  # aliases: bound their expansion before loading
+            _check_expansion(path, yaml.compose(text))
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -85,6 +118,36 @@ def read_yaml(path: Path) -> YamlDocument:
             fix="start the file with `name: <product_name>`",
         )
     return YamlDocument(path, data)
+
+
+def _check_expansion(path: Path, root: Any) -> None:
+    """Refuse a document whose nodes, aliases expanded, exceed `MAX_EXPANDED_NODES`."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a recursive alias counts once instead of looping
+        children: list[Any] = []
+        if isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    if root is not None and size(root) > MAX_EXPANDED_NODES:
+        raise SpecError(
+            f"the file's aliases expand to more than {MAX_EXPANDED_NODES:,} values",
+            file=path,
+            fix="write the values out, or use fewer nested aliases (`*name`)",
+        )
 
 
 def to_plain(node: Any) -> Any:
