@@ -82,11 +82,10 @@ def read_yaml(path: Path) -> YamlDocument:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
         raise SpecError(
             f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)",
             file=path,
-            line=line,
+            line=raw[: exc.start].count(b"\n") + 1,
             fix="save the file as UTF-8; a binary file does not belong in a domain folder",
         ) from None
     if "\0" in text:
