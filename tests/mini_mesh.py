@@ -6,9 +6,14 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.loader import planner_for
+from mesh_platform.loader.mesh import load_mesh
+from mesh_platform.spec.workspace import discover_domains
 
 
 def write_mesh(root: Path, products: dict[str, dict[str, str]], domain_extra: str = "") -> Path:
@@ -32,3 +37,23 @@ def local_lakehouse(root: Path) -> Lakehouse:
     """A lakehouse in `root/lake` reading landing files from `root/landing`."""
     (root / "landing").mkdir(parents=True, exist_ok=True)
     return Lakehouse(root=str(root / "lake"), landing_root=str(root / "landing"))
+
+
+def validate_errors(root: Path) -> list[SpecError]:
+    """The errors `mesh validate` reports for the mesh under `root`, after checking that each
+    domain's code location refuses with exactly its share of them (one validation, everywhere).
+    """
+    with pytest.raises(SpecErrors) as caught:
+        load_mesh(root)
+    errors = caught.value.errors
+    by_location: list[str] = []
+    for folder in discover_domains(root):
+        try:
+            planner_for(root, folder.name).plan_all()
+        except SpecError as exc:
+            by_location.append(str(exc))
+        except SpecErrors as exc:
+            by_location.extend(str(e) for e in exc.errors)
+    across_domains = [str(e) for e in errors if "across domains" in e.problem]
+    assert sorted(by_location) == sorted(str(e) for e in errors if str(e) not in across_domains)
+    return errors

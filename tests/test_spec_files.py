@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.loader import planner_for
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.spec.yaml_source import MAX_EXPANDED_NODES
-from tests.mini_mesh import write_mesh
+from tests.mini_mesh import validate_errors, write_mesh
 
 LANDING = """\
 name: events
@@ -35,16 +34,8 @@ steps:
 """
 
 
-def _errors(root: Path, domain: str = "shop") -> list[SpecError]:
-    """The errors of `mesh validate`, checked to be those of the domain's location load."""
-    with pytest.raises(SpecErrors) as from_validate:
-        load_mesh(root)
-    with pytest.raises(SpecErrors) as from_location:
-        planner_for(root, domain).plan_all()
-    assert [str(e) for e in from_validate.value.errors] == [
-        str(e) for e in from_location.value.errors
-    ]
-    return from_validate.value.errors
+def _errors(root: Path) -> list[SpecError]:
+    return validate_errors(root)  # also checks that the code location agrees
 
 
 def _one(root: Path) -> SpecError:
@@ -166,3 +157,17 @@ def test_a_python_product_that_does_not_import(
     (error,) = caught.value.errors
     assert error.file and error.file.name == "totals.py"
     assert problem in error.problem and error.line == line
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ("tags: {team name: sales}\n", "keys and values are at most 63 letters"),
+        ("tags: {tier: gold plated}\n", "keys and values are at most 63 letters"),
+        ("tags: {domain: other}\n", "tag 'domain' is set by the platform"),
+        ("kinds: [a, b, c, d, e, f]\n", "at most 5 kinds"),
+    ],
+)
+def test_tags_and_kinds_dagster_would_refuse(tmp_path: Path, extra: str, problem: str) -> None:
+    error = _one(write_mesh(tmp_path, {"shop": {"events": LANDING + extra}}))
+    assert problem in error.problem and error.line == 8

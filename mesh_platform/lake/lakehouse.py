@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 Key = tuple[str, str]
 
 
+class LandingError(PlatformError):
+    """A landing export is missing, unreadable or not what its ingestion product declares."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What a write committed."""
@@ -87,16 +91,29 @@ class Lakehouse(dg.ConfigurableResource):
         return self._table(key).version()
 
     def landing(self, table: str) -> pads.Dataset:
-        """A landing export as a lazily scanned Arrow dataset."""
+        """A landing export as a lazily scanned Arrow dataset.
+
+        A missing file, or one that is not readable parquet (another format, truncated), is a
+        `LandingError` naming the file and the fix.
+        """
+        import pyarrow as pa
         import pyarrow.dataset as pads
 
         path = Path(self.landing_root) / f"{table}.parquet"
         if not path.exists():
-            raise PlatformError(
-                f"landing file {path} is missing: generate the sample data with "
-                "`mesh generate` (or check the landing_root setting)"
+            raise LandingError(
+                f"landing file {path} is missing. Fix: generate the sample data with "
+                "`mesh generate`, have the source export it, or check the landing_root setting"
             )
-        return pads.dataset(str(path), format="parquet")
+        try:
+            dataset = pads.dataset(str(path), format="parquet")
+            dataset.count_rows()  # reads every footer: a truncated file fails here, not later
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise LandingError(
+                f"landing file {path} is not readable parquet ({exc}). Fix: re-export it from "
+                "the source as parquet; a partial copy is truncated"
+            ) from None
+        return dataset
 
     def write(
         self, key: Key, data: pa.Table, partition: PartitionSlice | None = None

@@ -17,6 +17,7 @@ from mesh_platform.engine import Engine, Usage, get_engine
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
+from mesh_platform.run.landing import read_landing
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.model import ProductSpec
 
@@ -29,6 +30,7 @@ class Materialized:
     written: WriteResult
     seconds: float
     usage: Usage
+    warnings: tuple[str, ...] = ()
 
 
 def materialize(
@@ -45,8 +47,9 @@ def materialize(
     `audit` (the quality gate) sees the conformed result before the write and may refuse it.
     """
     started = time.perf_counter()
+    warnings: list[str] = []
     if spec.source is not None:
-        data = lakehouse.landing(spec.source.landing).to_table()
+        data, warnings = read_landing(lakehouse, spec)
         usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
     else:
         inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
@@ -56,4 +59,4 @@ def materialize(
     if audit is not None:
         audit(table)
     written = lakehouse.write(spec.key, table, partition)
-    return Materialized(table, written, time.perf_counter() - started, usage)
+    return Materialized(table, written, time.perf_counter() - started, usage, tuple(warnings))

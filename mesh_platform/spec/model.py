@@ -58,6 +58,11 @@ def check_owner(value: str) -> str:
 
 Owner = Annotated[str, AfterValidator(check_owner)]
 
+_TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+PLATFORM_TAGS = ("domain", "visibility", "contains_pii")  # stamped on every asset
+MAX_SPEC_KINDS = 5
+
 Visibility = Literal["internal", "published"]
 Automation = Literal["eager", "on_cron", "on_missing"]
 Severity = Literal["error", "warn"]
@@ -272,6 +277,28 @@ class ProductSpec(Frozen):
                     f"input {port!r} refers to {ref!r}; write 'product' (same domain) "
                     "or 'domain.product'"
                 )
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if key in PLATFORM_TAGS:
+                raise ValueError(f"tag {key!r} is set by the platform; use another key")
+            if not _TAG_KEY.match(key) or not _TAG_VALUE.match(str(value)):
+                raise ValueError(
+                    f"tag {key}: {value!r}: keys and values are at most 63 letters, digits, "
+                    "`_`, `.` or `-` (a key may have a `prefix/`), as Dagster requires"
+                )
+        return v
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(v) > MAX_SPEC_KINDS:
+            raise ValueError(
+                f"at most {MAX_SPEC_KINDS} kinds (the platform adds its own; Dagster shows 10)"
+            )
         return v
 
     @field_validator("schedule")

@@ -1,0 +1,52 @@
+"""Reading a landing export for an ingestion product, checked against its declared columns.
+
+A landing problem is the source's or the platform's, never the domain's logic: each is one
+`LandingError` naming the file, what is wrong and the fix. An empty export is not an error
+(a `row_count` rule makes it blocking); the run says so.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from mesh_platform.column_types import arrow_family, arrow_type, from_arrow
+from mesh_platform.lake.lakehouse import Lakehouse, LandingError
+from mesh_platform.spec.model import ProductSpec
+
+
+def read_landing(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[pa.Table, list[str]]:
+    """The landing export of `spec` and any warnings (an empty export)."""
+    assert spec.source is not None
+    dataset = lakehouse.landing(spec.source.landing)
+    where = f"landing file {spec.source.landing}.parquet (for {spec.qualified_name})"
+    found = {field.name: field.type for field in dataset.schema}
+    declared = {c.name: c.type for c in spec.columns}
+    missing = [name for name in declared if name not in found]
+    added = [name for name in found if name not in declared]
+    if missing or added:
+        raise LandingError(
+            f"{where} does not match the declared columns: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"added {', '.join(added)}" if added else "",
+                )
+                if part
+            )
+            + ". Fix: if the source changed on purpose, update the product's `columns:` "
+            "(and its consumers); otherwise have the source re-export the agreed columns"
+        )
+    retyped = []
+    for name, type_name in declared.items():
+        target = arrow_type(type_name) if type_name else None
+        if target is not None and arrow_family(found[name]) != arrow_family(target):
+            retyped.append(f"{name} is {from_arrow(found[name])}, declared {type_name}")
+    if retyped:
+        raise LandingError(
+            f"{where} changed column types: {'; '.join(retyped)}. Fix: have the source "
+            "re-export the agreed types, or update the declared `columns:` if the change is meant"
+        )
+    table = dataset.to_table()
+    warnings = [f"{where} is empty: 0 rows written"] if table.num_rows == 0 else []
+    return table, warnings
