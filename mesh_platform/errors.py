@@ -56,6 +56,10 @@ class PlatformError(MeshError):
     """A failure of the platform (storage, engine, configuration), not the domain's logic."""
 
 
+class ConfigurationError(PlatformError):
+    """A setting of the deployment is wrong; the message names the variable and the fix."""
+
+
 class StepFailed(BusinessLogicError):
     """A step of the product failed because of the domain's logic (SQL, Python, parameters)."""
 

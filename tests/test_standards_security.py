@@ -142,9 +142,14 @@ def test_prod_without_keys_fails_only_when_a_key_is_needed(monkeypatch) -> None:
     assert build_keyring().key_ids == ("k7",)
     assert "abab" not in repr(build_keyring())
     monkeypatch.setenv("MESH_KEY_K7", "not hex")
-    with pytest.raises(ValueError, match="MESH_KEY_K7 must be hex") as error:
-        build_keyring()
+    # A wrong key setting fails only what needs a key, with one message naming the variable.
+    broken = build_keyring()
+    with pytest.raises(KeyUnavailable, match="MESH_KEY_K7 must be hex") as error:
+        broken.require()
     assert "not hex" not in str(error.value)
+    monkeypatch.setenv("MESH_KEY_K7", "ab" * 8)
+    with pytest.raises(KeyUnavailable, match="shorter than 32 bytes"):
+        build_keyring().require()
 
 
 def _shop(tmp_path: Path, shared: str = SHARED) -> Path:
@@ -258,3 +263,19 @@ def test_bad_parameters_are_spec_errors(tmp_path: Path) -> None:
         text = str(error.value)
         assert message in text, text
         assert re.search(r"shared.yaml:[67]: ", text), text
+
+
+def test_a_keyed_run_without_a_key_is_a_platform_failure(tmp_path: Path) -> None:
+    from mesh_platform.run.failures import PLATFORM, classify
+
+    root = _shop(tmp_path)
+    _write_people(tmp_path)
+    mesh = load_mesh(root)
+    people = pl.read_parquet(tmp_path / "landing/people.parquet").to_arrow()
+    with pytest.raises(KeyUnavailable) as error:
+        DuckDBEngine(threads=1, keys=Keyring({}, None)).run(
+            mesh.plans[("shop", "shared")], {"people": people}
+        )
+    found = classify(error.value, mesh.products[("shop", "shared")].spec)
+    assert found.failure_class == PLATFORM
+    assert "MESH_KEY" in found.cause

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from mesh_platform.errors import SpecErrors
+from mesh_platform.errors import MeshError, SpecErrors
 
 
 def loaded_mesh():
@@ -35,7 +35,17 @@ def prepare_environment() -> None:
     os.environ.update(export_for_children())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class MeshGroup(click.Group):
+    """The command group: an error Mesh raises on purpose is one clean message, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MeshError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=MeshGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Mesh: self-serve data products on Dagster.
 

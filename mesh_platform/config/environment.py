@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mesh_platform.errors import ConfigurationError
+
 Environment = Literal["local", "branch", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("local", "branch", "prod")
 KEY_PREFIX = "MESH_KEY_"
@@ -26,7 +28,10 @@ def current_environment() -> Environment:
     """`MESH_ENV`, `local` when unset."""
     value = os.environ.get("MESH_ENV", "local")
     if value not in ENVIRONMENTS:
-        raise ValueError(f"MESH_ENV={value!r}; use one of {', '.join(ENVIRONMENTS)}")
+        raise ConfigurationError(
+            f"MESH_ENV={value!r} is not an environment. Fix: set MESH_ENV to one of "
+            f"{', '.join(ENVIRONMENTS)} (unset means local)"
+        )
     return value  # type: ignore[return-value]
 
 

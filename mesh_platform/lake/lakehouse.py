@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
+from mesh_platform.lake.orphans import remove_orphans
 from mesh_platform.lake.partitions import PartitionSlice
 
 if TYPE_CHECKING:
@@ -118,11 +119,15 @@ class Lakehouse(dg.ConfigurableResource):
     def write(
         self, key: Key, data: pa.Table, partition: PartitionSlice | None = None
     ) -> WriteResult:
-        """Replace the table, or only `partition`'s rows of a partitioned table, atomically."""
+        """Replace the table, or only `partition`'s rows of a partitioned table, atomically.
+
+        Data files left by earlier killed or failed writes are removed first (see `orphans`).
+        """
         from deltalake import write_deltalake
 
         uri = self.uri(key)
         options = self.storage_options or None
+        remove_orphans(uri)
         if partition is None:
             try:
                 write_deltalake(

@@ -84,6 +84,10 @@ class Keyring:
         """Whether a current key is configured."""
         return self._current is not None
 
+    def require(self) -> None:
+        """Raise KeyUnavailable (naming the variable to set) unless a current key is set."""
+        _ = self.current_id
+
     @property
     def current_id(self) -> str:
         """The id of the key new ciphertext and tokens use."""
@@ -119,9 +123,17 @@ def build_keyring() -> Keyring:
     Outside prod, with no key configured, a derived dev key (public, deterministic) is used so
     that local runs and tests work; in prod a missing key fails the run that needs it, naming
     the variable to set. Values are never echoed.
+
+    A key setting that is wrong (not hex, too short, a current id with no key) is not raised
+    here, where it would take down every product of the code location: the keyring is built
+    empty with the problem as its message, so only the products that need a key fail, each
+    with that one message naming the variable to fix.
     """
-    keys, current = environment.key_material()
-    current = current or (max(keys) if keys else None)
-    if not keys and not environment.is_prod():
-        return Keyring.dev()
-    return Keyring(keys, current if keys else None)
+    try:
+        keys, current = environment.key_material()
+        current = current or (max(keys) if keys else None)
+        if not keys and not environment.is_prod():
+            return Keyring.dev()
+        return Keyring(keys, current if keys else None)
+    except (ValueError, KeyUnavailable) as exc:
+        return Keyring({}, None, missing_hint=f"the key settings are wrong: {exc}")

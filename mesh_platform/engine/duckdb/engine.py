@@ -24,6 +24,7 @@ from mesh_platform.engine.python_steps import apply_standard, call_python
 from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.security.keys import Keyring
+from mesh_platform.security.policy import needs_keys
 
 # Failures of the engine or its storage rather than of the step's logic.
 _PLATFORM_CAUSES: tuple[type[BaseException], ...] = (
@@ -67,7 +68,13 @@ class DuckDBEngine:
         inputs: Mapping[str, InputData],
         partition: PartitionSlice | None = None,
     ) -> EngineRun:
-        """Run every step and return the final result (only `partition`'s rows, if given)."""
+        """Run every step and return the final result (only `partition`'s rows, if given).
+
+        A plan that calls a keyed function fails before any step when the keyring has no
+        current key: a platform setting, named in the message, not the domain's logic.
+        """
+        if needs_keys(step.query for step in plan.steps):
+            (self.keys or Keyring({}, None)).require()
         meter = UsageMeter()
         with meter.measure():
             con = self._connect(inputs)
