@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: Dagster reads the asset function's annotations.
 """
 
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -81,25 +82,6 @@ def build_asset(
         else None
     )
 
-    @dg.asset(
-        key=asset_key(spec.key),
-        name=None,
-        group_name=spec.domain,
-        owners=list(spec.owners),
-        kinds=kinds(spec, plan),
-        tags=tags(spec, plan),
-        # Only products calling keyed functions need the `keys` resource (the keyring).
-        required_resource_keys={"lakehouse", "keys"} if keyed else {"lakehouse"},
-        description=description(spec),
-        deps=deps,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
-        automation_condition=automation_condition(spec),
-        code_version=spec.version,
-        metadata=definition_metadata(spec, plan),
-        freshness_policy=freshness,
-        check_specs=check_specs(spec),
-    )
     def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
         # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
         # its code location loads.
@@ -134,7 +116,29 @@ def build_asset(
             )
             yield from gate.results
 
-    return _product
+    # The single-run backfill policy is the platform's deliberate choice: Dagster's notice that
+    # the parameter is in beta is not something a domain team can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(
+            key=asset_key(spec.key),
+            name=None,
+            group_name=spec.domain,
+            owners=list(spec.owners),
+            kinds=kinds(spec, plan),
+            tags=tags(spec, plan),
+            # Only products calling keyed functions need the `keys` resource (the keyring).
+            required_resource_keys={"lakehouse", "keys"} if keyed else {"lakehouse"},
+            description=description(spec),
+            deps=deps,
+            partitions_def=partitions,
+            backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+            automation_condition=automation_condition(spec),
+            code_version=spec.version,
+            metadata=definition_metadata(spec, plan),
+            freshness_policy=freshness,
+            check_specs=check_specs(spec),
+        )(_product)
 
 
 def build_schedules(spec: ProductSpec) -> list[Any]:

@@ -58,6 +58,8 @@ class DuckDBEngine:
             con.register(port, source)
         register_functions(con, self.keys)
         # Domain SQL reads only the registered inputs: no files, no network, no extensions.
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con
