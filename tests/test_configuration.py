@@ -25,3 +25,18 @@ def test_the_cli_prints_it_without_a_traceback(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 1
     assert "MESH_ENV='prdo' is not an environment" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_embedded_instance_monitors_runs(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Runs whose process died are marked failed by the daemon (not left STARTED forever)."""
+    import shutil
+
+    import dagster as dg
+
+    from mesh_platform.spec.workspace import repo_root
+
+    shutil.copy(repo_root() / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["poll_interval_seconds"] <= 60
