@@ -16,8 +16,10 @@ from typing import Literal
 
 from sqlglot import exp
 
-from mesh_platform.column_types import UNKNOWN, Schema, is_temporal
+from mesh_platform.column_types import UNKNOWN, Schema, family, is_temporal
 from mesh_platform.compile import sql as sqlmod
+from mesh_platform.compile.grouping import check_grouping
+from mesh_platform.compile.lineage import product_lineage
 from mesh_platform.compile.rules import validate_rules
 from mesh_platform.compile.sql import SqlProblem
 from mesh_platform.errors import SpecError
@@ -25,7 +27,7 @@ from mesh_platform.registry import check_params, registry
 from mesh_platform.security.pii import column_tags
 from mesh_platform.security.policy import reserved_calls
 from mesh_platform.spec.loading import ProductSource
-from mesh_platform.spec.model import PythonStep, SqlStep, StandardStep
+from mesh_platform.spec.model import ColumnSpec, PythonStep, SqlStep, StandardStep
 
 StepKind = Literal["sql", "standard", "python"]
 InputTags = Mapping[str, Mapping[str, tuple[str, ...]]]  # input port -> column -> tags
@@ -160,9 +162,13 @@ def _plan_sql(
     start = source.sql_start_line(index)
     try:
         query = sqlmod.parse(step.sql)
-        _check_reserved(query, source.spec.tags)
+        _check_reserved(query, step.sql, source.spec.tags)
+        sqlmod.check_functions(query, step.sql)
         qualified = sqlmod.validate(query, step.sql, available)
-        schema = sqlmod.output_schema(qualified, available) if qualified is not query else None
+        schema = None
+        if qualified is not query:  # every input's schema is known, so the query is qualified
+            check_grouping(qualified, step.sql)
+            schema = sqlmod.output_schema(qualified, available)
     except SqlProblem as problem:
         line = (
             (start + problem.line - 1)
@@ -175,14 +181,15 @@ def _plan_sql(
     return PlannedStep(name, "sql", query=query, output=schema or None)
 
 
-def _check_reserved(query: exp.Query, tags: Mapping[str, str]) -> None:
-    calls = [f.name for f in query.find_all(exp.Anonymous)]
-    reserved = reserved_calls(calls, tags)
+def _check_reserved(query: exp.Query, sql: str, tags: Mapping[str, str]) -> None:
+    calls = list(query.find_all(exp.Anonymous))
+    reserved = reserved_calls([f.name for f in calls], tags)
     if reserved:
+        first = next(f for f in calls if f.name.lower() in reserved)
         raise SqlProblem(
             f"SQL may not call {', '.join(reserved)} here: getvariable is reserved for the "
             "platform's keyed functions; decrypt_det needs `tags: {decrypt: authorized}`",
-            None,
+            sqlmod.line_of_node(sql, first, first.name),
             "use the platform SQL functions (see `mesh standards`); to decrypt, tag the "
             "product `decrypt: authorized` (reviewed by the data owner)",
         )
@@ -332,8 +339,9 @@ def _columns(
                 "columns",
                 fix="declare them under `columns:` or drop them from the last step",
             )
+        _check_declared_types(source, produced, list(declared.values()))
     names = list(declared) if declared else list(produced or {})
-    lineage = _lineage(steps, input_schemas, names)
+    lineage = product_lineage(steps, input_schemas, names)
     columns = []
     for name in names:
         col = declared.get(name)
@@ -358,40 +366,27 @@ def _columns(
     return tuple(columns)
 
 
-def _lineage(
-    steps: list[PlannedStep], input_schemas: Mapping[str, Schema | None], names: list[str]
-) -> dict[str, sqlmod.ColumnLineage]:
-    """Lineage through the leading run of SQL steps, composed as CTEs over the inputs.
+def _check_declared_types(
+    source: ProductSource, produced: Schema, declared: list[ColumnSpec]
+) -> None:
+    """Refuse a declared type of another family than the one the steps are known to produce.
 
-    Columns that keep their name through later Python or standard steps keep that lineage,
-    with the later steps named in the formula.
+    The run-time contract check (`run/conform.py`) casts within a family (numbers, strings,
+    dates and times, booleans) and fails the run across families; when the type of the
+    steps' result is known at load, the same mismatch is refused here with the same words.
     """
-    prefix: list[PlannedStep] = []
-    for step in steps:
-        if step.query is None:
-            break
-        prefix.append(step)
-    if not prefix or any(s is None for s in input_schemas.values()):
-        return {}
-    schemas = {k: v for k, v in input_schemas.items() if v is not None}
-    *ctes, final = prefix
-    assert final.query is not None
-    query = final.query.copy()
-    own_with = query.args.get("with_") or query.args.get("with")
-    own_ctes = list(own_with.expressions) if own_with is not None else []
-    if own_with is not None:
-        own_with.pop()
-    for cte in ctes:
-        assert cte.query is not None
-        query = query.with_(cte.name, as_=cte.query.copy(), append=True)
-    for own in own_ctes:
-        query = query.with_(own.alias, as_=own.this.copy(), append=True)
-    if len(prefix) == len(steps):
-        return sqlmod.column_lineage(query, schemas, names)
-    carried = [n for n in names if n in (final.output or {})]
-    found = sqlmod.column_lineage(query, schemas, carried)
-    later = ", then ".join(f"{s.kind} step {s.name!r}" for s in steps[len(prefix):])
-    return {
-        name: sqlmod.ColumnLineage(info.sources, f"{info.formula} (then {later})")
-        for name, info in found.items()
-    }
+    for index, column in enumerate(declared):
+        inferred = produced.get(column.name, UNKNOWN)
+        if column.type is None or family(inferred) is None:
+            continue  # only a type the steps are known to produce can contradict the contract
+        if family(inferred) != family(column.type):
+            raise source.error(
+                f"{source.spec.name} breaks its contract: column {column.name!r} is {inferred} "
+                f"but the contract says {column.type}; CAST it in the last step or correct "
+                "the declared type",
+                "columns",
+                index,
+                "type",
+                fix=f"select `CAST(... AS {column.type.upper()}) AS {column.name}` in the last "
+                f"step, or declare `type: {inferred}`",
+            )
