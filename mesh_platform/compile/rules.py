@@ -1,4 +1,8 @@
-"""Quality rules at load: each rule checked against the product's columns and inputs."""
+"""Quality rules at load: each rule checked against the product's columns and inputs.
+
+Also the names of the platform's own checks (contract, schema change, volume), which a rule
+may not take, and the volume guard's fit with the product.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,17 @@ if TYPE_CHECKING:
 
 CONTRACT_CHECK = "contract"
 SCHEMA_CHANGE_CHECK = "schema_change"
-RESERVED_CHECKS = (CONTRACT_CHECK, SCHEMA_CHANGE_CHECK)
+VOLUME_CHECK = "volume"
+RESERVED_CHECKS = (CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, VOLUME_CHECK)
+
+
+def volume_guarded(spec: ProductSpec) -> bool:
+    """Whether the product's runs get the `volume` check (row count against the last version).
+
+    A partitioned run replaces only its own partitions while the last materialization's row
+    count may be of other partitions, so partitioned products are not compared.
+    """
+    return spec.volume.enabled and spec.partitioning is None
 
 
 def reference_port(spec: ProductSpec, rule: QualityRule) -> str | None:
@@ -36,6 +50,7 @@ def validate_rules(
 ) -> None:
     """Raise a SpecError (file, line, fix) for a rule the product cannot satisfy."""
     spec = source.spec
+    _check_volume(source)
     seen: set[str] = set()
     for index, rule in enumerate(spec.quality):
         name = rule.check_name
@@ -60,6 +75,19 @@ def validate_rules(
             _check_reference(source, index, rule, input_schemas)
         if rule.rule == "sql" and rule.sql:
             _check_sql(source, index, rule, schema)
+
+
+def _check_volume(source: ProductSource) -> None:
+    spec = source.spec
+    # A guard the spec configures but the platform would never evaluate is a silent no-op.
+    if "volume" in spec.model_fields_set and spec.volume.enabled and spec.partitioning:
+        raise source.error(
+            "`volume` is not checked for a partitioned product: a run replaces only its own "
+            "partitions, so its row count is not comparable with the last run's",
+            "volume",
+            fix="remove `volume:` (or write `volume: off`); guard partitions with a "
+            "`row_count` quality rule",
+        )
 
 
 def _check_reference(

@@ -86,11 +86,13 @@ def build_asset(
         # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
         # its code location loads.
         from mesh_platform.quality.gate import QualityGate
+        from mesh_platform.quality.volume import VOLUME_ACCEPT, VOLUME_TAG
         from mesh_platform.run.materialize import materialize
 
         lakehouse: Lakehouse = context.resources.lakehouse
         engine = get_engine(spec.engine, keys=context.resources.keys if keyed else None)
-        gate = QualityGate(spec, plan, lakehouse, context.instance, engine)
+        accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
+        gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
         with product_template(context, spec, hooks):
             try:
                 done = materialize(

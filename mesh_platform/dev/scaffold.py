@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mesh_platform.errors import MeshError
 from mesh_platform.loader.mesh import Mesh
-from mesh_platform.spec.model import NAME_PATTERN
+from mesh_platform.spec.fields import NAME_PATTERN
 
 _SPEC = """\
 name: {name}

@@ -1,9 +1,9 @@
-"""The quality gate of one materialization: contract, schema change and rules as check results.
+"""The quality gate of one materialization: contract, schema change, volume and rules as checks.
 
 The gate audits the conformed result before it is written (write-audit-publish): a failed
-`error` rule fails the run with guidance and nothing is written, so neither the table nor
-the downstream products see bad data. `warn` rules are recorded and processing goes on; the
-platform's quality sensor tells the owning domain.
+`error` rule (or an `error` volume change) fails the run with guidance and nothing is written,
+so neither the table nor the downstream products see bad data. `warn` failures are recorded
+and processing goes on; the platform's quality sensor tells the owning domain.
 """
 
 from __future__ import annotations
@@ -16,11 +16,27 @@ import pyarrow as pa
 
 from mesh_platform.column_types import from_arrow
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.compile.rules import CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, reference_port
+from mesh_platform.compile.rules import (
+    CONTRACT_CHECK,
+    SCHEMA_CHANGE_CHECK,
+    VOLUME_CHECK,
+    reference_port,
+    volume_guarded,
+)
 from mesh_platform.engine import Engine, get_engine
 from mesh_platform.errors import BusinessLogicError, StepFailed
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.evaluate import RuleOutcome, evaluate_rules, sample_text
+from mesh_platform.quality.volume import (
+    FAILING_COUNT,
+    FAILING_PERCENT,
+    SAMPLE,
+    VOLUME_ACCEPT,
+    VOLUME_TAG,
+    VolumeOutcome,
+    judge_volume,
+    volume_result,
+)
 from mesh_platform.run.failures import (
     BUSINESS_LOGIC,
     FAILURE_CAUSE,
@@ -30,10 +46,6 @@ from mesh_platform.run.failures import (
     FAILURE_STEP,
 )
 from mesh_platform.spec.model import ProductSpec, QualityRule
-
-FAILING_COUNT = "mesh/failing_count"
-FAILING_PERCENT = "mesh/failing_percent"
-SAMPLE = "mesh/sample"
 
 
 class QualityGate:
@@ -46,8 +58,10 @@ class QualityGate:
         lakehouse: Lakehouse,
         instance: dg.DagsterInstance | None = None,
         engine: Engine | None = None,
+        accept_volume: bool = False,
     ) -> None:
         self.engine = engine
+        self.accept_volume = accept_volume
         self.spec = spec
         self.plan = plan
         self.lakehouse = lakehouse
@@ -66,6 +80,13 @@ class QualityGate:
         contract = self._contract(table)
         if self.spec.visibility == "published":
             self.results.append(self._schema_change())
+        volume = None
+        if volume_guarded(self.spec):
+            materialized, previous = self._previous_rows()
+            volume = judge_volume(
+                self.spec, table.num_rows, materialized, previous, self.accept_volume
+            )
+            self.results.append(volume_result(self._key(), self.spec, volume))
         engine = self.engine or get_engine(self.spec.engine)
         outcomes = evaluate_rules(self.spec, table, self._reference_values, engine)
         self.results.extend(self._result(o) for o in outcomes)
@@ -75,8 +96,9 @@ class QualityGate:
             0, contract.with_metadata({**contract.metadata, "mesh/quality_seconds": self.seconds})
         )
         blocking = [o for o in outcomes if not o.passed and o.rule.severity == "error"]
-        if blocking:
-            raise self._failure(blocking)
+        blocking_volume = volume if volume is not None and volume.blocking else None
+        if blocking or blocking_volume:
+            raise self._failure(blocking, blocking_volume)
 
     def failed_before_audit(self, error: BaseException) -> None:
         """A run that failed before the audit: a contract breach still shows on its check."""
@@ -147,6 +169,21 @@ class QualityGate:
             return None
         return {c.name: c.type for c in schema.columns}
 
+    def _previous_rows(self) -> tuple[bool, int | None]:
+        """Whether the product was materialized before, and that version's row count if known.
+
+        The last materialization is the version this write would replace: a run the gate
+        blocked recorded none, so the comparison is always with what readers see.
+        """
+        if self.instance is None:
+            return False, None
+        event = self.instance.get_latest_materialization_event(self._key())
+        materialization = event.asset_materialization if event else None
+        if materialization is None:
+            return False, None
+        value = getattr(materialization.metadata.get("dagster/row_count"), "value", None)
+        return True, value if isinstance(value, int) else None
+
     def _reference_values(self, rule: QualityRule) -> list[Any]:
         import pyarrow.compute as pc
 
@@ -182,23 +219,38 @@ class QualityGate:
             description=_summary(outcome),
         )
 
-    def _failure(self, blocking: list[RuleOutcome]) -> dg.Failure:
-        first = blocking[0]
-        names = ", ".join(o.rule.check_name for o in blocking)
-        cause = "; ".join(_summary(o) for o in blocking)
+    def _failure(
+        self, blocking: list[RuleOutcome], volume: VolumeOutcome | None = None
+    ) -> dg.Failure:
+        checks = [o.rule.check_name for o in blocking] + ([VOLUME_CHECK] if volume else [])
+        names = ", ".join(checks)
+        causes = [_summary(o) for o in blocking] + ([volume.description] if volume else [])
+        cause = "; ".join(causes)
         name = self.spec.qualified_name
+        guidance: list[str] = []
+        if blocking:
+            rules = ", ".join(o.rule.check_name for o in blocking)
+            guidance.append(
+                f"the data of {name} breaks the `error` rule(s) {rules}; see the failing "
+                "count and sample on the check. Nothing was written and downstream products "
+                "did not run. Fix the data or the step that produces it (`mesh preview "
+                f"{name}`), or relax the rule in the spec, then re-run."
+            )
+        if volume is not None:
+            guidance.append(
+                f"the row count of {name} changed beyond its volume guard: {volume.description}. "
+                f"For one intended change, re-run with the run tag {VOLUME_TAG}={VOLUME_ACCEPT}; "
+                f"for a product whose size legitimately swings, set `volume:` in its spec "
+                "(docs/quality.md)."
+            )
+        kind = "rule(s)" if not volume else "check(s)"
         return dg.Failure(
-            description=f"{name}: blocking quality rule(s) failed: {names}; nothing was written",
+            description=f"{name}: blocking quality {kind} failed: {names}; nothing was written",
             metadata={
                 FAILURE_CLASS: BUSINESS_LOGIC,
-                FAILURE_STEP: f"quality:{first.rule.check_name}",
+                FAILURE_STEP: f"quality:{checks[0]}",
                 FAILURE_CAUSE: cause[:2000],
-                FAILURE_GUIDANCE: (
-                    f"the data of {name} breaks the `error` rule(s) {names}; see the failing "
-                    "count and sample on the check. Nothing was written and downstream products "
-                    "did not run. Fix the data or the step that produces it (`mesh preview "
-                    f"{name}`), or relax the rule in the spec, then re-run."
-                ),
+                FAILURE_GUIDANCE: " ".join(guidance)[:4000],
                 FAILURE_PRODUCT: name,
             },
         )

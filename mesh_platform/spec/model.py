@@ -7,9 +7,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -18,57 +15,18 @@ from pydantic import (
 )
 
 from mesh_platform import column_types
-
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-_NAME_RE = re.compile(NAME_PATTERN)
-
-
-class Frozen(BaseModel):
-    """Base of spec objects: immutable, unknown fields rejected."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-def check_name(value: str) -> str:
-    """`value`, if it is a lowercase snake_case name; else a ValueError saying what to write."""
-    if not _NAME_RE.match(value):
-        raise ValueError(
-            f"{value!r} must be lowercase snake_case (letters, digits, _), starting with a "
-            "letter, at most 63 characters"
-        )
-    return value
-
-
-Name = Annotated[str, AfterValidator(check_name)]
-"""A name of a domain, product, column, step, rule or input: lowercase snake_case."""
-
-# Dagster's own rule for asset owners: an email address, or `team:` and a name.
-_EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
-
-
-def check_owner(value: str) -> str:
-    """`value`, if it is an owner Dagster accepts; else a ValueError saying what to write."""
-    team = value.startswith("team:") and len(value) > len("team:")
-    if not (team or _EMAIL_RE.fullmatch(value)):
-        raise ValueError(
-            f"owner {value!r} must be an email address (data@example.com) or 'team:<name>'"
-        )
-    return value
-
-
-Owner = Annotated[str, AfterValidator(check_owner)]
-
-_TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
-_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
-PLATFORM_TAGS = ("domain", "visibility", "contains_pii")  # stamped on every asset
-MAX_SPEC_KINDS = 5
-
-Visibility = Literal["internal", "published"]
-Automation = Literal["eager", "on_cron", "on_missing"]
-Severity = Literal["error", "warn"]
-RuleKind = Literal[
-    "not_null", "unique", "accepted_values", "between", "regex", "row_count", "references", "sql"
-]
+from mesh_platform.spec.fields import (
+    MAX_SPEC_KINDS,
+    PLATFORM_TAGS,
+    TAG_KEY,
+    TAG_VALUE,
+    Automation,
+    Frozen,
+    Name,
+    Owner,
+    Visibility,
+)
+from mesh_platform.spec.quality import Freshness, QualityRule, VolumeGuard
 
 
 class ColumnSpec(Frozen):
@@ -156,79 +114,6 @@ class Partitioning(Frozen):
         return self
 
 
-class Freshness(Frozen):
-    """The freshness SLA: the product must have been updated within `max_age_hours`."""
-
-    max_age_hours: float = Field(gt=0)
-
-
-class QualityRule(Frozen):
-    """A quality rule, evaluated as an asset check on every materialization.
-
-    `error` rules block: the run fails, nothing is written and downstream products do not
-    run. `warn` rules record the failure, notify the owning domain and let processing go on.
-    """
-
-    rule: RuleKind
-    column: str | None = None
-    columns: tuple[str, ...] = ()
-    values: tuple[Any, ...] = ()
-    min: float | None = None
-    max: float | None = None
-    pattern: str | None = None
-    product: str | None = Field(
-        default=None, description="`references`: the input (port or product) holding the keys."
-    )
-    ref_column: str | None = Field(
-        default=None, description="`references`: the key column there (default: `column`)."
-    )
-    sql: str | None = Field(
-        default=None, description="`sql`: a query over the product returning the bad rows."
-    )
-    severity: Severity = "error"
-    name: Name | None = None
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _needs(self) -> QualityRule:
-        needs_column = {"not_null", "accepted_values", "between", "regex", "references"}
-        if self.rule in needs_column and not self.column:
-            raise ValueError(f"rule {self.rule!r} needs `column:`")
-        if self.rule == "unique" and not (self.column or self.columns):
-            raise ValueError("rule 'unique' needs `column:` (or `columns:` for a compound key)")
-        if self.rule == "accepted_values" and not self.values:
-            raise ValueError("rule 'accepted_values' needs `values:` (a list)")
-        if self.rule in ("between", "row_count") and self.min is None and self.max is None:
-            raise ValueError(f"rule {self.rule!r} needs `min:` and/or `max:`")
-        if self.rule == "regex":
-            if not self.pattern:
-                raise ValueError("rule 'regex' needs `pattern:`")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"rule 'regex': pattern {self.pattern!r} is invalid: {exc}"
-                ) from None
-        if self.rule == "references" and not self.product:
-            raise ValueError("rule 'references' needs `product:` (an input holding the keys)")
-        if self.rule == "sql" and not self.sql:
-            raise ValueError("rule 'sql' needs `sql:` (a query returning the bad rows)")
-        return self
-
-    @property
-    def check_name(self) -> str:
-        """The asset check's name: `name`, else derived from the rule and its columns."""
-        if self.name:
-            return self.name
-        cols = self.columns or ((self.column,) if self.column else ())
-        return "_".join([self.rule, *cols]) if cols else self.rule
-
-    @property
-    def target_columns(self) -> tuple[str, ...]:
-        """The product's columns the rule reads."""
-        return self.columns or ((self.column,) if self.column else ())
-
-
 class LandingSource(Frozen):
     """A product read from a landing file of an operational source (platform ingestion)."""
 
@@ -250,6 +135,10 @@ class ProductSpec(Frozen):
     columns: tuple[ColumnSpec, ...] = ()
     quality: tuple[QualityRule, ...] = ()
     freshness: Freshness | None = None
+    volume: VolumeGuard = Field(
+        default=VolumeGuard(),
+        description="The volume guard: `off`, or `{max_drop, max_growth, severity}`.",
+    )
     schedule: str | None = None
     automation: Automation | None = None
     partitioning: Partitioning | None = None
@@ -285,7 +174,7 @@ class ProductSpec(Frozen):
         for key, value in v.items():
             if key in PLATFORM_TAGS:
                 raise ValueError(f"tag {key!r} is set by the platform; use another key")
-            if not _TAG_KEY.match(key) or not _TAG_VALUE.match(str(value)):
+            if not TAG_KEY.match(key) or not TAG_VALUE.match(str(value)):
                 raise ValueError(
                     f"tag {key}: {value!r}: keys and values are at most 63 letters, digits, "
                     "`_`, `.` or `-` (a key may have a `prefix/`), as Dagster requires"
