@@ -30,7 +30,7 @@ def generate(scale: float, force: bool) -> None:
     click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
 
 
-def _materialize(target: str | None, as_json: bool) -> list[Any]:
+def _materialize(target: str | None, as_json: bool, verbose: bool = False) -> list[Any]:
     import dagster as dg
 
     from mesh_platform.dagster.orchestration import materialize as run_all
@@ -61,19 +61,29 @@ def _materialize(target: str | None, as_json: bool) -> list[Any]:
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
     summaries = run_all(
-        mesh, keys, instance, on_run=progress, raise_on_failure=False, log_level="ERROR"
+        mesh,
+        keys,
+        instance,
+        on_run=progress,
+        raise_on_failure=False,
+        # Each failure is summarized below in one block; Dagster's own log (with its stack
+        # traces) only when asked for.
+        log_level="INFO" if verbose else "CRITICAL",
     )
     failed = [s for s in summaries if not s.success]
+    # Only runs that succeeded count as materialized; a failed run is reported above.
+    done = sum(len(s.products) for s in summaries if s.success)
     seconds = time.perf_counter() - started
     emit(
         as_json,
         {
             "products": total,
+            "materialized": done,
             "seconds": round(seconds, 2),
             "failed_runs": [s.run_id for s in failed],
             "runs": [s.__dict__ for s in summaries],
         },
-        f"materialized {total} products in {seconds:.1f}s"
+        f"materialized {done} of {total} products in {seconds:.1f}s"
         + (f"; {len(failed)} run(s) FAILED" if failed else ""),
     )
     if failed:
@@ -84,9 +94,10 @@ def _materialize(target: str | None, as_json: bool) -> list[Any]:
 @main.command()
 @click.argument("target", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def materialize(target: str | None, as_json: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Also print Dagster's log (with stack traces).")
+def materialize(target: str | None, as_json: bool, verbose: bool) -> None:
     """Materialize everything, one DOMAIN, or one DOMAIN.PRODUCT (upstream first)."""
-    _materialize(target, as_json)
+    _materialize(target, as_json, verbose)
 
 
 @main.command()
