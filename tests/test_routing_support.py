@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,27 +52,47 @@ quality:
   - {rule: unique, column: id, severity: warn}
 """
 
+# `assert_true` is refused at load (compile/functions.py: use quality rules), so the step fails
+# at run time the way domain SQL does: arithmetic that overflows on a non-positive amount.
 RATIO = """\
 name: ratio
 description: Fails when an amount is not positive.
 inputs: {events: events}
 steps:
   - name: checked
-    sql: SELECT id, assert_true(amount > 0) AS checked_ok FROM events
+    sql: >-
+      SELECT id, CAST(CASE WHEN amount > 0 THEN 1 ELSE 9223372036854775807 END AS BIGINT) * 2
+      AS checked_ok FROM events
 """
 
 
 class Hooks:
-    """A Slack-compatible webhook receiver on 127.0.0.1, recording each POSTed JSON body."""
+    """A Slack-compatible webhook receiver on 127.0.0.1, recording each POSTed JSON body.
 
-    def __init__(self) -> None:
+    `fail_first`: how many requests are answered 500 (and not recorded) before it accepts
+    (`math.inf`: never); `delay`: seconds each answer takes (to make concurrent senders meet).
+    """
+
+    def __init__(self, fail_first: float = 0, delay: float = 0.0) -> None:
         self.received: list[tuple[str, dict]] = []
+        self.requests = 0  # every POST, answered 500 or accepted
+        lock = threading.Lock()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                owner.received.append((self.path, json.loads(self.rfile.read(length))))
+                body = json.loads(self.rfile.read(length))
+                with lock:
+                    owner.requests += 1
+                    failing = owner.requests <= fail_first
+                time.sleep(delay)
+                if failing:
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"internal error")
+                    return
+                owner.received.append((self.path, body))
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -137,25 +159,33 @@ def notifier(root: Path) -> Notifier:
     )
 
 
+# The failure-routing sensor's cursor per instance, kept between ticks as the daemon keeps it.
+_CURSORS: weakref.WeakKeyDictionary[dg.DagsterInstance, str | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def tick_failure_sensor(
+    mesh_root: Path, instance: dg.DagsterInstance, notify: Notifier, cursor: str | None
+) -> str | None:
+    """One tick of the failure-routing sensor from `cursor`, as the daemon runs it: the new
+    cursor when the tick succeeds; a failed tick raises and the daemon keeps the old cursor."""
+    sensor = build_failure_sensor(mesh_root)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"notifier": notify}
+    )
+    data = sensor.evaluate_tick(context)
+    return data.cursor if data.cursor is not None else cursor
+
+
 def fire_failure_sensor(
     mesh: Mesh, instance: dg.DagsterInstance, run_id: str, notify: Notifier
 ) -> None:
-    """Evaluate the failure-routing sensor on a run's failure, as the daemon would."""
+    """Evaluate the failure-routing sensor after a run's failure, as the daemon would: one tick
+    from the cursor the previous tick left on this instance."""
     dagster_run = instance.get_run_by_id(run_id)
-    assert dagster_run is not None
-    failure = next(
-        r.dagster_event
-        for r in instance.all_logs(run_id)
-        if r.dagster_event is not None and r.dagster_event.event_type_value == "PIPELINE_FAILURE"
-    )
-    context = dg.build_run_status_sensor_context(
-        sensor_name="mesh_failure_routing",
-        dagster_event=failure,
-        dagster_instance=instance,
-        dagster_run=dagster_run,
-        resources={"notifier": notify},
-    ).for_run_failure()
-    build_failure_sensor(mesh.root)(context)
+    assert dagster_run is not None and dagster_run.status == dg.DagsterRunStatus.FAILURE
+    _CURSORS[instance] = tick_failure_sensor(mesh.root, instance, notify, _CURSORS.get(instance))
 
 
 def fire_quality_sensor(mesh: Mesh, instance: dg.DagsterInstance, notify: Notifier) -> None:

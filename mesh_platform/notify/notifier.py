@@ -2,15 +2,23 @@
 
 Idempotence rests on the catalog's unique constraints: an alert's `dedupe_key` and each
 message's `<alert key>|<channel>` key. A repeated sensor tick or a restart finds the rows
-already there and sends nothing already sent; a message that failed is retried.
+already there and sends nothing already sent.
+
+A delivery that fails is retried with exponential backoff (`retry_delay`): at the next
+evaluation after the first failure, then `retry_backoff_seconds`, doubling, up to
+`max_attempts` in all; then the message is `gave_up`. Each attempt first claims the row with
+one conditional UPDATE (status and schedule re-checked in the transaction that marks it
+`sending`), so two sensor processes never both send a message.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -30,6 +38,39 @@ LOG = logging.getLogger("mesh.notify")
 AlertKind = Literal["run_failure", "quality", "freshness"]
 Audience = Literal["platform", "domain"]
 OUTBOX = "outbox"
+# How long a claim (`sending`) holds: longer than any channel's timeout (10 s), so only a
+# process that died mid-send leaves a claim to expire; its message is then due again.
+CLAIM_SECONDS = 300
+FINAL = ("sent", "skipped", "gave_up")
+
+
+def retry_delay(failed_attempts: int, backoff_seconds: float, max_seconds: float) -> timedelta:
+    """The wait after a message's `failed_attempts`-th failed attempt.
+
+    None after the first (a blip: the next evaluation tries again, as before retries had a
+    schedule), then `backoff_seconds`, doubling each time, at most `max_seconds`.
+    """
+    if failed_attempts <= 1:
+        return timedelta(0)
+    return timedelta(seconds=min(max_seconds, backoff_seconds * 2 ** (failed_attempts - 2)))
+
+
+@dataclass(frozen=True)
+class RetryPass:
+    """What one retry pass did."""
+
+    due: int
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    gave_up: int = 0
+
+    def summary(self) -> str:
+        """One line for a sensor tick."""
+        return (
+            f"{self.due} due notification(s): {self.sent} sent, {self.failed} failed again "
+            f"(rescheduled), {self.gave_up} given up, {self.skipped} skipped"
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +110,18 @@ class Notifier(dg.ConfigurableResource):
         description="Webhook channel name -> URL (from MESH_WEBHOOK_<NAME>; secrets, never "
         "logged).",
     )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Delivery attempts of a message before it is given up."
+    )
+    retry_backoff_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Wait before the third attempt; it doubles for each later one (the second "
+        "attempt is at the next evaluation).",
+    )
+    retry_max_backoff_seconds: float = Field(
+        default=3600, ge=0, description="The longest wait between two attempts."
+    )
 
     def catalog(self) -> Catalog:
         """The catalog database (SQLAlchemy is imported here, not when a location loads)."""
@@ -81,13 +134,86 @@ class Notifier(dg.ConfigurableResource):
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
 
     def publish(self, draft: AlertDraft) -> Alert:
-        """Record the alert (once) and deliver each of its messages (once)."""
+        """Record the alert (once) and deliver each of its messages that is due (once).
+
+        When this returns, the alert and all its messages are durably recorded (a failed
+        delivery is left to the retry pass); a catalog outage raises `CatalogUnavailable`.
+        """
         alert = self._record(draft)
         for channel in (OUTBOX, *dict.fromkeys(draft.recipients)):
             message = self._message(alert, channel)
-            if message.status != "sent":
-                self._deliver(message)
+            if message.status not in FINAL:
+                self._attempt(message.id)
         return alert
+
+    def retry_due(
+        self, now: datetime | None = None, limit: int = 200, budget_seconds: float = 40
+    ) -> RetryPass:
+        """Attempt every message whose retry is due (oldest first), within `budget_seconds`.
+
+        Messages that have used `max_attempts` are marked `gave_up` instead. What the budget
+        leaves undone stays due for the next pass (a sensor tick must end within its timeout).
+        """
+        from sqlalchemy import select, update
+
+        from mesh_platform.catalog import OutboxMessage
+        from mesh_platform.catalog.models import RETRYABLE, utcnow
+
+        now = now or utcnow()
+        due = (
+            OutboxMessage.status.in_(RETRYABLE),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        catalog = self.catalog()
+        with catalog.session() as session:
+            # Out of attempts without a final status: max_attempts was lowered, or a process
+            # died during the last attempt. Nothing will send them now.
+            exhausted = _rowcount(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(*due, OutboxMessage.attempts >= self.max_attempts)
+                    .values(status="gave_up", next_attempt_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        with catalog.session() as session:
+            ids = list(
+                session.scalars(
+                    select(OutboxMessage.id)
+                    .where(*due)
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(limit)
+                )
+            )
+        outcomes: list[str | None] = []
+        deadline = time.monotonic() + budget_seconds
+        for message_id in ids:
+            if time.monotonic() > deadline:
+                break
+            outcomes.append(self._attempt(message_id, now))
+        return RetryPass(
+            due=len(ids),
+            sent=outcomes.count("sent"),
+            skipped=outcomes.count("skipped"),
+            failed=outcomes.count("failed"),
+            gave_up=outcomes.count("gave_up") + exhausted,
+        )
+
+    def undelivered_by_product(self) -> dict[str | None, int]:
+        """Messages not delivered (pending, being retried or given up), per alert product."""
+        from sqlalchemy import func, select
+
+        from mesh_platform.catalog import Alert, OutboxMessage
+        from mesh_platform.catalog.models import UNDELIVERED
+
+        with self.catalog().session() as session:
+            rows = session.execute(
+                select(Alert.product, func.count(OutboxMessage.id))
+                .join(Alert, Alert.id == OutboxMessage.alert_id)
+                .where(OutboxMessage.status.in_(UNDELIVERED))
+                .group_by(Alert.product)
+            ).all()
+        return {product: int(count) for product, count in rows}
 
     def _record(self, draft: AlertDraft) -> Alert:
         from sqlalchemy import select
@@ -126,6 +252,7 @@ class Notifier(dg.ConfigurableResource):
         from sqlalchemy.exc import IntegrityError
 
         from mesh_platform.catalog import OutboxMessage
+        from mesh_platform.catalog.models import utcnow
 
         catalog = self.catalog()
         key = f"{alert.dedupe_key}|{channel}"
@@ -140,6 +267,7 @@ class Notifier(dg.ConfigurableResource):
                     body=_text(alert),
                     status="pending",
                     attempts=0,
+                    next_attempt_at=utcnow(),
                 )
                 session.add(message)
             return message
@@ -149,10 +277,14 @@ class Notifier(dg.ConfigurableResource):
                     select(OutboxMessage).where(OutboxMessage.dedupe_key == key)
                 ).one()
 
-    def _deliver(self, message: OutboxMessage) -> None:
-        from mesh_platform.catalog import OutboxMessage
+    def _attempt(self, message_id: int, now: datetime | None = None) -> str | None:
+        """Claim the message if it is due, send it, record the outcome. None: not claimed."""
         from mesh_platform.catalog.models import utcnow
 
+        now = now or utcnow()
+        message = self._claim(message_id, now)
+        if message is None:
+            return None  # sent, final, not yet due, or another process holds it
         status, error = "sent", None
         try:
             self._send(message)
@@ -160,21 +292,89 @@ class Notifier(dg.ConfigurableResource):
             status, error = "skipped", str(exc)
         except DeliveryError as exc:
             status, error = "failed", str(exc)
+            if message.attempts >= self.max_attempts:
+                status = "gave_up"
+                error = f"{exc} (gave up after {message.attempts} attempts)"
         LOG.log(
-            logging.WARNING if status == "failed" else logging.INFO,
-            "notification %s via %s: %s%s",
+            logging.WARNING if status in ("failed", "gave_up") else logging.INFO,
+            "notification %s via %s: %s (attempt %d of %d)%s",
             message.dedupe_key,
             message.channel,
             status,
+            message.attempts,
+            self.max_attempts,
             f" ({error})" if error else "",
         )
+        self._finish(message, status, error, now)
+        return status
+
+    def _claim(self, message_id: int, now: datetime) -> OutboxMessage | None:
+        """Mark the message `sending` if, in this very transaction, it is still due.
+
+        One conditional UPDATE: PostgreSQL re-checks the WHERE on the row after any concurrent
+        writer commits, SQLite serialises writers, so exactly one process wins the row.
+        """
+        from sqlalchemy import select, update
+
+        from mesh_platform.catalog import OutboxMessage
+        from mesh_platform.catalog.models import RETRYABLE
+
         with self.catalog().session() as session:
-            row = session.get(OutboxMessage, message.id)
-            assert row is not None
-            row.status, row.error = status, error
-            row.attempts += 1
-            row.sent_at = utcnow() if status == "sent" else None
-        message.status = status
+            claimed = _rowcount(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        OutboxMessage.status.in_(RETRYABLE),
+                        OutboxMessage.next_attempt_at <= now,
+                        OutboxMessage.attempts < self.max_attempts,
+                    )
+                    .values(
+                        status="sending",
+                        attempts=OutboxMessage.attempts + 1,
+                        last_attempt_at=now,
+                        next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if claimed != 1:
+                return None
+            return session.scalars(
+                select(OutboxMessage).where(OutboxMessage.id == message_id)
+            ).one()
+
+    def _finish(
+        self, message: OutboxMessage, status: str, error: str | None, now: datetime
+    ) -> None:
+        """Record an attempt's outcome, unless the claim expired and another process took it."""
+        from sqlalchemy import update
+
+        from mesh_platform.catalog import OutboxMessage
+        from mesh_platform.catalog.models import utcnow
+
+        next_attempt = None
+        if status == "failed":
+            delay = retry_delay(
+                message.attempts, self.retry_backoff_seconds, self.retry_max_backoff_seconds
+            )
+            next_attempt = now + delay
+        with self.catalog().session() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.attempts == message.attempts,
+                )
+                .values(
+                    status=status,
+                    error=error,
+                    sent_at=utcnow() if status == "sent" else None,
+                    next_attempt_at=next_attempt,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _send(self, message: OutboxMessage) -> None:
         kind, _, target = message.channel.partition(":")
@@ -215,6 +415,11 @@ class Notifier(dg.ConfigurableResource):
             if dedupe_prefix:
                 query = query.where(OutboxMessage.dedupe_key.startswith(dedupe_prefix))
             return list(session.scalars(query))
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (typed `Result` in SQLAlchemy's stubs, a `CursorResult` here)."""
+    return int(result.rowcount or 0)
 
 
 def channel_key(name: str) -> str:

@@ -4,6 +4,11 @@ The projection reads each check's latest executions from Dagster's check index; 
 stored once (unique on its execution id), so a replay or a restart changes nothing. While
 projecting, failed `warn` checks and stale products raise domain alerts (soft failures).
 Failed `error` checks fail their run, and failure routing tells the domain about them.
+
+Nothing is skipped after a catalog outage, however long: a tick that cannot write fails
+(`CatalogUnavailable`), and the next one reads each check's history back, page by page, until
+it reaches an execution already projected, then projects and alerts oldest first, so the
+newest execution stored is always re-read and its alert (idempotent) re-raised.
 """
 
 from __future__ import annotations
@@ -48,21 +53,23 @@ def project_checks(
 ) -> list[AlertDraft]:
     """Bring the quality history up to date; alert on soft failures. Returns the alerts.
 
-    Reads each check's latest `per_check` executions (Dagster's check index, fast on every
-    storage); rows and alerts are keyed by the execution's id, so a replay adds nothing.
-    With `alert=False` (the CLI's read-only refresh) nothing is notified.
+    Reads each check's executions not yet projected (Dagster's check index, `per_check` at a
+    time; a check never projected before starts with its latest `per_check`); rows and alerts
+    are keyed by the execution's id, so a replay adds nothing. With `alert=False` (the CLI's
+    read-only refresh) nothing is notified.
     """
     catalog = notifier.catalog()
-    storage = instance.event_log_storage
     drafts: list[AlertDraft] = []
     for key in check_keys(mesh):
-        for record in storage.get_asset_check_execution_history(key, limit=per_check):
+        product = ".".join(key.asset_key.path)
+        records, stored = _unprojected(instance, catalog, key, product, per_check)
+        for record in records:  # oldest first: an outage leaves a prefix projected
             evaluation = record.evaluation
             if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, not yet run
                 continue
-            product = ".".join(key.asset_key.path)
             meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
-            _store(catalog, record, product, evaluation, meta)
+            if record.id not in stored:
+                _store(catalog, record, product, evaluation, meta)
             if alert and not evaluation.passed:
                 draft = _soft_failure(record, product, evaluation, meta, notifier, mesh)
                 if draft is not None:
@@ -71,10 +78,44 @@ def project_checks(
     return drafts
 
 
-def _store(catalog: Catalog, record: Any, product: str, evaluation: Any, meta: dict) -> None:
+def _unprojected(
+    instance: dg.DagsterInstance,
+    catalog: Catalog,
+    key: dg.AssetCheckKey,
+    product: str,
+    per_check: int,
+) -> tuple[list[Any], set[int]]:
+    """A check's executions from the newest back to the first page holding one already
+    projected (that page included), oldest first; and which of them are projected."""
+    storage = instance.event_log_storage
     with catalog.session() as session:
-        if session.scalar(select(QualityResult.id).where(QualityResult.event_id == record.id)):
-            return  # projected before (a replay)
+        projected_before = session.scalar(
+            select(QualityResult.id)
+            .where(QualityResult.product == product, QualityResult.check_name == key.name)
+            .limit(1)
+        )
+    records: list[Any] = []
+    stored: set[int] = set()
+    cursor = None
+    while True:
+        page = storage.get_asset_check_execution_history(key, limit=per_check, cursor=cursor)
+        records.extend(page)
+        with catalog.session() as session:
+            stored.update(
+                session.scalars(
+                    select(QualityResult.event_id).where(
+                        QualityResult.event_id.in_([r.id for r in page])
+                    )
+                )
+            )
+        # A check never projected starts from its latest executions, not its whole history.
+        if stored or projected_before is None or len(page) < per_check:
+            break
+        cursor = page[-1].id
+    return records[::-1], stored
+
+
+def _store(catalog: Catalog, record: Any, product: str, evaluation: Any, meta: dict) -> None:
     try:
         with catalog.session() as session:
             session.add(

@@ -4,17 +4,25 @@ the owning domain, with guidance and a link to the run.
 The classification is the pipeline template's (`mesh/failure_class` on the step's
 `dg.Failure`); a failure without it is the platform's. Severity and time to recover come from
 the domain file, overridden by a product's `severity` / `time_to_recover_hours` tags.
+
+The sensor reads run failures from the instance's event log in storage order and moves its
+cursor only past runs whose alerts are durably recorded: a tick that cannot record one (the
+catalog is down, locked, read-only) fails with the reason and keeps its cursor, so the next
+tick routes that run again (idempotently) and nothing is lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from mesh_platform.errors import PlatformError
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.run.failures import (
@@ -30,6 +38,18 @@ from mesh_platform.run.failures import (
 from mesh_platform.spec.model import DomainSpec
 
 PLATFORM_DOMAIN = "platform"
+SENSOR_NAME = "mesh_failure_routing"
+# Failed runs read per tick, and the time a tick may spend routing them: a tick must end well
+# within the daemon's sensor timeout (60 s by default); what is left waits for the next tick.
+FAILURES_PER_TICK = 50
+TICK_BUDGET_SECONDS = 40.0
+# With no cursor yet (first start, or a reset), failures of the last day are routed; older ones
+# are history. Runs already alerted are found in the catalog and not alerted again.
+FIRST_TICK_LOOKBACK_SECONDS = 24 * 3600
+
+
+class RoutingIncomplete(PlatformError):
+    """A failed run's alerts could not be recorded; the sensor routes it again next tick."""
 
 
 @dataclass(frozen=True)
@@ -169,24 +189,126 @@ def route_run_failure(
     return drafts
 
 
-def build_failure_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
-    """The platform's failure-routing sensor, watching every code location."""
+def failure_cursor(cursor: str | None) -> int | None:
+    """The storage id of the last failure event routed, from the sensor's cursor.
 
-    @dg.run_failure_sensor(
-        name="mesh_failure_routing",
-        monitor_all_code_locations=True,
+    Also reads the cursor of Dagster's `run_failure_sensor` this sensor replaced (a JSON
+    `RunStatusSensorCursor` with its `record_id`), so an upgrade neither repeats nor loses an
+    alert. None when there is no usable cursor.
+    """
+    if not cursor:
+        return None
+    try:
+        value = json.loads(cursor)
+    except ValueError:
+        return None
+    if isinstance(value, dict):
+        value = value.get("record_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def initial_cursor(instance: dg.DagsterInstance) -> int:
+    """Where a sensor without a cursor starts: after the last failure older than a day (0 when
+    there is none, so that every later failure counts as new whenever the first tick runs)."""
+    older = instance.fetch_run_status_changes(
+        dg.RunStatusChangeRecordsFilter(
+            event_type=dg.DagsterEventType.RUN_FAILURE,
+            before_timestamp=time.time() - FIRST_TICK_LOOKBACK_SECONDS,
+        ),
+        limit=1,
+        ascending=False,
+    ).records
+    return older[0].storage_id if older else 0
+
+
+def new_failures(
+    instance: dg.DagsterInstance, after: int, limit: int = FAILURES_PER_TICK
+) -> Sequence[dg.EventLogRecord]:
+    """Run failure events after the storage id `after`, oldest first (the whole instance)."""
+    return instance.fetch_run_status_changes(
+        dg.RunStatusChangeRecordsFilter(
+            event_type=dg.DagsterEventType.RUN_FAILURE, after_storage_id=after
+        ),
+        limit=limit,
+        ascending=True,
+    ).records
+
+
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
+    """The step failure events of a run."""
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    ).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+
+
+def route_new_failures(
+    instance: dg.DagsterInstance,
+    notifier: Notifier,
+    mesh: MeshSpecs,
+    after: int,
+    budget_seconds: float = TICK_BUDGET_SECONDS,
+) -> tuple[int, list[str]]:
+    """Route the runs that failed after the cursor `after`, in order.
+
+    Returns the new cursor (the storage id of the last failure whose alerts are recorded) and
+    the runs routed. Raises `RoutingIncomplete` at the first run whose alerts cannot be
+    recorded: the caller must not keep any cursor past it.
+    """
+    cursor = after
+    routed: list[str] = []
+    deadline = time.monotonic() + budget_seconds
+    for record in new_failures(instance, after):
+        if routed and time.monotonic() > deadline:
+            break  # the rest next tick; a tick must end within the daemon's timeout
+        run_id = record.event_log_entry.run_id
+        run = instance.get_run_by_id(run_id)
+        if run is not None:  # a deleted run has nobody left to tell
+            try:
+                route_run_failure(run, step_failures(instance, run_id), notifier, mesh)
+            except Exception as exc:
+                raise RoutingIncomplete(
+                    f"the alerts of failed run {run_id} could not be recorded: {exc}\n"
+                    "  the sensor's cursor stays before this run: the next tick routes it "
+                    "again (alerts already recorded are not sent twice)"
+                ) from exc
+            routed.append(run_id)
+        cursor = record.storage_id
+    return cursor, routed
+
+
+def build_failure_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
+    """The platform's failure-routing sensor, watching every code location.
+
+    A plain sensor over the instance's run failures rather than Dagster's
+    `run_failure_sensor`, which moves its cursor past a run even when its evaluation failed
+    (an alert lost for good when the catalog was down at that tick).
+    """
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Routes each failed step: the platform on-call always, the owning domain "
         "too for business-logic failures (with guidance and a link to the run).",
     )
-    def mesh_failure_routing(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
-        """Classify each failed step of the run and notify (once) who must act."""
-        drafts = route_run_failure(
-            context.dagster_run,
-            context.get_step_failure_events(),
-            notifier,
-            MeshSpecs.load(mesh_root),
+    def mesh_failure_routing(
+        context: dg.SensorEvaluationContext, notifier: Notifier
+    ) -> dg.SensorResult | dg.SkipReason:
+        """Classify each failed step of each newly failed run and notify (once) who must act."""
+        after = failure_cursor(context.cursor)
+        if after is None:
+            after = initial_cursor(context.instance)
+        elif not new_failures(context.instance, after, limit=1):
+            return dg.SkipReason("no new failed runs")
+        # Raises (the tick fails, the cursor stays) when a run's alerts cannot be recorded.
+        cursor, routed = route_new_failures(
+            context.instance, notifier, MeshSpecs.load(mesh_root), after
         )
-        context.log.info(f"routed {len(drafts)} alert(s) for run {context.dagster_run.run_id}")
+        for run_id in routed:
+            context.log.info(f"routed the alerts of failed run {run_id}")
+        return dg.SensorResult(
+            skip_reason=f"routed {len(routed)} failed run(s)", cursor=json.dumps(cursor)
+        )
 
     return mesh_failure_routing

@@ -36,6 +36,8 @@ class ProductStatus:
     failing_checks: list[str]
     open_alerts: int
     last_failure: str | None
+    # Notifications about the product not delivered: still being retried, or given up.
+    undelivered_notifications: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -45,9 +47,13 @@ class ProductStatus:
 def mesh_status(
     mesh: MeshSpecs, instance: dg.DagsterInstance, notifier: Notifier
 ) -> list[ProductStatus]:
-    """Every product's status, after bringing the quality history up to date (read-only)."""
+    """Every product's status, after bringing the quality history up to date (read-only).
+
+    Raises `CatalogUnavailable` (one message naming the database) when the catalog is down.
+    """
     project_checks(instance, notifier, mesh, alert=False)
     catalog = notifier.catalog()
+    undelivered = notifier.undelivered_by_product()
     with catalog.session() as session:
         open_alerts = dict(
             session.execute(
@@ -96,6 +102,7 @@ def mesh_status(
                 failing_checks=[h.check_name for h in histories if not h.last_passed],
                 open_alerts=int(open_alerts.get(name, 0)),
                 last_failure=last_failures.get(name),
+                undelivered_notifications=undelivered.get(name, 0),
             )
         )
     return rows
@@ -104,12 +111,14 @@ def mesh_status(
 def render(rows: list[ProductStatus]) -> str:
     """A table for the terminal."""
     lines = [
-        f"{'product':<40} {'last run':<20} {'freshness':<9} {'quality':>7} {'alerts':>6}  failing"
+        f"{'product':<40} {'last run':<20} {'freshness':<9} {'quality':>7} {'alerts':>6} "
+        f"{'unsent':>6}  failing"
     ]
     for r in rows:
         score = f"{r.quality_score:.1f}" if r.quality_score is not None else "-"
         lines.append(
             f"{r.product:<40} {r.last_materialized or 'never':<20} {r.freshness:<9} "
-            f"{score:>7} {r.open_alerts:>6}  {', '.join(r.failing_checks) or '-'}"
+            f"{score:>7} {r.open_alerts:>6} {r.undelivered_notifications:>6}  "
+            f"{', '.join(r.failing_checks) or '-'}"
         )
     return "\n".join(lines)
