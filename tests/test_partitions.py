@@ -136,7 +136,11 @@ def test_a_failed_run_leaves_the_previous_data(mesh_root: Path, tmp_path: Path) 
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "breaks its contract: column 'amount' is string" in str(failure.event_specific_data)
+    # A landing export whose column type changed is refused before anything runs (the
+    # source's problem, named with the file and the fix).
+    assert "changed column types: amount is string, declared double" in str(
+        failure.event_specific_data
+    )
     assert pl.read_delta(str(tmp_path / "lake/shop/events")).equals(before)
 
 

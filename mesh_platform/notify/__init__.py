@@ -4,6 +4,7 @@
 (durable record + log), Slack-compatible webhooks and email.
 """
 
-from mesh_platform.notify.notifier import AlertDraft, Notifier
+from mesh_platform.notify.messages import AlertDraft
+from mesh_platform.notify.notifier import Notifier
 
 __all__ = ["AlertDraft", "Notifier"]

@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -30,68 +29,21 @@ from mesh_platform.notify.channels import (
     send_email,
     send_webhook,
 )
+from mesh_platform.notify.messages import (
+    CLAIM_SECONDS,
+    FINAL,
+    OUTBOX,
+    AlertDraft,
+    RetryPass,
+    channel_key,
+    message_text,
+    retry_delay,
+)
 
 if TYPE_CHECKING:
     from mesh_platform.catalog import Alert, Catalog, OutboxMessage
 
 LOG = logging.getLogger("mesh.notify")
-AlertKind = Literal["run_failure", "quality", "freshness"]
-Audience = Literal["platform", "domain"]
-OUTBOX = "outbox"
-# How long a claim (`sending`) holds: longer than any channel's timeout (10 s), so only a
-# process that died mid-send leaves a claim to expire; its message is then due again.
-CLAIM_SECONDS = 300
-FINAL = ("sent", "skipped", "gave_up")
-
-
-def retry_delay(failed_attempts: int, backoff_seconds: float, max_seconds: float) -> timedelta:
-    """The wait after a message's `failed_attempts`-th failed attempt.
-
-    None after the first (a blip: the next evaluation tries again, as before retries had a
-    schedule), then `backoff_seconds`, doubling each time, at most `max_seconds`.
-    """
-    if failed_attempts <= 1:
-        return timedelta(0)
-    return timedelta(seconds=min(max_seconds, backoff_seconds * 2 ** (failed_attempts - 2)))
-
-
-@dataclass(frozen=True)
-class RetryPass:
-    """What one retry pass did."""
-
-    due: int
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    gave_up: int = 0
-
-    def summary(self) -> str:
-        """One line for a sensor tick."""
-        return (
-            f"{self.due} due notification(s): {self.sent} sent, {self.failed} failed again "
-            f"(rescheduled), {self.gave_up} given up, {self.skipped} skipped"
-        )
-
-
-@dataclass(frozen=True)
-class AlertDraft:
-    """An alert about to be raised: who it is for, what happened and how to fix it."""
-
-    dedupe_key: str
-    kind: AlertKind
-    audience: Audience
-    domain: str
-    title: str
-    body: str
-    severity: str
-    recipients: tuple[str, ...]  # channel names: webhook:<n>, slack:<n>, email:<addr>
-    product: str | None = None
-    failure_class: str | None = None
-    run_id: str | None = None
-    run_url: str | None = None
-    time_to_recover_hours: float | None = None
-
-
 class Notifier(dg.ConfigurableResource):
     """Alerts and notifications, kept in the catalog's outbox and sent on their channels."""
 
@@ -264,7 +216,7 @@ class Notifier(dg.ConfigurableResource):
                     channel=channel,
                     recipient=channel.partition(":")[2] or alert.audience,
                     subject=alert.title[:500],
-                    body=_text(alert),
+                    body=message_text(alert),
                     status="pending",
                     attempts=0,
                     next_attempt_at=utcnow(),
@@ -420,23 +372,3 @@ class Notifier(dg.ConfigurableResource):
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE changed (typed `Result` in SQLAlchemy's stubs, a `CursorResult` here)."""
     return int(result.rowcount or 0)
-
-
-def channel_key(name: str) -> str:
-    """A webhook channel's name as configured: `sales-alerts` -> `sales_alerts`."""
-    return name.lower().replace("-", "_").replace(".", "_")
-
-
-def _text(alert: Alert) -> str:
-    lines = [alert.body]
-    if alert.run_url:
-        lines.append(f"Run: {alert.run_url}")
-    lines.append(
-        f"Severity: {alert.severity}"
-        + (
-            f"; expected time to recover: {alert.time_to_recover_hours:g} h"
-            if alert.time_to_recover_hours is not None
-            else ""
-        )
-    )
-    return "\n".join(lines)
