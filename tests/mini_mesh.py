@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -57,3 +58,15 @@ def validate_errors(root: Path) -> list[SpecError]:
     across_domains = [str(e) for e in errors if "across domains" in e.problem]
     assert sorted(by_location) == sorted(str(e) for e in errors if str(e) not in across_domains)
     return errors
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What `pytest.raises(SpecErrors)` gives, for tests that read `.value`."""
+
+    value: SpecErrors
+
+
+def refused(root: Path) -> Refused:
+    """The mesh's spec errors, checked like `validate_errors` (the locations agree)."""
+    return Refused(SpecErrors(validate_errors(root)))

@@ -171,3 +171,11 @@ def test_a_python_product_that_does_not_import(
 def test_tags_and_kinds_dagster_would_refuse(tmp_path: Path, extra: str, problem: str) -> None:
     error = _one(write_mesh(tmp_path, {"shop": {"events": LANDING + extra}}))
     assert problem in error.problem and error.line == 8
+
+
+def test_a_file_nested_too_deeply(tmp_path: Path) -> None:
+    root = write_mesh(tmp_path, {"shop": {"events": LANDING}})
+    (root / "domains/shop/products/deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    error = _one(root)
+    assert "nests values too deeply" in error.problem and error.file
+    assert error.file.name == "deep.yaml"

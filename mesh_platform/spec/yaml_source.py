@@ -98,6 +98,12 @@ def read_yaml(path: Path) -> YamlDocument:
         if "&" in text and "*" in text:  # aliases: bound their expansion before loading
             _check_expansion(path, yaml.compose(text))
         data = yaml.load(text)
+    except RecursionError:
+        raise SpecError(
+            "the file nests values too deeply to read",
+            file=path,
+            fix="a spec nests a few levels (steps, columns, rules); flatten the structure",
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
