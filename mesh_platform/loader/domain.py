@@ -89,21 +89,7 @@ class DomainPlanner:
             key: {ref for ref in source.spec.input_refs().values() if ref in self.products}
             for key, source in self.products.items()
         }
-        try:
-            return list(TopologicalSorter(graph).static_order())
-        except CycleError as exc:
-            cycle = exc.args[1]
-            path = " -> ".join(".".join(k) for k in reversed(cycle))
-            raise SpecErrors(
-                [
-                    self.products[cycle[0]].error(
-                        f"inputs form a cycle: {path}",
-                        "inputs",
-                        fix="a product cannot depend on itself via others; drop one of these "
-                        "inputs",
-                    )
-                ]
-            ) from None
+        return dependency_order(graph, self.products)
 
     def plan_all(self) -> dict[Key, ProductPlan]:
         """Every product's plan; every error of the domain is collected before raising."""
@@ -197,6 +183,26 @@ class DomainPlanner:
                 + " or ".join(f"`engine: {name}`" for name in available_engines())
                 + ", or leave it out (the deployment's default engine)",
             )
+
+
+def dependency_order(
+    graph: Mapping[Key, set[Key]], products: Mapping[Key, ProductSource], across: str = ""
+) -> list[Key]:
+    """Products after their inputs; a cycle is a SpecError at the first product in it."""
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = exc.args[1]
+        path = " -> ".join(".".join(k) for k in reversed(cycle))
+        raise SpecErrors(
+            [
+                products[cycle[0]].error(
+                    f"inputs form a cycle{across}: {path}",
+                    "inputs",
+                    fix="a product cannot depend on itself via others; drop one of these inputs",
+                )
+            ]
+        ) from None
 
 
 def _suggest(ref: Key, products: Iterable[Key]) -> str:

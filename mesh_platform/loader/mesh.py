@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.loader.domain import ContractReader, DomainPlanner
+from mesh_platform.loader.domain import ContractReader, DomainPlanner, dependency_order
 from mesh_platform.spec.loading import DomainSource, ProductSource
 from mesh_platform.spec.workspace import Key, discover_domains, load_domain, repo_root
 
@@ -123,17 +123,4 @@ def load_mesh(root: Path) -> Mesh:
 
 def _order(products: dict[Key, ProductSource]) -> tuple[Key, ...]:
     graph = {key: set(s.spec.input_refs().values()) for key, s in products.items()}
-    try:
-        return tuple(TopologicalSorter(graph).static_order())
-    except CycleError as exc:
-        cycle = exc.args[1]
-        path = " -> ".join(".".join(k) for k in reversed(cycle))
-        raise SpecErrors(
-            [
-                products[cycle[0]].error(
-                    f"inputs form a cycle across domains: {path}",
-                    "inputs",
-                    fix="a product cannot depend on itself via others; drop one of these inputs",
-                )
-            ]
-        ) from None
+    return tuple(dependency_order(graph, products, across=" across domains"))
