@@ -107,3 +107,38 @@ class OutboxMessage(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+
+
+COST_KINDS = ("run", "development")  # a production materialization | `mesh preview`, `mesh test`
+
+
+class RunCost(Base):
+    """What one materialization (or development run) of a product consumed, and its price.
+
+    Unique on (run_id, product, kind): a retried step of the same run is not counted twice.
+    Units and dollars are stored as computed with the rates of the time of the run.
+    """
+
+    __tablename__ = "run_costs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "product", "kind", name="uq_run_costs_run_product_kind"),
+        Index("ix_run_costs_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    product: Mapped[str] = mapped_column(String(200), index=True)  # domain.product
+    domain: Mapped[str] = mapped_column(String(100), index=True)
+    team: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the product's owner
+    kind: Mapped[str] = mapped_column(String(20))  # see COST_KINDS
+    partition: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    wall_seconds: Mapped[float] = mapped_column(Float)
+    cpu_seconds: Mapped[float] = mapped_column(Float)
+    process_peak_memory_mb: Mapped[float] = mapped_column(Float)
+    rows_read: Mapped[int] = mapped_column(BigInteger)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+    rows_written: Mapped[int] = mapped_column(BigInteger)
+    bytes_written: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[float] = mapped_column(Float)
+    dollars: Mapped[float] = mapped_column(Float)

@@ -94,16 +94,23 @@ def scaffold(domain: str, name: str, inputs: tuple[str, ...]) -> None:
 def preview(product: str, rows: int, as_json: bool) -> None:
     """Show PRODUCT (domain.product) step by step: schema, row count and a sample after each."""
     from mesh_platform.config import environment
-    from mesh_platform.dev.preview import preview_product
+    from mesh_platform.cost import CostRates
+    from mesh_platform.dev.preview import costed_preview
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.security.keys import build_keyring
 
     prepare_environment()
     lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
     try:
-        steps = preview_product(loaded_mesh(), product, lakehouse, build_keyring(), rows)
+        run = costed_preview(
+            loaded_mesh(), product, lakehouse, build_keyring(), environment.catalog_url(),
+            CostRates.from_environment(), rows,
+        )
     except (KeyError, MeshError) as exc:
         raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    steps = run.steps
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -121,11 +128,13 @@ def preview(product: str, rows: int, as_json: bool) -> None:
                 default=str,
             )
         )
+        click.echo(run.estimate.describe(), err=True)  # stdout stays the JSON document
         return
     for s in steps:
         click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
         click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
         click.echo(str(s.sample))
+    click.echo(run.estimate.describe())
 
 
 @main.command()
@@ -133,12 +142,14 @@ def preview(product: str, rows: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def test(target: str | None, as_json: bool) -> None:
     """Run the example-based product tests (all, a DOMAIN, or a DOMAIN.PRODUCT)."""
-    from mesh_platform.dev.product_tests import discover, load_cases, run_case
+    from mesh_platform.dev.product_tests import discover, load_cases, record_development, run_case
 
     mesh = loaded_mesh()
     results = [
         run_case(case, mesh) for path in discover(mesh, target) for case in load_cases(path, mesh)
     ]
+    for result in results:
+        record_development(result, mesh)
     failed = [r for r in results if not r.passed]
     if as_json:
         click.echo(

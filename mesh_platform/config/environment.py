@@ -141,3 +141,32 @@ def export_for_children() -> dict[str, str]:
     env["MESH_HOME"] = str(mesh_home())
     env["DAGSTER_HOME"] = str(dagster_home())
     return env
+
+
+def _positive_float(name: str, default: float, fix: str) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a non-negative number. Fix: set {name} to {fix}, or unset "
+            f"it for the default {default}"
+        )
+    return value
+
+
+def cost_rates() -> tuple[float, float]:
+    """Compute units per core-hour (`MESH_COST_UNITS_PER_CORE_HOUR`, default 1.0) and dollars
+    per unit (`MESH_COST_DOLLARS_PER_UNIT`, default 0.55: an assumed on-demand price of one
+    core-hour, to be set to the deployment's real price).
+    """
+    return (
+        _positive_float(
+            "MESH_COST_UNITS_PER_CORE_HOUR", 1.0, "the units one core busy for an hour costs"
+        ),
+        _positive_float("MESH_COST_DOLLARS_PER_UNIT", 0.55, "the price of one unit in dollars"),
+    )

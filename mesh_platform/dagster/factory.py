@@ -5,13 +5,17 @@ No `from __future__ import annotations` here: Dagster reads the asset function's
 
 import warnings
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.dagster.metadata import definition_metadata, materialization_metadata
+from mesh_platform.dagster.metadata import (
+    definition_metadata,
+    materialization_metadata,
+    record_run_cost,
+)
 from mesh_platform.dagster.partitions import partition_slice, partitions_def
 from mesh_platform.dagster.template import Hook, product_template
 from mesh_platform.engine import engine_kinds, get_engine
@@ -93,6 +97,7 @@ def build_asset(
         engine = get_engine(spec.engine, keys=context.resources.keys if keyed else None)
         accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
+        started_at = datetime.now(UTC)
         with product_template(context, spec, hooks):
             try:
                 done = materialize(
@@ -110,12 +115,12 @@ def build_asset(
                 f"{spec.qualified_name}: wrote {done.written.rows} rows to {done.written.uri} "
                 f"(Delta version {done.written.version}) in {done.seconds:.2f}s"
             )
-            yield dg.MaterializeResult(
-                metadata=materialization_metadata(
-                    spec, plan, done.table, done.written.uri, done.written.version,
-                    done.seconds, done.usage,
-                )
+            metadata = materialization_metadata(
+                spec, plan, done.table, done.written.uri, done.written.version,
+                done.seconds, done.engine_usage,
             )
+            metadata.update(record_run_cost(context, spec, done.usage, started_at))
+            yield dg.MaterializeResult(metadata=metadata)
             yield from gate.results
 
     # The single-run backfill policy is the platform's deliberate choice: Dagster's notice that

@@ -2,12 +2,15 @@
 
 Domain teams keep them in `domains/<domain>/tests/<product>.yaml`. They run with pytest (the
 root conftest collects them) and with `mesh test <domain.product>`, on the local engine,
-without Dagster or the lakehouse.
+without Dagster or the lakehouse. Each case is a development run: what it consumed is recorded
+in the catalog with kind `development`, attributed to the product's domain.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +21,9 @@ from typing import Any
 import pyarrow as pa
 
 from mesh_platform.column_types import UNKNOWN, arrow_type
-from mesh_platform.engine import get_engine
+from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
+from mesh_platform.engine import Usage, get_engine
+from mesh_platform.engine.base import UsageMeter
 from mesh_platform.errors import SpecError
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
@@ -26,6 +31,7 @@ from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.yaml_source import read_yaml, to_plain
 
 TESTS_DIR = "tests"
+LOG = logging.getLogger("mesh.cost")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class CaseResult:
     passed: bool
     diff: str = ""
     actual: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage | None = None
 
 
 def load_cases(path: Path, mesh: Mesh) -> list[ProductTestCase]:
@@ -150,7 +157,18 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     }
     # Example rows are test data: keyed functions use the public dev keys, never real ones.
     engine = get_engine(spec.engine, threads=1, keys=Keyring.dev())
-    result = conform(engine.run(plan, inputs).table, plan, case.product)
+    meter = UsageMeter()
+    with meter.measure():
+        result = conform(engine.run(plan, inputs).table, plan, case.product)
+    usage = Usage(
+        meter.usage.wall_seconds,
+        meter.usage.cpu_seconds,
+        rows_out=result.num_rows,
+        bytes_out=result.nbytes,
+        rows_in=sum(t.num_rows for t in inputs.values()),
+        bytes_in=sum(t.nbytes for t in inputs.values()),
+        process_peak_memory_mb=meter.usage.process_peak_memory_mb,
+    )
     columns = sorted({k for row in case.expected for k in row}) or result.column_names
     actual = [{c: row.get(c) for c in columns} for row in result.to_pylist()]
     expected = [{c: row.get(c) for c in columns} for row in case.expected]
@@ -159,7 +177,34 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     else:
         passed = Counter(map(_row_key, actual)) == Counter(map(_row_key, expected))
     diff = "" if passed else render_diff(case, expected, actual)
-    return CaseResult(case, passed, diff, actual)
+    return CaseResult(case, passed, diff, actual, usage)
+
+
+def record_development(result: CaseResult, mesh: Mesh) -> None:
+    """Record a case's run as development cost in this environment's catalog (`mesh test`).
+
+    Only the command records: pytest runs of the same cases are the platform's own test
+    suite, not a domain's development work, and must not write into a catalog. A failure to
+    record is only a warning.
+    """
+    from mesh_platform.config import environment
+
+    if result.usage is None:
+        return
+    domain, _, name = result.case.product.partition(".")
+    spec = mesh.products[(domain, name)].spec
+    entry = CostEntry(
+        product=result.case.product,
+        domain=domain,
+        run_id=f"test-{uuid.uuid4().hex}",
+        kind="development",
+        usage=result.usage,
+        rates=CostRates.from_environment(),
+        team=product_team(spec.owners),
+    )
+    warning = record_cost(environment.catalog_url(), entry)
+    if warning is not None:
+        LOG.warning(warning)
 
 
 def render_diff(

@@ -39,12 +39,21 @@ class StepPreview:
 
 @dataclass(frozen=True)
 class Usage:
-    """What one run consumed: wall and CPU time (every thread of the process), rows out."""
+    """What one run consumed: wall and CPU time (every thread of the process and its children),
+    rows and bytes read and written, and the process's peak memory.
+
+    `process_peak_memory_mb` is the peak resident memory of the whole process over its
+    lifetime so far (`ru_maxrss`), not of this run alone: in a long-lived process (a test
+    session, an in-process executor) it may come from earlier work.
+    """
 
     wall_seconds: float
     cpu_seconds: float
     rows_out: int = 0
     bytes_out: int = 0
+    rows_in: int = 0
+    bytes_in: int = 0
+    process_peak_memory_mb: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,11 @@ class UsageMeter:
         self.usage = Usage(0.0, 0.0)
 
     @staticmethod
+    def _peak_memory_mb() -> float:
+        # Linux reports ru_maxrss in KiB (macOS in bytes; Mesh runs on Linux).
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    @staticmethod
     def _cpu() -> float:
         own = resource.getrusage(resource.RUSAGE_SELF)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -105,7 +119,9 @@ class UsageMeter:
             yield
         finally:
             self.usage = Usage(
-                round(time.perf_counter() - wall, 4), round(self._cpu() - cpu, 4)
+                round(time.perf_counter() - wall, 4),
+                round(self._cpu() - cpu, 4),
+                process_peak_memory_mb=self._peak_memory_mb(),
             )
 
 

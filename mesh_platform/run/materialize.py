@@ -1,19 +1,24 @@
 """One materialization of a product: inputs, engine, contract, audit, atomic write.
 
 Engine-neutral and Dagster-free: the asset (`dagster/factory.py`) calls it and turns what it
-returns into the materialization's metadata.
+returns into the materialization's metadata. What the whole materialization consumed (CPU of
+the process and its children, wall time, rows and bytes read and written) is measured here,
+around every stage, so that cost tracking (`cost/`) sees reading and writing too, not only the
+engine.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pyarrow as pa
 
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
+from mesh_platform.engine.base import UsageMeter
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
@@ -24,13 +29,44 @@ from mesh_platform.spec.model import ProductSpec
 
 @dataclass(frozen=True)
 class Materialized:
-    """What a materialization wrote, and what it cost."""
+    """What a materialization wrote, and what it cost.
+
+    `usage` covers the whole materialization (read, engine, contract, quality gate, write);
+    `engine_usage` the engine's run alone.
+    """
 
     table: pa.Table
     written: WriteResult
     seconds: float
     usage: Usage
     warnings: tuple[str, ...] = ()
+    engine_usage: Usage = field(default_factory=lambda: Usage(0.0, 0.0))
+
+
+def stored_size(dataset: Any, partition: PartitionSlice | None = None) -> tuple[int, int]:
+    """Rows and bytes of a stored dataset (a Delta table's current files), `partition`'s only
+    when given.
+
+    Cheap: row counts come from the Parquet footers and sizes from the file listing; no data
+    page is read.
+    """
+    import pyarrow.compute as pc
+
+    where = None
+    if partition is not None:
+        column = pc.field(partition.column)
+        where = (column >= pc.scalar(partition.start)) & (column < pc.scalar(partition.end))
+    fragments = list(dataset.get_fragments(filter=where))
+    if not fragments:
+        return 0, 0
+    rows = sum(f.count_rows() for f in fragments)
+    infos = dataset.filesystem.get_file_info([f.path for f in fragments])
+    return rows, sum(max(info.size or 0, 0) for info in infos)
+
+
+def _inputs_size(inputs: Mapping[str, Any]) -> tuple[int, int]:
+    sizes = [stored_size(d) for d in inputs.values()]
+    return sum(r for r, _ in sizes), sum(b for _, b in sizes)
 
 
 def materialize(
@@ -48,15 +84,26 @@ def materialize(
     """
     started = time.perf_counter()
     warnings: list[str] = []
-    if spec.source is not None:
-        data, warnings = read_landing(lakehouse, spec)
-        usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
-    else:
-        inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
-        result = (engine or get_engine(spec.engine, keys=keys)).run(plan, inputs, partition)
-        data, usage = result.table, result.usage
-    table = conform(data, plan, spec.qualified_name)
-    if audit is not None:
-        audit(table)
-    written = lakehouse.write(spec.key, table, partition)
-    return Materialized(table, written, time.perf_counter() - started, usage, tuple(warnings))
+    meter = UsageMeter()
+    with meter.measure():
+        if spec.source is not None:
+            data, warnings = read_landing(lakehouse, spec)
+            # A landing file is read whole into memory: its Arrow size is what was read.
+            rows_in, bytes_in = data.num_rows, data.nbytes
+            engine_usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
+        else:
+            inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
+            rows_in, bytes_in = _inputs_size(inputs)
+            result = (engine or get_engine(spec.engine, keys=keys)).run(plan, inputs, partition)
+            data, engine_usage = result.table, result.usage
+        table = conform(data, plan, spec.qualified_name)
+        if audit is not None:
+            audit(table)
+        written = lakehouse.write(spec.key, table, partition)
+        _, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
+    usage = replace(
+        meter.usage, rows_in=rows_in, bytes_in=bytes_in, rows_out=written.rows, bytes_out=bytes_out
+    )
+    return Materialized(
+        table, written, time.perf_counter() - started, usage, tuple(warnings), engine_usage
+    )

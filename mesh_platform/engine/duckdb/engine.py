@@ -10,6 +10,7 @@ Domain SQL runs with DuckDB's file and network access switched off.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 import duckdb
@@ -18,7 +19,7 @@ import pyarrow as pa
 import sqlglot
 
 from mesh_platform.compile.plan import PlannedStep, ProductPlan
-from mesh_platform.engine.base import EngineRun, InputData, StepPreview, Usage, UsageMeter
+from mesh_platform.engine.base import EngineRun, InputData, StepPreview, UsageMeter
 from mesh_platform.engine.duckdb.functions import DIALECT, provided, register_functions
 from mesh_platform.engine.python_steps import apply_standard, call_python
 from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
@@ -89,9 +90,7 @@ class DuckDBEngine:
                     raise _failure(plan.steps[-1], exc) from exc
             finally:
                 con.close()
-        usage = Usage(
-            meter.usage.wall_seconds, meter.usage.cpu_seconds, table.num_rows, table.nbytes
-        )
+        usage = replace(meter.usage, rows_out=table.num_rows, bytes_out=table.nbytes)
         return EngineRun(table, usage)
 
     def preview(
