@@ -1,4 +1,5 @@
-"""The platform team's standards: standard steps, security steps, business rules, sequences.
+"""The platform team's standards: standard steps, security steps, business rules, sequences,
+budgets.
 
 They plug into the platform through one entry point (`register`, declared in pyproject.toml
 under `mesh.standards`): the platform never imports this package by name.
@@ -12,14 +13,17 @@ from mesh_platform.registry import Registry
 from standards import business_rules, security, transforms
 
 SEQUENCES = Path(__file__).parent / "sequences"
+BUDGETS = Path(__file__).parent / "budgets"
 
 
 def register(registry: Registry) -> None:
-    """Register every standard step, SQL function, business rule and step sequence."""
+    """Register every standard step, SQL function, business rule, step sequence and budget."""
     for step in (*security.STEPS, *transforms.STEPS):
         registry.steps.register(step)
     business_rules.register(registry)
     registry.add_sequence_folder(SEQUENCES)
+    for budget in sorted(BUDGETS.glob("*.yaml")):
+        registry.add_budget_file(budget)
 
 
-__all__ = ["SEQUENCES", "register"]
+__all__ = ["BUDGETS", "SEQUENCES", "register"]

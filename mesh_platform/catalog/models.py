@@ -6,10 +6,11 @@ are new tables and migrations, nothing here needs to change.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Float,
     Index,
@@ -142,3 +143,23 @@ class RunCost(Base):
     bytes_written: Mapped[int] = mapped_column(BigInteger)
     units: Mapped[float] = mapped_column(Float)
     dollars: Mapped[float] = mapped_column(Float)
+
+
+class BudgetException(Base):
+    """A domain's time-limited exception to one budget limit (for one product, or all).
+
+    Active through `until` (a UTC day, inclusive): while active, a breach of that limit is not
+    notified; after it, a breach in the same period is notified once.
+    """
+
+    __tablename__ = "budget_exceptions"
+    __table_args__ = (Index("ix_budget_exceptions_domain_until", "domain", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    domain: Mapped[str] = mapped_column(String(100), nullable=False)
+    limit_name: Mapped[str] = mapped_column(String(30))  # per_run | per_product_month | ...
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: all
+    until: Mapped[date] = mapped_column(Date, nullable=False)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

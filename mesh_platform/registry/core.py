@@ -33,17 +33,23 @@ class RuleSetInfo:
 
 @dataclass
 class Registry:
-    """What the platform's standards provide: steps, SQL functions, step-sequence folders."""
+    """What the platform's standards provide: steps, SQL functions, step-sequence folders,
+    budget standards (YAML files read by `cost/budgets.py`)."""
 
     steps: StepRegistry = field(default_factory=StepRegistry)
     functions: FunctionRegistry = field(default_factory=FunctionRegistry)
     sequence_folders: list[Path] = field(default_factory=list)
     rule_sets: list[RuleSetInfo] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    budget_files: list[Path] = field(default_factory=list)
 
     def add_sequence_folder(self, folder: Path) -> None:
         """Publish the step sequences (`<name>.yaml`) of `folder`."""
         self.sequence_folders.append(folder)
+
+    def add_budget_file(self, path: Path) -> None:
+        """Publish a versioned budget standard (the highest `version:` registered applies)."""
+        self.budget_files.append(path)
 
 
 @functools.cache
