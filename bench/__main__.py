@@ -15,9 +15,23 @@ def main() -> None:
         "names",
         nargs="*",
         default=["engines", "security", "quality", "startup"],
-        help="benchmarks to run (default: all): engines, security, quality, startup",
+        help="benchmarks to run (default: all): engines, security, quality, startup, overhead",
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor (default 1)")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="TPC-H scale (default 1; overhead --quick: 0.01)"
+    )
+    parser.add_argument(
+        "--part",
+        type=lambda text: [int(p) for p in text.split(",")],
+        default=[1, 2, 3, 4, 5],
+        help="overhead: parts to run, e.g. 2 or 1,3 (default all)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="overhead: 2 repeats, 50 products, small scales"
+    )
+    parser.add_argument(
+        "--scale-10", action="store_true", help="overhead part 4: also scale factor 10"
+    )
     parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
     parser.add_argument("--values", type=int, default=1_000_000, help="security: values")
     parser.add_argument("--repeat", type=int, default=5, help="startup: runs per command")
@@ -28,6 +42,8 @@ def main() -> None:
         help="startup: numbers of domains of the generated meshes (default 2,10,50)",
     )
     args = parser.parse_args()
+    if args.scale is None:
+        args.scale = 0.01 if args.quick and args.names == ["overhead"] else 1.0
     landing = args.data or Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{args.scale}"
     if {"engines", "quality"} & set(args.names):  # the security benchmark makes its own values
         generate(landing, args.scale)
@@ -53,6 +69,21 @@ def main() -> None:
             sizes = ", ".join(map(str, args.domains))
             print(f"== startup: mesh CLI on the demo mesh; one location among {sizes} domains")
             print(startup.report(startup.run(args.repeat, args.domains)))
+        elif name == "overhead":
+            from bench import overhead
+
+            def landing_for(scale: float) -> Path:
+                folder = Path(tempfile.gettempdir()) / f"mesh-bench-tpch-{scale}"
+                generate(folder, scale)
+                return folder
+
+            scales = [0.01, 0.1] if args.quick else [0.1, 1.0]
+            if args.scale_10:
+                scales.append(10.0)
+            parts = ", ".join(map(str, args.part))
+            print(f"== overhead: parts {parts}; TPC-H scale {args.scale}; part 4 scales {scales}")
+            results = overhead.run(args.part, args.scale, args.quick, landing_for, scales)
+            print(overhead.report(results))
         else:
             parser.error(f"unknown benchmark {name!r}")
 
