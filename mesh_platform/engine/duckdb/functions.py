@@ -9,6 +9,7 @@ Keys come from the keyring given to the engine and are never written into SQL te
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import duckdb
@@ -46,16 +47,21 @@ def provided() -> tuple[str, ...]:
 
 def register_functions(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> None:
     """Every catalogue function on `con`; keyed ones with `keyring`'s keys."""
-    for name, body in _BUILTIN_MACROS.items():
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    con.execute(_macros())
+    _register_keyed(con, keyring)
+
+
+@functools.cache
+def _macros() -> str:
+    """The keyless macros as one script, built (and transpiled) once per process: every
+    engine run opens a connection, and the registry does not change within a process."""
+    statements = [f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in _BUILTIN_MACROS.items()]
     for function in registry().functions.defined():
         assert function.body is not None
         body = sqlglot.transpile(function.body, read="spark", write=DIALECT)[0]
-        con.execute(
-            f"CREATE OR REPLACE TEMP MACRO {function.name}({', '.join(function.params)}) "
-            f"AS {body}"
-        )
-    _register_keyed(con, keyring)
+        params = ", ".join(function.params)
+        statements.append(f"CREATE OR REPLACE TEMP MACRO {function.name}({params}) AS {body}")
+    return ";\n".join(statements)
 
 
 def _register_keyed(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> None:
