@@ -51,8 +51,6 @@ SIMPLE_TYPES: dict[str, ColumnType] = {
     )
 }
 TYPE_NAMES = ", ".join([*SIMPLE_TYPES, "decimal(p,s)"])
-NUMERIC_TYPES = tuple(n for n, t in SIMPLE_TYPES.items() if t.family == "number")
-TEMPORAL_TYPES = tuple(n for n, t in SIMPLE_TYPES.items() if t.family == "time")
 
 
 def normalize(text: str) -> str:

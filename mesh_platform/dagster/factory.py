@@ -11,11 +11,8 @@ from typing import Any
 import dagster as dg
 
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.dagster.metadata import (
-    definition_metadata,
-    materialization_metadata,
-    record_run_cost,
-)
+from mesh_platform.dagster.costs import record_run_cost
+from mesh_platform.dagster.metadata import definition_metadata, materialization_metadata
 from mesh_platform.dagster.partitions import partition_slice, partitions_def
 from mesh_platform.dagster.template import Hook, product_template
 from mesh_platform.engine import engine_kinds, get_engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -110,42 +109,3 @@ def materialization_metadata(
         metadata["mesh/engine_cpu_seconds"] = usage.cpu_seconds
         metadata["mesh/engine_seconds"] = usage.wall_seconds
     return metadata
-
-
-def record_run_cost(
-    context: dg.AssetExecutionContext, spec: ProductSpec, usage: Usage, started_at: datetime
-) -> dict[str, Any]:
-    """Price the materialization's usage, record it in the catalog, return its metadata.
-
-    Dagster gives an asset only the resources it requires, and products do not require the
-    notifier, so the rates and the catalog URL are read here, in the run's process, from the
-    same variables the resources are built from (in prod the notifier reads MESH_CATALOG_URL
-    there too). Runs on an ephemeral instance (in-process runs that Dagster itself does not
-    keep) get the metadata only. A catalog failure is a warning: the run still succeeds.
-    """
-    from mesh_platform.config import environment
-    from mesh_platform.cost import CostEntry, CostRates, cost_metadata, product_team, record_cost
-
-    entry = CostEntry(
-        product=spec.qualified_name,
-        domain=spec.domain,
-        run_id=context.run.run_id,
-        kind="run",
-        usage=usage,
-        rates=CostRates.from_environment(),
-        team=product_team(spec.owners),
-        partition=_partitions(context),
-        started_at=started_at,
-    )
-    if not context.instance.is_ephemeral:
-        warning = record_cost(environment.catalog_url(), entry)
-        if warning is not None:
-            context.log.warning(warning)
-    return cost_metadata(entry)
-
-
-def _partitions(context: dg.AssetExecutionContext) -> str | None:
-    if not context.has_partition_key_range:
-        return None
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -124,5 +124,3 @@ class UsageMeter:
                 process_peak_memory_mb=self._peak_memory_mb(),
             )
 
-
-EngineFactory = Callable[..., Engine]
