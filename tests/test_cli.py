@@ -144,3 +144,16 @@ def test_quick_commands_import_neither_dagster_nor_an_engine(command: list[str])
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_failed_materialization_is_one_clean_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "dagster_home").mkdir(parents=True)
+    (home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {"MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
+    result = CliRunner().invoke(main, ["materialize", "platform.bronze_region"], env=env)
+    assert result.exit_code == 1
+    assert "platform.bronze_region failed (platform): LandingError: landing file" in result.output
+    assert "Fix: generate the sample data with `mesh generate`" in result.output
+    assert "materialized 0 of 1 products" in result.output
+    assert "Traceback" not in result.output and "Stack Trace" not in result.output
