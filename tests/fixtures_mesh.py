@@ -47,7 +47,7 @@ class MaterializedMesh:
         return pl.read_parquet(self.landing_root / f"{table}.parquet")
 
 
-def _forget_domains() -> dict[str, ModuleType]:
+def forget_domains() -> dict[str, ModuleType]:
     """Drop the imported `domains` package and its modules; return them.
 
     `domains.<d>.definitions` build their resources from MESH_HOME when imported, and a test
@@ -70,7 +70,7 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
         for name in _ENV_OVERRIDES:
             mp.delenv(name, raising=False)
         # Import the domains fresh under this environment; put back the session's afterwards.
-        previous = _forget_domains()
+        previous = forget_domains()
         try:
             from mesh_platform.dagster.orchestration import materialize, select
             from mesh_platform.dev.sample_data import generate
@@ -92,5 +92,5 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
                     mesh=mesh,
                 )
         finally:
-            _forget_domains()
+            forget_domains()
             sys.modules.update(previous)

@@ -14,6 +14,7 @@ from mesh_platform.cli import main
 from mesh_platform.dev.product_tests import load_cases
 from mesh_platform.dev.scaffold import scaffold_product
 from mesh_platform.loader.mesh import load_mesh
+from tests.fixtures_mesh import forget_domains
 from tests.mini_mesh import write_mesh
 from tests.test_spec_errors import SOURCE
 
@@ -151,8 +152,15 @@ def test_a_failed_materialization_is_one_clean_line(tmp_path: Path) -> None:
     (home / "dagster_home").mkdir(parents=True)
     (home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {"MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
-    result = CliRunner().invoke(main, ["materialize", "platform.bronze_region"], env=env)
-    assert result.exit_code == 1
+    env |= {name: None for name in ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT")}
+    # A session fixture may have imported the domains with resources built for its own home.
+    previous = forget_domains()
+    try:
+        result = CliRunner().invoke(main, ["materialize", "platform.bronze_region"], env=env)
+    finally:
+        forget_domains()
+        sys.modules.update(previous)
+    assert result.exit_code == 1, result.output
     assert "platform.bronze_region failed (platform): LandingError: landing file" in result.output
     assert "Fix: generate the sample data with `mesh generate`" in result.output
     assert "materialized 0 of 1 products" in result.output
