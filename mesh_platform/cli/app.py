@@ -56,5 +56,3 @@ def main() -> None:
 
     # Beta/preview notices about Dagster APIs the platform chose are not the user's concern.
     warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
-
-

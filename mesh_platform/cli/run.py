@@ -1,10 +1,7 @@
-"""Commands that run the mesh: generate sample data, materialize, bring it up."""
+"""Commands that run the mesh: generate sample data, materialize."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -30,7 +27,7 @@ def generate(scale: float, force: bool) -> None:
     click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
 
 
-def _materialize(target: str | None, as_json: bool, verbose: bool = False) -> list[Any]:
+def materialize_targets(target: str | None, as_json: bool, verbose: bool = False) -> list[Any]:
     import dagster as dg
 
     from mesh_platform.dagster.orchestration import materialize as run_all
@@ -97,36 +94,4 @@ def _materialize(target: str | None, as_json: bool, verbose: bool = False) -> li
 @click.option("--verbose", is_flag=True, help="Also print Dagster's log (with stack traces).")
 def materialize(target: str | None, as_json: bool, verbose: bool) -> None:
     """Materialize everything, one DOMAIN, or one DOMAIN.PRODUCT (upstream first)."""
-    _materialize(target, as_json, verbose)
-
-
-@main.command()
-@click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
-@click.option("--headless", is_flag=True, help="Materialize everything and exit (no UI).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="UI host.")
-@click.option("--port", default=3000, show_default=True, type=int, help="UI port.")
-@click.pass_context
-def up(ctx: click.Context, scale: float, headless: bool, host: str, port: int) -> None:
-    """Bring the mesh up: sample data, every product materialized, then the Dagster UI.
-
-    The UI runs with the daemon (schedules, sensors, automation) on HOST:PORT until stopped
-    with Ctrl-C. With --headless, stop after materializing (for scripts and CI).
-    """
-    prepare_environment()
-    started = time.perf_counter()
-    ctx.invoke(generate, scale=scale, force=False)
-    _materialize(None, False)
-    click.echo(f"mesh up: data and products ready in {time.perf_counter() - started:.1f}s")
-    if headless:
-        return
-    from mesh_platform.spec.workspace import repo_root
-
-    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
-    workspace = str(repo_root() / "workspace.yaml")
-    click.echo(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
-    # dagster dev ignores SIGINT when started from a non-interactive shell; restore it.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.chdir(repo_root())
-    os.execvpe(
-        dagster, [dagster, "dev", "-w", workspace, "-h", host, "-p", str(port)], os.environ.copy()
-    )
+    materialize_targets(target, as_json, verbose)
