@@ -33,6 +33,8 @@ def _env(materialized_mesh) -> dict[str, str]:
         ["up"],
         ["materialize"],
         ["scaffold"],
+        ["scaffold", "domain"],
+        ["scaffold", "product"],
         ["preview"],
         ["test"],
         ["list"],
@@ -131,7 +133,10 @@ def test_scaffold_cli_rejects_a_malformed_input() -> None:
     assert "write PORT=PRODUCT" in result.output
 
 
-@pytest.mark.parametrize("command", [["--help"], ["list"], ["validate"], ["standards"]])
+@pytest.mark.parametrize(
+    "command",
+    [["--help"], ["--version"], ["list"], ["validate"], ["standards"], ["scaffold", "--help"]],
+)
 def test_quick_commands_import_neither_dagster_nor_an_engine(command: list[str]) -> None:
     probe = (
         "import sys\n"

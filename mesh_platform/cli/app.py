@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,11 +16,18 @@ import click
 from mesh_platform.errors import MeshError, SpecErrors
 
 
+def mesh_root() -> Path:
+    """The mesh the commands work on: the checkout holding `domains/` and `workspace.yaml`."""
+    from mesh_platform.spec import workspace
+
+    return workspace.repo_root()
+
+
 def loaded_mesh():
     from mesh_platform.loader.mesh import Mesh
 
     try:
-        return Mesh.load()
+        return Mesh.load(mesh_root())
     except SpecErrors as exc:
         raise click.ClickException(f"the mesh has spec errors:\n{exc}") from None
 
@@ -46,6 +54,7 @@ class MeshGroup(click.Group):
 
 
 @click.group(cls=MeshGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mesh", prog_name="mesh", message="%(prog)s %(version)s")
 def main() -> None:
     """Mesh: self-serve data products on Dagster.
 

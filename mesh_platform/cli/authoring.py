@@ -1,4 +1,5 @@
-"""Commands for domain teams writing products: list, validate, scaffold, standards."""
+"""Commands for domain teams writing products: list, validate, scaffold (domain, product),
+standards."""
 
 from __future__ import annotations
 
@@ -6,48 +7,47 @@ import sys
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main
+from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root
 from mesh_platform.errors import MeshError, SpecErrors
 
 
 @main.command(name="list")
 @click.option("--domain", help="Only this domain.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (full descriptions).")
 def list_products(domain: str | None, as_json: bool) -> None:
-    """List the products: key, visibility, inputs and description."""
+    """List the products by domain: owners, visibility, schedule, inputs and description."""
+    from mesh_platform.dev.listing import render_listing, rows
+
     mesh = loaded_mesh()
-    rows = [
-        {
-            "product": s.spec.qualified_name,
-            "visibility": s.spec.visibility,
-            "inputs": sorted(s.spec.inputs.values()),
-            "description": s.spec.description.strip(),
-            "file": str(s.path),
-        }
-        for s in (mesh.products[k] for k in mesh.order)
-        if domain in (None, s.spec.domain)
-    ]
-    human = "\n".join(
-        f"{r['product']:<40} {r['visibility']:<9} {r['description'][:70]}" for r in rows
-    )
-    emit(as_json, rows, human)
+    listed = rows(mesh, domain)
+    emit(as_json, listed, render_listing(mesh, listed, domain))
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def validate(as_json: bool) -> None:
-    """Check every spec (YAML, fields, inputs, cycles, SQL, contracts) without running."""
+    """Check every spec (YAML, fields, inputs, cycles, SQL, contracts) and that every domain
+    folder is a code location in workspace.yaml, without running anything."""
     from mesh_platform.loader.mesh import Mesh
+    from mesh_platform.spec.code_locations import check_workspace
 
+    root = mesh_root()
+    errors = []
+    mesh = None
     try:
-        mesh = Mesh.load()
+        mesh = Mesh.load(root)
     except SpecErrors as exc:
-        errors = [
+        errors.extend(exc.errors)
+    errors.extend(check_workspace(root))
+    if errors:
+        rows = [
             {"file": str(e.file), "line": e.line, "problem": e.problem, "fix": e.fix}
-            for e in exc.errors
+            for e in errors
         ]
-        emit(as_json, {"ok": False, "errors": errors}, f"{len(errors)} error(s):\n{exc}")
+        text = "\n".join(str(e) for e in errors)
+        emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
         sys.exit(1)
+    assert mesh is not None
     emit(
         as_json,
         {"ok": True, "products": len(mesh.products)},
@@ -55,7 +55,54 @@ def validate(as_json: bool) -> None:
     )
 
 
-@main.command()
+class ScaffoldGroup(click.Group):
+    """`mesh scaffold domain|product ...`; the first form, `mesh scaffold DOMAIN NAME
+    --input ...`, still works: a first word that is not a subcommand means `product`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["product", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=ScaffoldGroup)
+def scaffold() -> None:
+    """Create a domain, or a product in a domain, ready to fill in.
+
+    \b
+    mesh scaffold domain logistics --team logistics --owner logistics@example.com
+    mesh scaffold product logistics late_shipments --input orders=platform.silver_orders
+    """
+
+
+@scaffold.command(name="domain")
+@click.argument("name")
+@click.option("--team", help="The owning team (default: NAME); products are owned by team:TEAM.")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="OWNER",
+    help="An owner of every product: an email or team:<name> (repeatable).",
+)
+def scaffold_domain_command(name: str, team: str | None, owners: tuple[str, ...]) -> None:
+    """Create domain NAME: domains/NAME/ (domain.yaml, definitions.py, products/, tests/) and
+    its code location in workspace.yaml."""
+    from mesh_platform.dev.scaffold import scaffold_domain
+
+    done = scaffold_domain(mesh_root(), name, team, owners)
+    for path in done.created:
+        click.echo(f"created {path}")
+    if done.registered:
+        click.echo(f"registered the code location {name!r} in workspace.yaml")
+    click.echo(
+        f"next: describe the domain in {done.folder / 'domain.yaml'}, then "
+        f"`mesh scaffold product {name} NAME --input PORT=DOMAIN.PRODUCT` "
+        "(docs/adding-a-domain.md)"
+    )
+
+
+@scaffold.command(name="product")
 @click.argument("domain")
 @click.argument("name")
 @click.option(
@@ -65,8 +112,8 @@ def validate(as_json: bool) -> None:
     metavar="PORT=PRODUCT",
     help="An input, e.g. orders=platform.silver_orders (repeatable).",
 )
-def scaffold(domain: str, name: str, inputs: tuple[str, ...]) -> None:
-    """Create a new product NAME in DOMAIN: a spec and an example test to fill in."""
+def scaffold_product_command(domain: str, name: str, inputs: tuple[str, ...]) -> None:
+    """Create product NAME in DOMAIN: a spec and an example test (every input) to fill in."""
     from mesh_platform.dev.scaffold import scaffold_product
 
     pairs = {}
@@ -82,7 +129,8 @@ def scaffold(domain: str, name: str, inputs: tuple[str, ...]) -> None:
     for path in paths:
         click.echo(f"created {path}")
     click.echo(
-        f"next: edit the SQL, then `mesh preview {domain}.{name}` and `mesh test {domain}.{name}`"
+        f"next: edit the SQL, then `mesh preview {domain}.{name}`; write the test's rows, then "
+        f"`mesh test {domain}.{name}`"
     )
 
 

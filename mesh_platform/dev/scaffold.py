@@ -1,12 +1,43 @@
-"""Scaffolding a new product in a domain: a spec and an example-based test to fill in."""
+"""Scaffolding: a new domain (its folder and code location) and a new product in a domain (a
+spec and an example-based test to fill in). Neither overwrites a file."""
 
 from __future__ import annotations
 
+import keyword
+import re
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mesh_platform.errors import MeshError
+from mesh_platform.errors import MeshError, SpecError, SpecErrors
 from mesh_platform.loader.mesh import Mesh
-from mesh_platform.spec.fields import NAME_PATTERN
+from mesh_platform.spec.code_locations import DEFINITIONS_FILE, register_domain
+from mesh_platform.spec.fields import NAME_PATTERN, check_owner
+from mesh_platform.spec.loading import DOMAIN_FILE, PRODUCTS_DIR, load_domain_spec
+from mesh_platform.spec.workspace import domain_folder
+
+TESTS_DIR = "tests"
+
+_DOMAIN = """\
+# The {name} domain: one Dagster code location (docs/adding-a-domain.md explains each field).
+name: {name}                      # = the folder name
+team: {team}                      # the owning team; products are owned by team:{team}
+description: >
+  TODO: what this domain is about and what it publishes, in one or two sentences.
+owners: [{owners}]                # added to every product's owners (email or team:<name>)
+# on_call: {name}-oncall@example.com  # failures of this domain's logic are emailed here
+channels: []                      # more alert destinations: webhook:<name>, email:<address>
+severity: medium                  # low | medium | high | critical, on this domain's alerts
+time_to_recover_hours: 24         # the recovery time this domain's alerts promise
+"""
+
+_DEFINITIONS = '''\
+"""The {name} domain's code location: its products, read from products/*.yaml."""
+
+from mesh_platform import load_domain
+
+defs = load_domain(__file__)
+'''
 
 _SPEC = """\
 name: {name}
@@ -23,33 +54,110 @@ steps:
 
 _TEST = """\
 # Example-based tests: a few input rows -> the expected output rows.
-# Run with `mesh test {domain}.{name}` or pytest.
-product: {name}
+# Run with `mesh test {domain}.{name}` or pytest. Until its rows are written, this case fails.
+{columns}product: {name}
 cases:
   - name: TODO describe the case
     inputs:
-      {first_port}: []
+{ports}
     expected: []
 """
 
 
-def scaffold_product(mesh: Mesh, domain: str, name: str, inputs: dict[str, str]) -> list[Path]:
-    """Write `products/<name>.yaml` and `tests/<name>.yaml` in the domain; refuse to overwrite."""
-    import re
+@dataclass(frozen=True)
+class ScaffoldedDomain:
+    """What `scaffold_domain` did."""
 
+    folder: Path
+    created: list[Path] = field(default_factory=list)
+    registered: bool = False  # a code location was added to workspace.yaml
+
+
+def scaffold_domain(
+    root: Path, name: str, team: str | None = None, owners: tuple[str, ...] = ()
+) -> ScaffoldedDomain:
+    """`domains/<name>/` under `root` (domain.yaml, definitions.py, products/, tests/) and its
+    code location in workspace.yaml.
+
+    For a domain folder that exists already but is not in workspace.yaml, only the code
+    location is added; a folder that is both is refused.
+    """
+    from mesh_platform.spec.code_locations import read_locations
+
+    _check_domain_name(name)
+    team = team or name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", team):
+        raise MeshError(f"team {team!r}: use letters, digits, '_', '.' or '-' (no spaces)")
+    for owner in owners:
+        try:
+            check_owner(owner)
+        except ValueError as exc:
+            raise MeshError(str(exc)) from None
+    folder = domain_folder(root, name)
+    if (folder / DOMAIN_FILE).is_file():
+        listed = (root / "workspace.yaml").is_file() and any(
+            loc.domain == name for loc in read_locations(root)
+        )
+        if listed:
+            raise MeshError(
+                f"domain {name!r} exists already ({folder}); add a product with "
+                f"`mesh scaffold product {name} NAME --input PORT=DOMAIN.PRODUCT`"
+            )
+        return ScaffoldedDomain(folder, [], register_domain(root, name))
+    if folder.exists() and any(folder.iterdir()):
+        raise MeshError(
+            f"{folder} exists and is not a domain (no {DOMAIN_FILE}); pick another name"
+        )
+    files = {
+        folder / "__init__.py": "",
+        folder / DOMAIN_FILE: _DOMAIN.format(name=name, team=team, owners=", ".join(owners)),
+        folder / DEFINITIONS_FILE: _DEFINITIONS.format(name=name),
+        folder / PRODUCTS_DIR / "__init__.py": "",
+        folder / TESTS_DIR / ".gitkeep": "",
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    try:
+        load_domain_spec(folder)  # what was written must load
+    except (SpecError, SpecErrors) as exc:  # pragma: no cover - a template bug, not the user's
+        raise MeshError(f"the scaffolded {DOMAIN_FILE} does not load: {exc}") from exc
+    registered = register_domain(root, name)
+    return ScaffoldedDomain(folder, list(files), registered)
+
+
+def _check_domain_name(name: str) -> None:
+    if not re.match(NAME_PATTERN, name) or keyword.iskeyword(name):
+        raise MeshError(
+            f"domain name {name!r} must be lowercase snake_case and not a Python keyword, "
+            "e.g. logistics"
+        )
+
+
+def scaffold_product(mesh: Mesh, domain: str, name: str, inputs: dict[str, str]) -> list[Path]:
+    """Write `products/<name>.yaml` and `tests/<name>.yaml` in the domain; refuse to overwrite.
+
+    The test file lists every input port (no rows yet) with its columns in a comment; its one
+    case, `TODO describe the case`, fails until it is written.
+    """
     if domain not in mesh.domains:
-        raise MeshError(f"no domain {domain!r}; domains: {', '.join(sorted(mesh.domains))}")
+        known = ", ".join(sorted(mesh.domains))
+        raise MeshError(
+            f"no domain {domain!r} (domains: {known})\n"
+            f"  fix: create it with `mesh scaffold domain {domain}`, or check the name"
+        )
     if not re.match(NAME_PATTERN, name):
         raise MeshError(f"product name {name!r} must be lowercase snake_case, e.g. daily_revenue")
     if not inputs:
         raise MeshError("give at least one input: --input orders=platform.silver_orders")
     for port, ref in inputs.items():
-        owner, _, product = ref.rpartition(".")
-        if (owner or domain, product) not in mesh.products:
+        if not re.match(NAME_PATTERN, port):
+            raise MeshError(f"input port {port!r} must be lowercase snake_case, e.g. orders")
+        if _key(domain, ref) not in mesh.products:
             raise MeshError(f"input {port}={ref}: no such product (see `mesh list`)")
     folder = mesh.domains[domain].folder
-    spec_path = folder / "products" / f"{name}.yaml"
-    test_path = folder / "tests" / f"{name}.yaml"
+    spec_path = folder / PRODUCTS_DIR / f"{name}.yaml"
+    test_path = folder / TESTS_DIR / f"{name}.yaml"
     for path in (spec_path, test_path):
         if path.exists():
             raise MeshError(f"{path} already exists; pick another name or edit it")
@@ -58,5 +166,23 @@ def scaffold_product(mesh: Mesh, domain: str, name: str, inputs: dict[str, str])
     spec_path.parent.mkdir(parents=True, exist_ok=True)
     test_path.parent.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(_SPEC.format(name=name, inputs=lines, first_port=first_port))
-    test_path.write_text(_TEST.format(domain=domain, name=name, first_port=first_port))
+    ports = "\n".join(f"      {port}: []" for port in inputs)
+    columns = _columns_comment(mesh, domain, inputs)
+    test_path.write_text(_TEST.format(domain=domain, name=name, ports=ports, columns=columns))
     return [spec_path, test_path]
+
+
+def _key(domain: str, ref: str) -> tuple[str, str]:
+    owner, _, product = ref.rpartition(".")
+    return (owner or domain, product)
+
+
+def _columns_comment(mesh: Mesh, domain: str, inputs: dict[str, str]) -> str:
+    """`# <port> (<product>): col type, ...` per input, wrapped, for writing the rows."""
+    out = []
+    for port, ref in inputs.items():
+        key = _key(domain, ref)
+        schema = mesh.plans[key].schema if key in mesh.plans else {}
+        text = f"{port} ({ref}): " + ", ".join(f"{c} {t}" for c, t in schema.items())
+        out += textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="#   ")
+    return "\n".join(out) + "\n" if out else ""
