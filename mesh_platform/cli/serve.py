@@ -1,47 +1,281 @@
-"""`mesh up`: sample data, every product materialized, then the Dagster UI and daemon."""
+"""`mesh up`: the mesh as a local service (sample data, what is missing, then the UI and daemon).
+
+`dagster dev` runs as a child in its own process group. This process announces the UI only
+once it answers, forwards Ctrl-C / SIGTERM to it, waits for it to shut its services down, and
+then makes sure nothing of the group (webserver, daemon, code servers, runs) outlives it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import signal
+import socket
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.run import generate, materialize_targets
+from mesh_platform.errors import MeshError
+
+# `dagster dev` is marked superseded by `dg dev`, which serves one project as one code location;
+# the mesh is one location per domain (workspace.yaml), which only `dagster dev` serves.
+_SUPERSEDED = "ignore:Function `dev_command` is superseded:FutureWarning"
+# After the signal is forwarded: dagster dev waits for its webserver and daemon (which stop
+# their code servers); what is still running after this is terminated, then killed.
+STOP_GRACE_SECONDS = 30.0
+KILL_GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.5
 
 
 @main.command()
 @click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
-@click.option("--headless", is_flag=True, help="Materialize everything and exit (no UI).")
+@click.option(
+    "--no-materialize",
+    is_flag=True,
+    help="Just serve: no sample data, no materialization (automation refreshes what it must).",
+)
+@click.option(
+    "--all", "everything", is_flag=True, help="Materialize every product, not only the missing."
+)
+@click.option("--headless", is_flag=True, help="Materialize and exit (no UI).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="UI host.")
 @click.option("--port", default=3000, show_default=True, type=int, help="UI port.")
+@click.option(
+    "--workspace",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve this Dagster workspace file instead of the checkout's (needs --no-materialize).",
+)
+@click.option("--verbose", is_flag=True, help="Show Dagster's info logs (default: warnings).")
 @click.pass_context
-def up(ctx: click.Context, scale: float, headless: bool, host: str, port: int) -> None:
-    """Bring the mesh up: sample data, every product materialized, then the Dagster UI.
+def up(
+    ctx: click.Context,
+    scale: float,
+    no_materialize: bool,
+    everything: bool,
+    headless: bool,
+    host: str,
+    port: int,
+    workspace: Path | None,
+    verbose: bool,
+) -> None:
+    """Bring the mesh up: sample data, the products not yet materialized, then the Dagster UI.
 
-    The UI runs with the daemon (schedules, sensors, automation) on HOST:PORT until stopped
-    with Ctrl-C. With --headless, stop after materializing (for scripts and CI).
+    By default only products without a table are materialized (the first start builds them
+    all); --all rebuilds every one, --no-materialize skips data and runs. The UI and the
+    daemon (schedules, sensors, automation) run on HOST:PORT until Ctrl-C or SIGTERM, which
+    stop every process they started. With --headless, stop after materializing.
     """
-    prepare_environment()
-    started = time.perf_counter()
-    ctx.invoke(generate, scale=scale, force=False)
-    materialize_targets(None, False)
-    click.echo(f"mesh up: data and products ready in {time.perf_counter() - started:.1f}s")
-    if headless:
-        return
     from mesh_platform.spec.workspace import repo_root
 
-    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
-    workspace = str(repo_root() / "workspace.yaml")
-    click.echo(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
-    # dagster dev ignores SIGINT when started from a non-interactive shell; restore it.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.chdir(repo_root())
-    os.execvpe(
-        dagster, [dagster, "dev", "-w", workspace, "-h", host, "-p", str(port)], os.environ.copy()
+    if workspace is not None and not no_materialize:
+        raise click.UsageError("--workspace serves another mesh: add --no-materialize")
+    if headless and no_materialize:
+        raise click.UsageError("--headless with --no-materialize would do nothing")
+    prepare_environment()
+    url = ui_url(host, port)
+    # Links in alerts (the notifier of every location and of runs here) point at this UI.
+    os.environ["MESH_UI_URL"] = url
+    if not headless:
+        _check_port_free(host, port)
+    if not no_materialize:
+        started = time.perf_counter()
+        ctx.invoke(generate, scale=scale, force=False)
+        built = _materialize(everything)
+        click.echo(f"mesh up: {built} in {time.perf_counter() - started:.1f}s")
+    if headless:
+        return
+    workspace = (workspace or repo_root() / "workspace.yaml").resolve()
+    code = serve(workspace, host, port, url, verbose)
+    if code:
+        raise MeshError(f"dagster dev exited with status {code} (its log is above)")
+
+
+def ui_url(host: str, port: int) -> str:
+    """The address users and alert links reach the UI at (the machine's name for 0.0.0.0)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://{host}:{port}"
+
+
+def _probe_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex((_probe_host(host), port)) == 0:
+            raise MeshError(
+                f"port {port} on {host} is already in use (another `mesh up`?). "
+                f"Fix: stop it, or choose another port with --port"
+            )
+
+
+def missing_targets() -> list[str] | None:
+    """What to materialize so that every product has a table: None for everything (none has
+    one yet), else whole domains (none of their products has one) and single products, upstream
+    first. Empty when nothing is missing."""
+    from mesh_platform.cli.app import loaded_mesh
+    from mesh_platform.config.environment import lake_root, landing_root
+    from mesh_platform.lake.lakehouse import Lakehouse
+
+    mesh = loaded_mesh()
+    lake = Lakehouse(root=lake_root(), landing_root=landing_root())
+    missing = {key for key in mesh.order if not lake.exists(key)}
+    if len(missing) == len(mesh.order):
+        return None
+    targets: list[str] = []
+    for domain in mesh.domain_order():
+        keys = [source.spec.key for source in mesh.of_domain(domain)]
+        if keys and all(key in missing for key in keys):
+            targets.append(domain)
+        else:
+            targets.extend(".".join(key) for key in keys if key in missing)
+    return targets
+
+
+def _materialize(everything: bool) -> str:
+    """Materialize what is missing (or everything); a failure is reported and the UI still
+    comes up (it shows the failed runs). Returns what was done, for the summary line."""
+    targets = None if everything else missing_targets()
+    if targets == []:
+        click.echo("every product has a table: nothing to materialize (--all rebuilds them)")
+        return "nothing to materialize"
+    if targets is not None:
+        click.echo(f"materializing what has no table yet: {', '.join(targets)}")
+    failed = False
+    for target in targets if targets is not None else [None]:
+        try:
+            materialize_targets(target, False)
+        except SystemExit as exc:  # materialize_targets exits 1 after reporting failed runs
+            if exc.code not in (0, None):
+                failed = True
+    if failed:
+        click.echo("some products FAILED (reported above); serving anyway", err=True)
+        return "materialized, with failures"
+    return "data and products ready"
+
+
+def dev_command(workspace: Path, host: str, port: int, verbose: bool) -> list[str]:
+    """`dagster dev` over `workspace`, without the supersession warning (see _SUPERSEDED)."""
+    return [
+        sys.executable,
+        "-W",
+        _SUPERSEDED,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(workspace),
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "--log-level",
+        "info" if verbose else "warning",
+    ]
+
+
+def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int:
+    """Run `dagster dev` until it exits or this process gets SIGINT / SIGTERM; returns its exit
+    status (0 when stopped by a signal). Every process it started is gone on return."""
+    stop: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.append(signum)
+
+    # Handlers of our own (not SIG_IGN): the child then starts with the default disposition,
+    # so dagster dev reacts to the SIGINT forwarded to it even when this process was started
+    # in the background by a non-interactive shell.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"starting the Dagster UI and daemon on {url} ...")
+    child = subprocess.Popen(
+        dev_command(workspace, host, port, verbose),
+        cwd=workspace.parent,
+        env=os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
+    try:
+        announced = False
+        probe = f"http://{_probe_host(host)}:{port}/server_info"
+        while not stop and child.poll() is None:
+            if not announced and _answers(probe):
+                click.echo(f"serving at {url} (Ctrl-C stops it)")
+                announced = True
+            time.sleep(POLL_SECONDS)
+        if child.poll() is not None and not stop:
+            return child.returncode or 0
+        click.echo("stopping the Dagster UI and daemon ...")
+        stopped_in = stop_group(child)
+        click.echo(f"stopped in {stopped_in:.1f}s")
+        return 0
+    finally:
+        stop_group(child)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def stop_group(child: subprocess.Popen[bytes]) -> float:
+    """Forward SIGINT to `child` (it stops its services), then SIGTERM and SIGKILL what is left
+    of its process group. Returns the seconds it took."""
+    started = time.monotonic()
+    group = child.pid
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=STOP_GRACE_SECONDS)
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, KILL_GRACE_SECONDS)):
+        if not group_members(group):
+            break
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while group_members(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if child.poll() is None:
+        child.wait()
+    return time.monotonic() - started
+
+
+def group_members(group: int) -> Sequence[int]:
+    """Live processes (not zombies) of the process group `group`."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: whether any process of the group is left
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [group]
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(entry.name))
+    return members

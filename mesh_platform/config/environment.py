@@ -122,16 +122,22 @@ def key_material() -> tuple[dict[str, bytes], str | None]:
     return keys, os.environ.get(f"{KEY_PREFIX}CURRENT")
 
 
+def instance_template() -> Path:
+    """The embedded default instance's dagster.yaml (SQLite, telemetry off, run monitoring)."""
+    return Path(__file__).with_name("dagster.yaml")
+
+
 def dagster_home() -> Path:
     """The Dagster instance folder: `DAGSTER_HOME`, else `<mesh home>/dagster_home`.
 
-    The checkout's dagster.yaml (the embedded default instance) is copied there when missing.
+    The instance template beside this module (`config/dagster.yaml`: the embedded default
+    instance) is copied there when missing.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text((_checkout() / "dagster.yaml").read_text())
+        config.write_text(instance_template().read_text())
     return home
 
 

@@ -1,4 +1,5 @@
-"""A domain's code location: every product in its folder, stamped with the domain's identity."""
+"""A domain's code location: every product in its folder, stamped with the domain's identity,
+and the automation sensor that refreshes its `eager` and `on_cron` products."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from mesh_platform.dagster.resources import build_resources
 from mesh_platform.errors import SpecError
 from mesh_platform.loader import planner_for
 from mesh_platform.spec.workspace import find_domain_folder
+
+AUTOMATION_SENSOR = "mesh_automation"
 
 
 def load_domain(
@@ -31,10 +34,31 @@ def load_domain(
             file=definitions_file,
             fix="put definitions.py in domains/<domain>/, next to domain.yaml",
         )
-    parts = [domain_definitions(folder.parent.parent, folder.name)]
+    parts = [domain_definitions(folder.parent.parent, folder.name), automation_definitions()]
     if extra is not None:
         parts.append(extra)
     return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources()))
+
+
+def automation_definitions() -> dg.Definitions:
+    """The location's automation sensor, running from the start.
+
+    Dagster gives each location a `default_automation_condition_sensor` that is STOPPED until
+    someone starts it in the UI, so `eager` and `on_cron` products would never refresh on their
+    own. This sensor targets every asset of the location (so no default one is added) and is
+    RUNNING by default; the daemon evaluates it every 30 s. Stopping it in the UI still holds.
+    """
+    return dg.Definitions(
+        sensors=[
+            dg.AutomationConditionSensorDefinition(
+                AUTOMATION_SENSOR,
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                description="Evaluates the automation conditions (eager, on_cron) of this "
+                "location's products and launches the runs they request.",
+            )
+        ]
+    )
 
 
 def domain_definitions(root: Path, domain: str) -> dg.Definitions:

@@ -1,0 +1,277 @@
+"""`mesh up` as a service, against the running daemon: it announces the UI when it answers,
+every location's automation sensor runs, an upstream materialization in one domain makes the
+`eager` product of another domain materialize, alert links use the real port, and Ctrl-C
+stops every process quietly.
+
+The tests of this module share one `mesh up` over a small temporary mesh and run in order; the
+last one stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from mesh_platform.cli.serve import group_members
+from tests.mini_mesh import domain_assets, write_mesh
+
+VENV_BIN = Path(sys.executable).parent
+# The machine running the tests is slow and shared: bounds are generous, and every wait ends
+# as soon as what it waits for is seen.
+START_SECONDS = 300
+AUTOMATION_SECONDS = 360
+UPSTREAM = dg.AssetKey(["producer", "source"])
+DOWNSTREAM = dg.AssetKey(["consumer", "reader"])
+
+SOURCE = """\
+name: source
+description: A landing copy.
+visibility: published
+source: {landing: source}
+columns:
+  - {name: id, type: bigint}
+  - {name: amount, type: double}
+"""
+
+READER = """\
+name: reader
+description: Reads another domain's published product; refreshed after it.
+automation: eager
+inputs: {src: producer.source}
+steps:
+  - sql: SELECT id, amount * 2 AS doubled FROM src
+"""
+
+
+@dataclass
+class Served:
+    """A running `mesh up --no-materialize` over a temporary two-domain mesh."""
+
+    root: Path
+    home: Path
+    url: str
+    process: subprocess.Popen[bytes]
+    output: Path
+    announced_answering: bool
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.load(response)
+    assert "errors" not in payload, payload["errors"]
+    return payload["data"]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _write_workspace(root: Path, domains: tuple[str, ...]) -> Path:
+    lines = ["load_from:"]
+    for domain in domains:
+        (root / "domains" / domain / "definitions.py").write_text(
+            "from mesh_platform import load_domain\n\ndefs = load_domain(__file__)\n"
+        )
+        lines += [
+            "  - python_file:",
+            f"      relative_path: domains/{domain}/definitions.py",
+            f"      location_name: {domain}",
+            f"      working_directory: {root}",
+        ]
+    workspace = root / "workspace.yaml"
+    workspace.write_text("\n".join(lines) + "\n")
+    return workspace
+
+
+LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message }
+    ... on RepositoryLocation { repositories { sensors { name sensorState { status } } } } }
+} } } }"""
+
+
+def _locations(url: str) -> dict[str, dict]:
+    data = _graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+    return {entry["name"]: entry for entry in data}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = write_mesh(
+        tmp_path_factory.mktemp("up"),
+        {"producer": {"source": SOURCE}, "consumer": {"reader": READER}},
+    )
+    workspace = _write_workspace(root, ("producer", "consumer"))
+    home = root / "var"
+    (home / "landing").mkdir(parents=True)
+    pl.DataFrame({"id": [1, 2, 3], "amount": [1.5, 2.0, 4.25]}).write_parquet(
+        home / "landing" / "source.parquet"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))}
+    env["MESH_HOME"] = str(home)  # DAGSTER_HOME: mesh creates it from its instance template
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    output = root / "mesh-up.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "mesh"),
+                "up",
+                "--no-materialize",
+                "--workspace",
+                str(workspace),
+                "--port",
+                str(port),
+            ],
+            cwd=root,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while "serving at" not in output.read_text():
+            assert process.poll() is None, f"mesh up exited:\n{output.read_text()}"
+            assert time.monotonic() < deadline, f"not serving after {START_SECONDS} s"
+            time.sleep(0.2)
+        announced_answering = _answers(url)
+        while True:
+            entries = _locations(url)
+            if len(entries) == 2 and all(e["loadStatus"] == "LOADED" for e in entries.values()):
+                break
+            assert time.monotonic() < deadline, f"locations not loaded: {entries}"
+            time.sleep(1)
+        yield Served(root, home, url, process, output, announced_answering)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_serving_is_announced_once_the_ui_answers(served: Served) -> None:
+    assert served.announced_answering, served.text()
+    assert f"serving at {served.url}" in served.text()
+
+
+def test_every_location_runs_its_automation_sensor(served: Served) -> None:
+    for name, entry in _locations(served.url).items():
+        location = entry["locationOrLoadError"]
+        assert location["__typename"] == "RepositoryLocation", location
+        (repository,) = location["repositories"]
+        sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+        assert sensors == {"mesh_automation": "RUNNING"}, (name, sensors)
+
+
+RESOURCES_QUERY = """{ allTopLevelResourceDetailsOrError(repositorySelector: {
+  repositoryLocationName: "%s", repositoryName: "__repository__" }) {
+  ... on ResourceDetailsList { results { name configuredValues { key value } } } } }"""
+
+
+def test_alert_links_use_the_address_the_ui_is_served_at(served: Served) -> None:
+    data = _graphql(served.url, RESOURCES_QUERY % "consumer")
+    resources = data["allTopLevelResourceDetailsOrError"]["results"]
+    (notifier,) = [r for r in resources if r["name"] == "notifier"]
+    values = {v["key"]: v["value"] for v in notifier["configuredValues"]}
+    assert json.loads(values["ui_base_url"]) == served.url
+
+
+TICKS_QUERY = """{ sensorOrError(sensorSelector: { repositoryLocationName: "consumer",
+  repositoryName: "__repository__", sensorName: "mesh_automation" }) {
+  ... on Sensor { sensorState { ticks(limit: 5) { status timestamp } } } } }"""
+
+
+def test_an_upstream_run_makes_the_eager_downstream_domain_materialize(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESH_HOME", str(served.home))
+    monkeypatch.setenv("DAGSTER_HOME", str(served.home / "dagster_home"))
+    from mesh_platform.dagster.resources import build_resources
+
+    # Progress, not a fixed sleep: the consumer's sensor has evaluated at least once, and with
+    # its upstream never materialized it requested nothing.
+    deadline = time.monotonic() + AUTOMATION_SECONDS
+    while not _graphql(served.url, TICKS_QUERY)["sensorOrError"]["sensorState"]["ticks"]:
+        assert time.monotonic() < deadline, "the automation sensor never ticked"
+        time.sleep(1)
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_latest_materialization_event(DOWNSTREAM) is None
+        result = dg.materialize(
+            domain_assets(served.root, "producer"), instance=instance, resources=build_resources()
+        )
+        assert result.success
+        upstream_at = time.monotonic()
+        while (event := instance.get_latest_materialization_event(DOWNSTREAM)) is None:
+            assert time.monotonic() < deadline, (
+                f"consumer.reader not materialized {AUTOMATION_SECONDS} s after its upstream"
+            )
+            time.sleep(2)
+        seen_after = time.monotonic() - upstream_at
+        while not (run := instance.get_run_by_id(event.run_id)) or not run.is_finished:
+            assert time.monotonic() < deadline, "the automation's run did not finish"
+            time.sleep(1)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+    print(f"eager downstream materialized {seen_after:.0f} s after its upstream")
+    # Launched by the consumer location's automation sensor, not by anyone else.
+    assert run.tags.get("dagster/sensor_name") == "mesh_automation", run.tags
+    table = pl.read_delta(str(served.home / "lake" / "consumer" / "reader"))
+    assert sorted(table["doubled"].to_list()) == [3.0, 4.0, 8.5]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_stops_every_process_quietly(served: Served) -> None:
+    # mesh runs `dagster dev` in a process group of its own (the child's pid).
+    (child,) = _children(served.process.pid)
+    groups = (served.process.pid, child)
+    assert len(group_members(child)) >= 5  # dagster dev, webserver, daemon, code servers
+    os.kill(served.process.pid, signal.SIGINT)
+    served.process.wait(timeout=120)
+    assert served.process.returncode == 0, served.text()
+    for group in groups:
+        assert group_members(group) == [], "processes started by mesh up outlived it"
+    text = served.text()
+    assert "stopped in" in text
+    for noise in ("Traceback", "TimeoutExpired", "Warning", "warning", "superseded"):
+        assert noise not in text, text
