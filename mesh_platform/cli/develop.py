@@ -70,38 +70,66 @@ def preview(product: str, rows: int, as_json: bool) -> None:
 @click.argument("target", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def test(target: str | None, as_json: bool) -> None:
-    """Run the example-based product tests (all, a DOMAIN, or a DOMAIN.PRODUCT)."""
-    from mesh_platform.dev.product_tests import discover, load_cases, record_development, run_case
+    """Run the example-based product tests (all, a DOMAIN, or a DOMAIN.PRODUCT).
+
+    A test file or case that names an unknown port or column, or a value of the wrong type,
+    is reported with its file and line; a placeholder case fails as "not written yet".
+    """
+    from mesh_platform.dev.product_tests import (
+        CaseResult,
+        discover,
+        load_cases,
+        record_development,
+        run_case,
+    )
+    from mesh_platform.errors import SpecError
 
     mesh = loaded_mesh()
-    results = [
-        run_case(case, mesh) for path in discover(mesh, target) for case in load_cases(path, mesh)
-    ]
+    results: list[CaseResult] = []
+    broken: list[SpecError] = []
+    for path in discover(mesh, target):
+        try:
+            cases = load_cases(path, mesh)
+        except SpecError as exc:
+            broken.append(exc)
+            continue
+        results.extend(run_case(case, mesh) for case in cases)
     for result in results:
         record_development(result, mesh)
     failed = [r for r in results if not r.passed]
     if as_json:
         click.echo(
             json.dumps(
-                [
-                    {
-                        "product": r.case.product,
-                        "case": r.case.name,
-                        "passed": r.passed,
-                        "diff": r.diff,
-                    }
-                    for r in results
-                ],
+                {
+                    "cases": [
+                        {
+                            "product": r.case.product,
+                            "case": r.case.name,
+                            "passed": r.passed,
+                            "outcome": r.outcome,
+                            "diff": r.diff,
+                        }
+                        for r in results
+                    ],
+                    "file_errors": [
+                        {"file": str(e.file), "line": e.line, "error": e.problem, "fix": e.fix}
+                        for e in broken
+                    ],
+                },
                 indent=2,
             )
         )
     else:
+        labels = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "todo": "TODO"}
         for r in results:
-            click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.case.product}: {r.case.name}")
+            click.echo(f"{labels[r.outcome]} {r.case.product}: {r.case.name}")
             if r.diff:
                 click.echo(r.diff)
-        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if not results:
+        for error in broken:
+            click.echo(f"ERROR {error}")
+        summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+        click.echo(summary + (f", {len(broken)} test file(s) invalid" if broken else ""))
+    if not results and not broken:
         raise click.ClickException(f"no product tests found for {target or 'the mesh'}")
-    if failed:
+    if failed or broken:
         sys.exit(1)

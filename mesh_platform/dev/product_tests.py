@@ -4,10 +4,14 @@ Domain teams keep them in `domains/<domain>/tests/<product>.yaml`. They run with
 root conftest collects them) and with `mesh test <domain.product>`, on the local engine,
 without Dagster or the lakehouse. Each case is a development run: what it consumed is recorded
 in the catalog with kind `development`, attributed to the product's domain.
+
+A test file is checked as strictly as a spec (`case_checks.py`): unknown ports and columns,
+missing inputs and values of the wrong type are errors with the file, line and choices.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import uuid
@@ -21,22 +25,30 @@ from typing import Any
 import pyarrow as pa
 
 from mesh_platform.column_types import UNKNOWN, arrow_type
+from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
+from mesh_platform.dev.case_checks import CaseChecker, Columns, columns_of
 from mesh_platform.engine import Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
-from mesh_platform.errors import SpecError
+from mesh_platform.errors import MeshError, SpecError
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
 from mesh_platform.security.keys import Keyring
-from mesh_platform.spec.yaml_source import read_yaml, to_plain
+from mesh_platform.spec.yaml_source import YamlDocument, read_yaml, to_plain
 
 TESTS_DIR = "tests"
+FILE_KEYS = ("product", "cases")
 LOG = logging.getLogger("mesh.cost")
 
 
 @dataclass(frozen=True)
 class ProductTestCase:
-    """One example: input rows per port and the rows the product must produce."""
+    """One example: input rows per port and the rows the product must produce.
+
+    `errors` are the case's problems found at load (unknown ports or columns, values of the
+    wrong type): such a case fails with them instead of running. `todo` marks a placeholder
+    (the scaffold's `TODO ...` case): it fails as "not written yet".
+    """
 
     product: str
     name: str
@@ -45,57 +57,126 @@ class ProductTestCase:
     path: Path
     line: int | None
     ordered: bool = False
+    errors: tuple[SpecError, ...] = ()
+    todo: bool = False
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of a case: passed, or a readable diff."""
+    """The outcome of a case: passed, failed with a readable diff, invalid, or not written."""
 
     case: ProductTestCase
     passed: bool
     diff: str = ""
     actual: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage | None = None
+    status: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """`passed`, `failed` (other rows), `error` (invalid case or failed run), or `todo`."""
+        return self.status or ("passed" if self.passed else "failed")
 
 
 def load_cases(path: Path, mesh: Mesh) -> list[ProductTestCase]:
-    """The cases of one test file."""
+    """The cases of one test file, each checked against the product and its inputs.
+
+    A problem of the file itself (not YAML, unknown product, no list of cases) raises a
+    SpecError; a problem of one case is kept on the case (`errors`), so the other cases run.
+    """
     document = read_yaml(path)
     raw = to_plain(document.data)
     domain = path.parent.parent.name
     product = raw.get("product")
     if not product or (domain, product) not in mesh.products:
+        known = sorted(p for d, p in mesh.products if d == domain)
+        close = difflib.get_close_matches(str(product), known, n=1)
         raise SpecError(
-            f"test file names unknown product {product!r} of domain {domain!r}",
+            f"test file names unknown product {product!r} of domain {domain!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else ""),
             file=path,
             line=document.line_of(["product"]),
-            fix="write `product: <name>` of a product in this domain",
+            fix=f"write `product: <name>`, one of: {', '.join(known) or '(none)'}",
         )
-    cases = []
-    for index, case in enumerate(raw.get("cases") or []):
-        line = document.line_of(["cases", index])
-        if not isinstance(case, dict) or "expected" not in case:
-            raise SpecError("a case needs `inputs:` and `expected:`", file=path, line=line)
-        ports = mesh.products[(domain, product)].spec.inputs
-        unknown = [p for p in (case.get("inputs") or {}) if p not in ports]
-        if unknown:
+    for key in raw:
+        if key not in FILE_KEYS:
             raise SpecError(
-                f"case gives rows for unknown input {unknown[0]!r}; inputs: {', '.join(ports)}",
+                f"unknown key {key!r}; a test file has: {', '.join(FILE_KEYS)}",
                 file=path,
-                line=line,
+                line=document.line_of([key]),
             )
-        cases.append(
-            ProductTestCase(
-                product=f"{domain}.{product}",
-                name=str(case.get("name", f"case {index + 1}")),
-                inputs=case.get("inputs") or {},
-                expected=case["expected"] or [],
-                path=path,
-                line=line,
-                ordered=bool(case.get("ordered", False)),
-            )
+    if not isinstance(raw.get("cases"), list):
+        raise SpecError(
+            "a test file needs `cases:`, a list of cases",
+            file=path,
+            line=document.line_of(["cases"]),
+            fix="see docs/product-tests.md for the layout",
         )
-    return cases
+    ports, output = _columns(mesh, (domain, product))
+    return [
+        _case(document, index, case, f"{domain}.{product}", ports, output)
+        for index, case in enumerate(raw["cases"])
+    ]
+
+
+def _columns(mesh: Mesh, key: tuple[str, str]) -> tuple[dict[str, Columns], Columns]:
+    """The columns each input port offers, and the product's output columns."""
+
+    def of(plan: ProductPlan | None) -> Columns:
+        if plan is None:
+            return {}
+        return columns_of(plan.schema, {c.name: c.declared for c in plan.columns})
+
+    spec = mesh.products[key].spec
+    ports = {port: of(mesh.plans.get(ref)) for port, ref in spec.input_refs().items()}
+    return ports, of(mesh.plans.get(key))
+
+
+def _case(
+    document: YamlDocument,
+    index: int,
+    case: Any,
+    product: str,
+    ports: dict[str, Columns],
+    output: Columns,
+) -> ProductTestCase:
+    check = CaseChecker(document, index)
+    if not isinstance(case, dict):
+        check.error("a case is a mapping with `name:`, `inputs:` and `expected:`", [])
+        case = {}
+    check.keys(case)
+    inputs = check.inputs(case.get("inputs"), ports)
+    if "expected" not in case:
+        check.error("a case needs `expected:`", [], fix="add `expected: []` for no rows")
+    expected = check.rows(case.get("expected"), output, ["expected"], "expected")
+    for port, rows in inputs.items():
+        try:
+            _input_table(rows, _declared(ports[port]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            check.error(
+                f"input {port!r}: the values of a column do not share one type ({exc})",
+                ["inputs", port],
+                fix="write every value of a column with the same type",
+            )
+    if not isinstance(case.get("ordered", False), bool):
+        check.error("`ordered:` is true or false", ["ordered"])
+    name = str(case.get("name", f"case {index + 1}"))
+    unwritten = "name" not in case and not any(inputs.values()) and not expected
+    return ProductTestCase(
+        product=product,
+        name=name,
+        inputs=inputs,
+        expected=expected,
+        path=document.path,
+        line=document.line_of(["cases", index]),
+        ordered=case.get("ordered") is True,
+        errors=tuple(check.errors),
+        todo=name.startswith("TODO") or unwritten,
+    )
+
+
+def _declared(columns: Columns) -> dict[str, str]:
+    return {n: c.type if c.declared else UNKNOWN for n, c in columns.items()}
 
 
 def discover(mesh: Mesh, target: str | None = None) -> list[Path]:
@@ -109,27 +190,14 @@ def discover(mesh: Mesh, target: str | None = None) -> list[Path]:
 
 
 def _input_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:
+    """An input's rows as a table of its columns (values already converted to their types)."""
     columns = dict(schema) or {k: UNKNOWN for r in rows for k in r}
     arrays = {}
     for name, spec_type in columns.items():
         target = arrow_type(spec_type) if spec_type != UNKNOWN else None
-        values = [_coerce(row.get(name), target) for row in rows]
+        values = [row.get(name) for row in rows]
         arrays[name] = pa.array(values, type=target) if target else pa.array(values)
     return pa.table(arrays)
-
-
-def _coerce(value: Any, target: pa.DataType | None) -> Any:
-    if value is None or target is None:
-        return value
-    if pa.types.is_date(target) and isinstance(value, str):
-        return date.fromisoformat(value)
-    if pa.types.is_timestamp(target) and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    if pa.types.is_decimal(target):
-        return Decimal(str(value))
-    if pa.types.is_floating(target):
-        return float(value)
-    return value
 
 
 def _normal(value: Any) -> Any:
@@ -146,8 +214,27 @@ def _row_key(row: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, _normal(v)) for k, v in row.items()))
 
 
+def _heading(case: ProductTestCase) -> str:
+    return f"{case.product}: case {case.name!r} ({case.path}:{case.line})"
+
+
 def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
-    """Run the product's steps on the case's rows and compare with the expected rows."""
+    """Run the product's steps on the case's rows and compare with the expected rows.
+
+    An invalid case (see `ProductTestCase.errors`) and a placeholder do not run; a run that
+    fails (the SQL, the contract) is the case's failure, reported as one message.
+    """
+    if case.errors:
+        text = "\n".join(f"  {line}" for e in case.errors for line in str(e).splitlines())
+        return CaseResult(case, False, f"{_heading(case)}\n{text}", status="error")
+    if case.todo:
+        return CaseResult(
+            case,
+            False,
+            f"{_heading(case)}\n  not written yet: give the case a name saying what it checks, "
+            "rows for its inputs and the rows the product must produce",
+            status="todo",
+        )
     domain, _, name = case.product.partition(".")
     spec = mesh.products[(domain, name)].spec
     plan = mesh.plans[(domain, name)]
@@ -158,8 +245,16 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     # Example rows are test data: keyed functions use the public dev keys, never real ones.
     engine = get_engine(spec.engine, threads=1, keys=Keyring.dev())
     meter = UsageMeter()
-    with meter.measure():
-        result = conform(engine.run(plan, inputs).table, plan, case.product)
+    try:
+        with meter.measure():
+            result = conform(engine.run(plan, inputs).table, plan, case.product)
+    except MeshError as exc:
+        return CaseResult(
+            case,
+            False,
+            f"{_heading(case)}\n  the product failed on these rows: {exc}",
+            status="error",
+        )
     usage = Usage(
         meter.usage.wall_seconds,
         meter.usage.cpu_seconds,
@@ -169,6 +264,16 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
         bytes_in=sum(t.nbytes for t in inputs.values()),
         process_peak_memory_mb=meter.usage.process_peak_memory_mb,
     )
+    unknown = sorted({k for row in case.expected for k in row} - set(result.column_names))
+    if unknown:  # only when the plan does not know the output columns (a Python step)
+        return CaseResult(
+            case,
+            False,
+            f"{_heading(case)}\n  expected rows name unknown column(s) {', '.join(unknown)}; "
+            f"the product produces: {', '.join(result.column_names)}",
+            usage=usage,
+            status="error",
+        )
     columns = sorted({k for row in case.expected for k in row}) or result.column_names
     actual = [{c: row.get(c) for c in columns} for row in result.to_pylist()]
     expected = [{c: row.get(c) for c in columns} for row in case.expected]
@@ -212,7 +317,7 @@ def render_diff(
 ) -> str:
     """Rows expected but not produced (-) and produced but not expected (+)."""
     want, got = Counter(map(_row_key, expected)), Counter(map(_row_key, actual))
-    lines = [f"{case.product}: case {case.name!r} ({case.path}:{case.line})"]
+    lines = [_heading(case)]
     for key, count in (want - got).items():
         lines.extend(f"  - expected, not produced: {dict(key)}" for _ in range(count))
     for key, count in (got - want).items():

@@ -1,22 +1,37 @@
-"""pytest items for the example-based product tests."""
+"""pytest items for the example-based product tests.
+
+A test file pytest cannot load (unknown product, malformed YAML, a broken mesh) becomes one
+failing item with the clean message, not a collection traceback, so the other files run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mesh_platform.dev.product_tests import ProductTestCase, load_cases, run_case
+from mesh_platform.errors import MeshError
 from mesh_platform.loader.mesh import Mesh
+
+
+def _mesh_of(path: Path) -> Mesh:
+    """The mesh a test file belongs to: `<root>/domains/<domain>/tests/<product>.yaml`."""
+    return Mesh.load(path.resolve().parents[3])
 
 
 class ProductTestFile(pytest.File):
     """A domain's `tests/<product>.yaml`."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        mesh = Mesh.load()
-        for case in load_cases(self.path, mesh):
+        try:
+            cases = load_cases(self.path, _mesh_of(self.path))
+        except MeshError as exc:
+            yield InvalidTestFile.from_parent(self, name=self.path.name, message=str(exc))
+            return
+        for case in cases:
             yield ProductTestItem.from_parent(self, name=case.name, case=case)
 
 
@@ -28,7 +43,7 @@ class ProductTestItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        result = run_case(self.case, Mesh.load())
+        result = run_case(self.case, _mesh_of(self.path))
         if not result.passed:
             raise ProductTestFailure(result.diff)
 
@@ -41,5 +56,22 @@ class ProductTestItem(pytest.Item):
         return self.path, self.case.line, f"{self.case.product}: {self.case.name}"
 
 
+class InvalidTestFile(pytest.Item):
+    """A test file that cannot be loaded: fails with the spec error."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def runtest(self) -> None:
+        raise ProductTestFailure(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.path.name}: invalid test file"
+
+
 class ProductTestFailure(AssertionError):
-    """A product produced other rows than its example expects."""
+    """A product produced other rows than its example expects, or its test is invalid."""
