@@ -18,18 +18,25 @@ from mesh_platform.spec.workspace import domain_folder
 
 TESTS_DIR = "tests"
 
-_DOMAIN = """\
-# The {name} domain: one Dagster code location (docs/adding-a-domain.md explains each field).
-name: {name}                      # = the folder name
-team: {team}                      # the owning team; products are owned by team:{team}
-description: >
-  TODO: what this domain is about and what it publishes, in one or two sentences.
-owners: [{owners}]                # added to every product's owners (email or team:<name>)
-# on_call: {name}-oncall@example.com  # failures of this domain's logic are emailed here
-channels: []                      # more alert destinations: webhook:<name>, email:<address>
-severity: medium                  # low | medium | high | critical, on this domain's alerts
-time_to_recover_hours: 24         # the recovery time this domain's alerts promise
-"""
+
+def _domain_yaml(name: str, team: str, owners: tuple[str, ...]) -> str:
+    """domain.yaml with every field, each explained by a comment in one column."""
+    fields = [
+        (f"name: {name}", "= the folder name"),
+        (f"team: {team}", f"the owning team; its products get the owner team:{team}"),
+        ("description: >", None),
+        ("  TODO: what this domain is about and what it publishes, in a sentence or two.", None),
+        (f"owners: [{', '.join(owners)}]", "more owners of every product (email, team:<name>)"),
+        (f"# on_call: {name}-oncall@example.com", "its logic's failures are emailed here"),
+        ("channels: []", "alert destinations: webhook:<name>, email:<address>"),
+        ("severity: medium", "low, medium, high or critical: of its alerts"),
+        ("time_to_recover_hours: 24", "the recovery time its alerts promise"),
+    ]
+    width = max(len(text) for text, note in fields if note) + 2
+    lines = [f"# The {name} domain: one code location (docs/adding-a-domain.md: every field)."]
+    lines += [f"{text:<{width}}# {note}" if note else text for text, note in fields]
+    return "\n".join(lines) + "\n"
+
 
 _DEFINITIONS = '''\
 """The {name} domain's code location: its products, read from products/*.yaml."""
@@ -53,8 +60,8 @@ steps:
 """
 
 _TEST = """\
-# Example-based tests: a few input rows -> the expected output rows.
-# Run with `mesh test {domain}.{name}` or pytest. Until its rows are written, this case fails.
+# Example-based tests: a few input rows -> the expected output rows (docs/product-tests.md).
+# Run with `mesh test {domain}.{name}` or pytest. The case fails until its rows are written.
 {columns}product: {name}
 cases:
   - name: TODO describe the case
@@ -110,7 +117,7 @@ def scaffold_domain(
         )
     files = {
         folder / "__init__.py": "",
-        folder / DOMAIN_FILE: _DOMAIN.format(name=name, team=team, owners=", ".join(owners)),
+        folder / DOMAIN_FILE: _domain_yaml(name, team, owners),
         folder / DEFINITIONS_FILE: _DEFINITIONS.format(name=name),
         folder / PRODUCTS_DIR / "__init__.py": "",
         folder / TESTS_DIR / ".gitkeep": "",
