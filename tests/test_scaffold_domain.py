@@ -175,6 +175,10 @@ def test_workspace_checks_name_what_is_wrong(mesh_root: Path) -> None:
     assert problems() == ["the file has no `load_from:` list of code locations"]
     (mesh_root / "workspace.yaml").unlink()
     assert problems() == ["no workspace.yaml beside domains/"]
+    # Scaffolding a domain then creates the file, with every domain folder.
+    assert mesh("scaffold", "domain", "logistics")[0] == 0
+    assert problems() == []
+    assert "location_name: other" in (mesh_root / "workspace.yaml").read_text()
 
 
 def test_scaffold_product_in_a_missing_domain_says_how_to_create_it(mesh_root: Path) -> None:

@@ -169,17 +169,23 @@ _INDENTS = ((2, 4, 2), (2, 2, 0), (4, 6, 4), (4, 4, 0), (2, 4, 0))
 
 
 def register_domain(root: Path, domain: str) -> bool:
-    """Add `domain`'s code location to `<root>/workspace.yaml` (created if missing), keeping
-    the file's comments and indentation. False when it was already listed (nothing written)."""
+    """Add `domain`'s code location to `<root>/workspace.yaml`, keeping the file's comments and
+    indentation; False when it was already listed (nothing written). A missing file is created
+    with every domain folder under `root`."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     path = root / WORKSPACE_FILE
     entry = CommentedMap(module_name=definitions_module(domain), location_name=domain)
-    if not path.is_file():
+    if not path.is_file():  # a new file lists every domain folder, this one included
+        names = sorted({folder.name for folder in discover_domains(root)} | {domain})
         path.write_text(
             "# One code location per domain. `mesh up` serves these with the Dagster UI.\n"
-            f"load_from:\n  - python_module:\n      module_name: {entry['module_name']}\n"
-            f"      location_name: {domain}\n"
+            "load_from:\n"
+            + "".join(
+                f"  - python_module:\n      module_name: {definitions_module(name)}\n"
+                f"      location_name: {name}\n"
+                for name in names
+            )
         )
         return True
     if any(location.domain == domain for location in read_locations(root)):
