@@ -20,7 +20,7 @@ from mesh_platform.catalog import Catalog, CatalogUnavailable, OutboxMessage
 from mesh_platform.catalog.models import utcnow
 from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.ops.sensors import build_retry_sensor
-from mesh_platform.ops.status import mesh_status, render
+from mesh_platform.ops.status import mesh_status, render, undelivered
 from tests import test_routing_support as rs
 from tests.test_catalog import catalog_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
 
@@ -113,8 +113,44 @@ def test_a_webhook_that_always_fails_is_given_up_and_shows_in_status(
     assert rows["shop.ratio"].undelivered_notifications == 1
     assert rows["shop.ratio"].as_dict()["undelivered_notifications"] == 1
     assert rows["shop.events"].undelivered_notifications == 0
-    assert "unsent" in render(list(rows.values())).splitlines()[0]
+    (line,) = rows["shop.ratio"].failed_notifications
+    assert "webhook:team" in line and "given up after 5 attempt(s)" in line and "500" in line
+    assert rows["shop.ratio"].as_dict()["failed_notifications"] == [line]
+    text = render(list(rows.values()), undelivered(notifier))
+    assert "unsent" in text.splitlines()[0]
+    assert "notifications not delivered (1):" in text and line in text
     notifier.catalog().engine.dispose()
+
+
+def test_mesh_status_lists_the_notifications_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesh_platform.cli import main
+
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("MESH_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.delenv("MESH_CATALOG_URL", raising=False)
+    notifier = Notifier(
+        catalog_url=f"sqlite:///{tmp_path / 'catalog.db'}",
+        webhooks={"team": "http://127.0.0.1:9/nothing-listens-here"},
+        max_attempts=1,
+    )
+    notifier.publish(_draft(product="sales.pricing_summary"))
+    notifier.publish(_draft("fault:2", product=None))  # a run that failed before its steps
+    notifier.catalog().engine.dispose()
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 0, result.output
+    text = result.output.split("notifications not delivered (2):", 1)[1]
+    lines = [line.strip() for line in text.strip().splitlines()]
+    assert len(lines) == 2
+    assert all(
+        "via webhook:team" in line and "given up after 1 attempt(s)" in line for line in lines
+    )
+    assert lines[0].startswith("- via") and lines[1].startswith("sales.pricing_summary via")
+    assert "webhook unreachable" in lines[1]
 
 
 def test_the_maximum_number_of_attempts_is_configurable(tmp_path: Path) -> None:

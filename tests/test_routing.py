@@ -87,3 +87,38 @@ def test_a_failed_warn_rule_notifies_the_domain_and_downstream_runs(tmp_path: Pa
     assert [(a.kind, a.audience, a.domain) for a in alerts] == [("quality", "domain", "shop")]
     assert "unique_id" in alerts[0].title and "2 rows" in alerts[0].body
     assert hooks.paths() == ["/shop"]
+
+
+def test_a_soft_failure_is_logged_once_and_a_skipped_email_is_not_retried(
+    tmp_path: Path, hooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The quality sensor re-reads the newest failed evaluation on every tick: its alert is
+    raised again (idempotently) but logged and counted once, and the e-mail it could not send
+    (no SMTP server) stays `skipped` after one attempt, whatever the ticks and retry passes."""
+    from datetime import timedelta
+
+    from mesh_platform.catalog.models import utcnow
+    from mesh_platform.ops.quality_history import build_quality_sensor
+
+    mesh = rs.build_mesh(tmp_path)
+    rs.write_events(tmp_path, [1, 1, 2], [4.0, 5.0, 6.0])
+    instance = dg.DagsterInstance.ephemeral()
+    assert rs.run(mesh, instance).success
+    notify = rs.notifier(tmp_path)
+    sensor = build_quality_sensor(mesh.root)
+    messages = []
+    with caplog.at_level("INFO", logger="mesh.notify"):
+        for _ in range(4):
+            context = dg.build_sensor_context(instance=instance, resources={"notifier": notify})
+            messages.append(sensor.evaluate_tick(context).skip_message or "")
+            notify.retry_due(now=utcnow() + timedelta(days=1))
+    assert ["1 new alert" in m for m in messages] == [True, False, False, False], messages
+    assert all("0 new alert" in m for m in messages[1:]), messages
+    raised = [r for r in caplog.records if "raised" in r.getMessage()]
+    assert len(raised) == 1 and "unique_id" in raised[0].getMessage()
+    email = [r for r in caplog.records if "email:shop-oncall" in r.getMessage()]
+    assert len(email) == 1 and "skipped" in email[0].getMessage()
+    (message,) = [m for m in notify.outbox() if m.channel.startswith("email:")]
+    assert (message.status, message.attempts) == ("skipped", 1)
+    assert "no SMTP server" in (message.error or "")
+    assert hooks.paths() == ["/shop"]

@@ -35,13 +35,15 @@ def _operations() -> tuple[Any, Any, Any]:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Every product: last run, freshness, quality score, failing checks, open alerts."""
-    from mesh_platform.ops.status import mesh_status, render
+    """Every product: last run, freshness, quality score, failing checks, open alerts; then the
+    notifications that could not be delivered (given up, or failing and retried)."""
+    from mesh_platform.ops.status import mesh_status, render, undelivered
 
     mesh, instance, notifier = _operations()
     with _catalog_reachable():
         rows = mesh_status(mesh, instance, notifier)
-    emit(as_json, [r.as_dict() for r in rows], render(rows))
+        failed = undelivered(notifier)
+    emit(as_json, [r.as_dict() for r in rows], render(rows, failed))
 
 
 @main.command()

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from mesh_platform.catalog import Alert, Catalog, OutboxMessage
 
 LOG = logging.getLogger("mesh.notify")
+
+
 class Notifier(dg.ConfigurableResource):
     """Alerts and notifications, kept in the catalog's outbox and sent on their channels."""
 
@@ -91,12 +93,22 @@ class Notifier(dg.ConfigurableResource):
         When this returns, the alert and all its messages are durably recorded (a failed
         delivery is left to the retry pass); a catalog outage raises `CatalogUnavailable`.
         """
-        alert = self._record(draft)
+        return self._publish(draft)[0]
+
+    def publish_new(self, draft: AlertDraft) -> bool:
+        """`publish`, and whether the alert was recorded now (False: it was raised before, so
+        a caller raising it again after a restart or on every tick logs nothing new)."""
+        return self._publish(draft)[1]
+
+    def _publish(self, draft: AlertDraft) -> tuple[Alert, bool]:
+        alert, created = self._record(draft)
+        if created:  # logged once, however often the alert is raised again
+            LOG.info("alert %s raised: %s", draft.dedupe_key, draft.title)
         for channel in (OUTBOX, *dict.fromkeys(draft.recipients)):
             message = self._message(alert, channel)
             if message.status not in FINAL:
                 self._attempt(message.id)
-        return alert
+        return alert, created
 
     def retry_due(
         self, now: datetime | None = None, limit: int = 200, budget_seconds: float = 40
@@ -167,7 +179,7 @@ class Notifier(dg.ConfigurableResource):
             ).all()
         return {product: int(count) for product, count in rows}
 
-    def _record(self, draft: AlertDraft) -> Alert:
+    def _record(self, draft: AlertDraft) -> tuple[Alert, bool]:
         from sqlalchemy import select
         from sqlalchemy.exc import IntegrityError
 
@@ -192,12 +204,13 @@ class Notifier(dg.ConfigurableResource):
                     status="open",
                 )
                 session.add(alert)
-            return alert
+            return alert, True
         except IntegrityError:  # raised before: a repeated tick or a restart
             with catalog.session() as session:
-                return session.scalars(
+                existing = session.scalars(
                     select(Alert).where(Alert.dedupe_key == draft.dedupe_key)
                 ).one()
+            return existing, False
 
     def _message(self, alert: Alert, channel: str) -> OutboxMessage:
         from sqlalchemy import select

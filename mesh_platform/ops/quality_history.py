@@ -51,7 +51,8 @@ def project_checks(
     per_check: int = 25,
     alert: bool = True,
 ) -> list[AlertDraft]:
-    """Bring the quality history up to date; alert on soft failures. Returns the alerts.
+    """Bring the quality history up to date; alert on soft failures. Returns the alerts raised
+    for the first time (an alert raised again, e.g. the newest stored execution's, is not).
 
     Reads each check's executions not yet projected (Dagster's check index, `per_check` at a
     time; a check never projected before starts with its latest `per_check`); rows and alerts
@@ -72,8 +73,7 @@ def project_checks(
                 _store(catalog, record, product, evaluation, meta)
             if alert and not evaluation.passed:
                 draft = _soft_failure(record, product, evaluation, meta, notifier, mesh)
-                if draft is not None:
-                    notifier.publish(draft)
+                if draft is not None and notifier.publish_new(draft):
                     drafts.append(draft)
     return drafts
 
@@ -260,6 +260,8 @@ def build_quality_sensor(mesh_root: Any = None) -> dg.SensorDefinition:
     def mesh_quality_history(context: dg.SensorEvaluationContext, notifier: Notifier) -> Any:
         """Project new check evaluations; alert on soft failures (idempotent)."""
         drafts = project_checks(context.instance, notifier, MeshSpecs.load(mesh_root))
+        for draft in drafts:  # each alert once: the ticks that raise it again log nothing
+            context.log.info(f"alert raised: {draft.title}")
         return dg.SkipReason(f"projected check evaluations; {len(drafts)} new alert(s)")
 
     return mesh_quality_history

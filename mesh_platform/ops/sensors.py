@@ -63,9 +63,7 @@ def build_budget_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
         description="Notifies each domain (or the platform team, its proxy) once per month of "
         "each budget limit its production runs exceed, unless an exception covers it.",
     )
-    def mesh_budget_watch(
-        context: dg.SensorEvaluationContext, notifier: Notifier
-    ) -> dg.SkipReason:
+    def mesh_budget_watch(context: dg.SensorEvaluationContext, notifier: Notifier) -> dg.SkipReason:
         """Evaluate the budgets (a catalog outage or a bad standard fails the tick)."""
         drafts = watch_budgets(notifier, MeshSpecs.load(mesh_root))
         return dg.SkipReason(f"{len(drafts)} budget breach(es) this month, each notified once")

@@ -7,13 +7,13 @@ Facts come from the Dagster instance (materializations, check evaluations) and t
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import dagster as dg
 from sqlalchemy import func, select
 
-from mesh_platform.catalog import Alert
+from mesh_platform.catalog import Alert, OutboxMessage
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import Notifier
 from mesh_platform.ops.quality_history import product_quality, project_checks
@@ -38,10 +38,61 @@ class ProductStatus:
     last_failure: str | None
     # Notifications about the product not delivered: still being retried, or given up.
     undelivered_notifications: int = 0
+    # The failed ones among them (given up, or waiting for a retry), one line each.
+    failed_notifications: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A notification not delivered: given up after its last attempt, or failed and waiting
+    for its next one (backoff)."""
+
+    product: str | None
+    channel: str
+    status: str  # gave_up | failed
+    attempts: int
+    next_attempt_at: str | None
+    error: str | None
+    subject: str
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        when = "given up" if self.status == "gave_up" else f"next attempt {self.next_attempt_at}"
+        return (
+            f"{self.product or '-'} via {self.channel}: {self.subject} ({when} after "
+            f"{self.attempts} attempt(s)): {self.error or 'no error recorded'}"
+        )
+
+
+def undelivered(notifier: Notifier, limit: int = 50) -> list[Undelivered]:
+    """The notifications that failed (given up first, then retried), newest first."""
+    catalog = notifier.catalog()
+    with catalog.session() as session:
+        rows = session.execute(
+            select(Alert.product, OutboxMessage)
+            .join(Alert, Alert.id == OutboxMessage.alert_id)
+            .where(OutboxMessage.status.in_(("gave_up", "failed")))
+            .order_by(OutboxMessage.status.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        Undelivered(
+            product=product,
+            channel=m.channel,
+            status=m.status,
+            attempts=m.attempts,
+            next_attempt_at=(
+                m.next_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ") if m.next_attempt_at else None
+            ),
+            error=m.error,
+            subject=m.subject,
+        )
+        for product, m in rows
+    ]
 
 
 def mesh_status(
@@ -53,7 +104,10 @@ def mesh_status(
     """
     project_checks(instance, notifier, mesh, alert=False)
     catalog = notifier.catalog()
-    undelivered = notifier.undelivered_by_product()
+    undelivered_counts = notifier.undelivered_by_product()
+    failed: dict[str | None, list[str]] = {}
+    for message in undelivered(notifier):
+        failed.setdefault(message.product, []).append(message.line())
     with catalog.session() as session:
         open_alerts = dict(
             session.execute(
@@ -102,14 +156,15 @@ def mesh_status(
                 failing_checks=[h.check_name for h in histories if not h.last_passed],
                 open_alerts=int(open_alerts.get(name, 0)),
                 last_failure=last_failures.get(name),
-                undelivered_notifications=undelivered.get(name, 0),
+                undelivered_notifications=undelivered_counts.get(name, 0),
+                failed_notifications=failed.get(name, []),
             )
         )
     return rows
 
 
-def render(rows: list[ProductStatus]) -> str:
-    """A table for the terminal."""
+def render(rows: list[ProductStatus], failed: list[Undelivered] | None = None) -> str:
+    """A table for the terminal, then the notifications that could not be delivered."""
     lines = [
         f"{'product':<40} {'last run':<20} {'freshness':<9} {'quality':>7} {'alerts':>6} "
         f"{'unsent':>6}  failing"
@@ -121,4 +176,7 @@ def render(rows: list[ProductStatus]) -> str:
             f"{score:>7} {r.open_alerts:>6} {r.undelivered_notifications:>6}  "
             f"{', '.join(r.failing_checks) or '-'}"
         )
+    if failed:
+        lines += ["", f"notifications not delivered ({len(failed)}):"]
+        lines += [f"  {u.line()}" for u in failed]
     return "\n".join(lines)
