@@ -275,3 +275,83 @@ def test_ctrl_c_stops_every_process_quietly(served: Served) -> None:
     assert "stopped in" in text
     for noise in ("Traceback", "TimeoutExpired", "Warning", "warning", "superseded"):
         assert noise not in text, text
+
+
+# Without a server ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty MESH_HOME for the checkout's mesh (its Dagster home is created by mesh)."""
+    for name in ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT", "MESH_CATALOG_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MESH_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return tmp_path
+
+
+def _tables(home: Path, keys: list[tuple[str, str]]) -> None:
+    """A Delta table (a stand-in: one row) for each product of `keys`."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    for domain, name in keys:
+        write_deltalake(str(home / "lake" / domain / name), pa.table({"x": [1]}))
+
+
+def test_only_products_without_a_table_are_materialized(home: Path) -> None:
+    from mesh_platform.cli.serve import missing_targets
+    from mesh_platform.loader.mesh import Mesh
+
+    mesh = Mesh.load()
+    assert missing_targets() is None  # a first start builds everything
+    platform = [s.spec.key for s in mesh.of_domain("platform")]
+    sales = [s.spec.key for s in mesh.of_domain("sales")]
+    _tables(home, [*platform, *sales[1:]])
+    expected = [".".join(sales[0])] + [
+        domain for domain in mesh.domain_order() if domain not in ("platform", "sales")
+    ]
+    assert sorted(missing_targets() or []) == sorted(expected)
+    _tables(home, [k for k in mesh.order if k not in {*platform, *sales[1:]}])
+    assert missing_targets() == []
+
+
+def test_up_with_every_table_present_materializes_nothing(home: Path) -> None:
+    from click.testing import CliRunner
+
+    from mesh_platform.cli import main
+    from mesh_platform.loader.mesh import Mesh
+
+    _tables(home, list(Mesh.load().order))
+    result = CliRunner().invoke(main, ["up", "--headless"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to materialize" in result.output
+    assert (home / "dagster_home" / "dagster.yaml").read_text().startswith("# The embedded")
+
+
+def test_serving_another_workspace_needs_no_materialize(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mesh_platform.cli import main
+
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text("load_from: []\n")
+    result = CliRunner().invoke(main, ["up", "--workspace", str(workspace)])
+    assert result.exit_code == 2 and "add --no-materialize" in result.output
+
+
+def test_a_port_in_use_is_one_message(home: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from mesh_platform.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["up", "--no-materialize", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.output
+    assert "--port" in result.output and "Traceback" not in result.output
