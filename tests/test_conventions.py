@@ -130,6 +130,10 @@ def test_dg_list_defs_lists_every_product_of_every_code_location(tmp_path: Path)
     sensors = {s["name"] for s in listed["sensors"]}
     assert {"mesh_failure_routing", "mesh_quality_history"} <= sensors
     assert "does not match the virtual environment" not in result.stderr
+    # The platform's component is registered for `dg` (`registry_modules`).
+    components = json.loads(_dg(tmp_path, "list", "components", "--json").stdout)
+    keys = {item["key"] for item in components["items"]}
+    assert "mesh_platform.dagster.component.DataProduct" in keys
 
 
 def test_dg_check_defs_loads_every_code_location(tmp_path: Path) -> None:
