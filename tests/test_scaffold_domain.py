@@ -116,6 +116,10 @@ def test_the_scaffolded_test_lists_every_input_and_is_not_written_yet(mesh_root:
     mesh_module._load_cached.cache_clear()
     (loaded,) = load_cases(path, load_mesh(mesh_root))
     assert loaded.product == "logistics.shipments" and set(loaded.inputs) == {"src", "items"}
+    assert not loaded.errors  # every port is a real input: the file loads cleanly
+    # Until its rows are written, the case fails.
+    code, out = mesh("test", "logistics.shipments")
+    assert code == 1 and "not written yet" in out, out
 
 
 def test_a_domain_folder_missing_from_the_workspace_fails_validate(mesh_root: Path) -> None:
