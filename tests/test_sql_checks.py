@@ -82,6 +82,27 @@ def test_reserved_calls_keep_their_message(tmp_path: Path) -> None:
     assert error.line == 6
 
 
+def test_an_idiom_without_sparks_meaning_is_refused_with_the_line_and_fix(
+    tmp_path: Path,
+) -> None:
+    # The local engine cannot split with a positive limit as Spark does (the last element keeps
+    # the rest): a product that validates must give Spark's answer on every engine.
+    error = only_error(tmp_path, "SELECT id,\n  split(region, '-', 2) AS parts\nFROM src")
+    assert error.problem.startswith(
+        "step 'step_1': split(str, regex, limit) with a positive limit cannot be given Spark's "
+        "meaning here"
+    )
+    assert error.line == 7
+    assert error.fix and "element_at" in error.fix
+
+
+def test_a_hash_without_a_local_equivalent_is_refused(tmp_path: Path) -> None:
+    error = only_error(tmp_path, "SELECT id, xxhash64(region) AS h FROM src")
+    assert "xxhash64() cannot be given Spark's meaning here" in error.problem
+    assert error.line == 6
+    assert error.fix and "sha2(..., 256)" in error.fix
+
+
 def test_a_column_missing_from_group_by(tmp_path: Path) -> None:
     sql = "SELECT region,\n  amount,\n  sum(amount) AS total\nFROM src\nGROUP BY region"
     error = only_error(tmp_path, sql)

@@ -20,7 +20,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.tokens import TokenType
 
 from mesh_platform.column_types import UNKNOWN, Schema, from_sqlglot
-from mesh_platform.compile import functions
+from mesh_platform.compile import functions, spark_semantics
 
 SOURCE_DIALECT = "spark"
 
@@ -106,7 +106,7 @@ def referenced_tables(query: exp.Query) -> list[exp.Table]:
     return tables
 
 
-def line_of_node(sql: str, node: exp.Expression, name: str) -> int | None:
+def line_of_node(sql: str, node: exp.Expr, name: str) -> int | None:
     """Best line for a node: its parser position, else the first line that mentions `name`."""
     for part in node.walk():
         # The parser records positions on tokens (identifiers, function names), not on
@@ -238,7 +238,14 @@ def _source_label(alias: str, source: exp.Table | Scope) -> str:
 
 
 def check_functions(query: exp.Query, sql: str) -> None:
-    """Refuse a call to a function that is neither a Spark SQL nor a platform SQL function."""
+    """Refuse a call to a function that is neither a Spark SQL nor a platform SQL function,
+    and a Spark idiom no engine of the mesh can answer as Spark does (`spark_semantics`)."""
+    for refused in spark_semantics.refusals(query):
+        raise SqlProblem(
+            refused.message,
+            line_of_node(sql, refused.node, refused.name),
+            refused.fix,
+        )
     for call in functions.unknown_calls(query):
         close = functions.close_matches(call.name, SOURCE_DIALECT)
         hint = f"did you mean {' or '.join(close)}? " if close else ""

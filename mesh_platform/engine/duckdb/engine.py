@@ -20,7 +20,8 @@ import sqlglot
 
 from mesh_platform.compile.plan import PlannedStep, ProductPlan
 from mesh_platform.engine.base import EngineRun, InputData, StepPreview, UsageMeter
-from mesh_platform.engine.duckdb.functions import DIALECT, provided, register_functions
+from mesh_platform.engine.duckdb.functions import provided, register_functions
+from mesh_platform.engine.duckdb.translate import to_duckdb
 from mesh_platform.engine.python_steps import apply_standard, call_python
 from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
 from mesh_platform.lake.partitions import PartitionSlice
@@ -58,6 +59,9 @@ class DuckDBEngine:
         for port, source in inputs.items():
             con.register(port, source)
         register_functions(con, self.keys)
+        # Spark's (non-ANSI) answers: x % 0 and x div 0 are NULL; times are read in UTC.
+        con.execute("SET error_on_division_by_zero = false")
+        con.execute("SET TimeZone = 'UTC'")
         # Domain SQL reads only the registered inputs: no files, no network, no extensions.
         con.execute("SET autoinstall_known_extensions = false")
         con.execute("SET autoload_known_extensions = false")
@@ -109,7 +113,7 @@ class DuckDBEngine:
         """One Spark SQL query over `tables`, transpiled to DuckDB."""
         con = self._connect(tables)
         try:
-            return con.sql(sqlglot.transpile(sql, read="spark", write=DIALECT)[0]).to_arrow_table()
+            return con.sql(to_duckdb(sqlglot.parse_one(sql, read="spark"), con)).to_arrow_table()
         finally:
             con.close()
 
@@ -143,9 +147,7 @@ class DuckDBEngine:
         inputs: Mapping[str, InputData],
     ) -> None:
         if step.query is not None:  # SQL steps and standard steps compiled to SQL
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {step.name} AS {step.query.sql(dialect=DIALECT)}"
-            )
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {step.name} AS {to_duckdb(step.query, con)}")
             return
         assert previous is not None
         frame = con.sql(f"SELECT * FROM {previous}").pl().lazy()

@@ -16,10 +16,11 @@ import duckdb
 import pyarrow as pa  # DuckDB evaluates the Arrow UDFs' annotations in this module
 import sqlglot
 
+from mesh_platform.engine.duckdb import translate
 from mesh_platform.registry import registry
 from mesh_platform.security.keys import Keyring, KeyUnavailable
 
-DIALECT = "duckdb"
+DIALECT = translate.DIALECT
 _TOKEN_FUNCTION = "mesh_hmac_sha256"
 
 # DuckDB bodies of the keyless built-ins (the catalogue holds their meaning and signature).
@@ -55,10 +56,12 @@ def register_functions(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) 
 def _macros() -> str:
     """The keyless macros as one script, built (and transpiled) once per process: every
     engine run opens a connection, and the registry does not change within a process."""
-    statements = [f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in _BUILTIN_MACROS.items()]
+    statements = [translate.macros()]
+    statements += [f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in _BUILTIN_MACROS.items()]
     for function in registry().functions.defined():
         assert function.body is not None
-        body = sqlglot.transpile(function.body, read="spark", write=DIALECT)[0]
+        # With Spark's meaning, as a step's SQL (the bodies are Spark SQL too).
+        body = translate.to_duckdb(sqlglot.parse_one(function.body, read="spark"))
         params = ", ".join(function.params)
         statements.append(f"CREATE OR REPLACE TEMP MACRO {function.name}({params}) AS {body}")
     return ";\n".join(statements)

@@ -1,0 +1,119 @@
+"""Spark SQL idioms refused at validate: those no engine of the mesh can answer as Spark does.
+
+A spec is written in Spark SQL and must mean the same on every engine: the local engine
+(DuckDB) translates Spark's idioms to Spark's answers (`engine/duckdb/translate.py`, proven by
+tests/test_spark_idioms.py). The few it cannot translate faithfully are refused here, before
+anything runs, with the function's name, the line and a Spark-valid alternative that does run
+everywhere: a product that validates must give the same answer locally and on Spark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from sqlglot import exp
+
+# Spark's trunc / date_trunc formats (the local engine maps each to its own date part).
+TRUNC_FORMATS = frozenset(
+    {"YEAR", "YYYY", "YY", "QUARTER", "MONTH", "MM", "MON", "WEEK", "DAY", "DD", "HOUR",
+     "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"}
+)  # fmt: skip
+_DATE_FORMATS = frozenset({"YEAR", "YYYY", "YY", "QUARTER", "MONTH", "MM", "MON", "WEEK"})
+
+# Anonymous Spark built-ins (allowed by compile/functions.py) without a faithful translation:
+# name -> (why, fix).
+REFUSED_FUNCTIONS = {
+    "crc32": (
+        "its checksum is not computed by the local engine",
+        "use md5(...) or sha2(..., 256), which give the same hex text on every engine",
+    ),
+    "xxhash64": (
+        "its hash values are Spark's own and the local engine cannot compute them",
+        "use md5(...) or sha2(..., 256), which give the same hex text on every engine",
+    ),
+    "array_union": (
+        "the local engine does not keep Spark's order of the distinct elements",
+        "use concat(a, b) (keeps duplicates) or express the union with explode and DISTINCT",
+    ),
+    "format_number": (
+        "its locale formatting (grouping commas, HALF_EVEN rounding) is not reproduced locally",
+        "keep the number (round(x, d)) and format it where it is displayed",
+    ),
+}
+
+
+class Refusal(Exception):
+    """An idiom refused, with the node to point at and the fix."""
+
+    def __init__(self, name: str, node: exp.Expr, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.node = node
+        self.message = message
+        self.fix = fix
+
+
+def refusals(query: exp.Expr) -> Iterator[Refusal]:
+    """Every idiom of `query` that cannot be given Spark's meaning on every engine."""
+    for node in query.walk():
+        check = _CHECKS.get(type(node))
+        if check is not None:
+            found = check(node)
+            if found is not None:
+                yield found
+
+
+def _anonymous(node: exp.Anonymous) -> Refusal | None:
+    name = node.name.lower()
+    if name not in REFUSED_FUNCTIONS or isinstance(node.parent, exp.Table):
+        return None
+    why, fix = REFUSED_FUNCTIONS[name]
+    return Refusal(name, node, f"{name}() cannot be given Spark's meaning here: {why}", fix)
+
+
+def _split(node: exp.RegexpSplit) -> Refusal | None:
+    limit = node.args.get("limit")
+    value = int_literal(limit) if limit is not None else 0
+    if value is not None and value <= 0:  # no limit, or one meaning none
+        return None
+    return Refusal(
+        "split",
+        node,
+        "split(str, regex, limit) with a positive limit cannot be given Spark's meaning here "
+        "(the last element keeps the rest of the text)",
+        "split without a limit (or with -1), then pick elements with element_at or slice",
+    )
+
+
+def _trunc(node: exp.DateTrunc | exp.TimestampTrunc) -> Refusal | None:
+    name = "trunc" if isinstance(node, exp.DateTrunc) else "date_trunc"
+    formats = _DATE_FORMATS if name == "trunc" else TRUNC_FORMATS
+    unit = node.args.get("unit")
+    text = unit.name.upper() if isinstance(unit, (exp.Literal, exp.Var)) else None
+    if text in formats:
+        return None
+    return Refusal(
+        name,
+        node,
+        f"{name}() needs a literal format that Spark knows; got "
+        f"{unit.sql(dialect='spark') if unit is not None else 'none'}",
+        f"write the format as a string literal, one of: {', '.join(sorted(formats))}",
+    )
+
+
+def int_literal(node: exp.Expr) -> int | None:
+    """The value of an integer literal (`2`, `-1`); None for anything else."""
+    if isinstance(node, exp.Neg):
+        inner = int_literal(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Literal) and node.is_int:
+        return int(node.name)
+    return None
+
+
+_CHECKS: dict[type[exp.Expr], Callable[..., Refusal | None]] = {
+    exp.Anonymous: _anonymous,
+    exp.RegexpSplit: _split,
+    exp.DateTrunc: _trunc,
+    exp.TimestampTrunc: _trunc,
+}

@@ -1,0 +1,432 @@
+"""Spark SQL to DuckDB SQL with Spark's meaning: sqlglot's transpilation plus the fixes it lacks.
+
+sqlglot (read "spark", write "duckdb") translates the syntax; on these points DuckDB would
+still answer differently from Spark (tests/test_spark_idioms.py holds each case with the value
+the Spark 3.5 reference documents), so the parsed tree is rewritten first:
+
+- casts to an integral type truncate (DuckDB rounds: CAST(1.5 AS INT) is 2 there, 1 on Spark);
+- `dayofweek` counts from Sunday = 1, `weekday` from Monday = 0;
+- `date_add`, `date_sub`, `add_months`, `trunc` and a date plus a day/month/year interval stay
+  DATEs (DuckDB widens them to TIMESTAMPs); date functions take a date written as a string;
+- `unix_timestamp` is a BIGINT (NULL when the text does not parse), `months_between` follows
+  Spark's formula (31-day months, time of day, rounded to 8 digits);
+- `div` truncates to a BIGINT, `ceil`/`floor` of a non-decimal are BIGINTs, `sum` of integers
+  is a BIGINT (DuckDB's HUGEINT reaches the lake as decimal(38,0));
+- `substring` position 0 means 1; `bround`, `pmod`, `isnull`, ... (Spark built-ins DuckDB
+  lacks) become DuckDB expressions or the `spark_*` macros below.
+
+Types come from the tables the query reads (the connection's registered inputs and earlier
+steps), so a rewrite that depends on a type (a DATE plus an interval) is made only when known.
+What cannot be given Spark's meaning is refused at validate (`compile/spark_semantics.py`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import duckdb
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import MappingSchema
+
+from mesh_platform.compile.spark_semantics import int_literal
+
+DIALECT = "duckdb"
+DT = exp.DType
+_INTEGRAL = {DT.TINYINT, DT.SMALLINT, DT.INT, DT.BIGINT}
+_INTEGER_LIKE = _INTEGRAL | {DT.INT128, DT.UTINYINT, DT.USMALLINT, DT.UINT, DT.UBIGINT}
+_FLOATING = {DT.FLOAT, DT.DOUBLE}
+_DATE_UNITS = {"DAY", "DAYS", "WEEK", "WEEKS", "MONTH", "MONTHS", "YEAR", "YEARS"}
+# Spark's trunc / date_trunc format names -> DuckDB's date part names.
+_TRUNC_UNITS = {
+    "YEAR": "year", "YYYY": "year", "YY": "year", "QUARTER": "quarter", "MONTH": "month",
+    "MM": "month", "MON": "month", "WEEK": "week", "DAY": "day", "DD": "day", "HOUR": "hour",
+    "MINUTE": "minute", "SECOND": "second", "MILLISECOND": "millisecond",
+    "MICROSECOND": "microsecond",
+}  # fmt: skip
+
+# Spark built-ins DuckDB lacks, as macros (named spark_*: domain SQL cannot call them directly,
+# `compile/functions.py` refuses the name). Spark's definitions are quoted beside each.
+SPARK_MACROS = {
+    # pmod(a, n): r = a % n; if r < 0 then (r + n) % n else r
+    "spark_pmod": "(a, n) AS CASE WHEN a % n < 0 THEN (a % n + n) % n ELSE a % n END",
+    # months_between: whole months when the days of month agree or both are month ends,
+    # else the difference in seconds over 31-day months; rounded to 8 digits by default.
+    "spark_months_between": (
+        "(t1, t2, round_off) AS (SELECT CASE WHEN round_off THEN round(v, 8) ELSE v END FROM "
+        "(SELECT CASE WHEN day(t1) = day(t2) OR (t1::DATE = last_day(t1::DATE) "
+        "AND t2::DATE = last_day(t2::DATE)) THEN CAST(m AS DOUBLE) "
+        "ELSE m + ((day(t1) - day(t2)) * 86400 + (epoch(t1) - epoch(date_trunc('day', t1))) "
+        "- (epoch(t2) - epoch(date_trunc('day', t2)))) / 2678400.0 END AS v FROM "
+        "(SELECT (year(t1) * 12 + month(t1)) - (year(t2) * 12 + month(t2)) AS m)))"
+    ),
+    # find_in_set(str, list): 1-based position in the comma-separated list; 0 if absent or
+    # if str holds a comma.
+    "spark_find_in_set": (
+        "(s, l) AS CASE WHEN contains(s, ',') THEN 0 "
+        "ELSE coalesce(list_position(string_split(l, ','), s), 0) END"
+    ),
+}
+
+
+def macros() -> str:
+    """The `spark_*` macros as one script (the engine registers it on every connection)."""
+    return ";\n".join(f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in SPARK_MACROS.items())
+
+
+def to_duckdb(query: exp.Expr, con: duckdb.DuckDBPyConnection | None = None) -> str:
+    """DuckDB SQL for a Spark SQL query, typed by the tables `con` holds (if given)."""
+    tree = query.copy()
+    _annotate(tree, _schemas(tree, con) if con is not None else {})
+    # Innermost first: a rewrite that copies its operands copies them already rewritten.
+    for node in reversed(list(tree.walk(bfs=False))):
+        rewrite = _REWRITES.get(type(node))
+        if rewrite is not None:
+            rewrite(node)
+    if con is not None:
+        _keep_output_names(query, tree, con)
+    return tree.sql(dialect=DIALECT)
+
+
+def _keep_output_names(query: exp.Expr, tree: exp.Expr, con: duckdb.DuckDBPyConnection) -> None:
+    """An unaliased result column keeps the name DuckDB gives the untranslated expression
+    (`sum(i)`, not `TRY_CAST(sum(i) AS BIGINT)`): a rewrite changes values, never names."""
+    if not isinstance(query, exp.Query) or not isinstance(tree, exp.Query):
+        return
+    before, after = query.selects, tree.selects
+    changed = [
+        index
+        for index, (old, new) in enumerate(zip(before, after, strict=False))
+        if not isinstance(old, (exp.Alias, exp.Column, exp.Star)) and old != new
+    ]
+    if not changed or len(before) != len(after):
+        return
+    try:
+        names = con.sql(query.sql(dialect=DIALECT)).columns
+    except duckdb.Error:  # the untranslated query does not even bind: no name to keep
+        return
+    for index in changed:
+        after[index].replace(exp.alias_(after[index].copy(), names[index], quoted=True))
+
+
+def _schemas(tree: exp.Expr, con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """Column types of the tables `tree` reads that `con` knows (CTE names are skipped)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in {t.name for t in tree.find_all(exp.Table) if t.name}:
+        try:
+            relation = con.sql(f'SELECT * FROM "{name}" LIMIT 0')
+        except duckdb.Error:
+            continue
+        out[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
+    return out
+
+
+def _annotate(tree: exp.Expr, schemas: Mapping[str, Mapping[str, str]]) -> None:
+    """Give every node the type sqlglot can infer, columns typed from `schemas`.
+
+    sqlglot types a column only when it names its source, so an unqualified column whose name
+    one source of its scope has is qualified for the annotation, then unqualified again.
+    """
+    added: list[exp.Column] = []
+    root = build_scope(tree) if isinstance(tree, exp.Query) else None
+    if root is not None and schemas:
+        for scope in root.traverse():
+            for column in scope.unqualified_columns:
+                owners = [a for a, s in scope.sources.items() if _has(s, column.name, schemas)]
+                if len(owners) == 1:
+                    column.set("table", exp.to_identifier(owners[0]))
+                    added.append(column)
+    schema = MappingSchema(
+        {t: {c: _type(v) for c, v in cols.items()} for t, cols in schemas.items()},
+        dialect=DIALECT,
+        normalize=False,
+    )
+    try:
+        annotate_types(tree, schema=schema, dialect="spark")
+    finally:
+        for column in added:
+            column.set("table", None)
+
+
+def _has(source: exp.Table | Scope, name: str, schemas: Mapping[str, Mapping[str, str]]) -> bool:
+    if isinstance(source, exp.Table):
+        return name in schemas.get(source.name, {})
+    query = source.expression
+    return isinstance(query, exp.Query) and name in query.named_selects
+
+
+@functools.cache
+def _type(duckdb_type: str) -> exp.DataType:
+    try:
+        return exp.DataType.build(duckdb_type, dialect=DIALECT)
+    except Exception:  # a type sqlglot does not parse stays unknown
+        return exp.DataType.build("unknown")
+
+
+def _is(node: exp.Expr, types: set[DT]) -> bool:
+    return node.type is not None and node.type.this in types
+
+
+def _known(node: exp.Expr) -> bool:
+    return node.type is not None and node.type.this != DT.UNKNOWN
+
+
+def _replace(node: exp.Expr, new: exp.Expr) -> None:
+    new.type = node.type
+    node.replace(new)
+
+
+def _cast(node: exp.Expr, to: str, safe: bool = True) -> exp.Expr:
+    cls = exp.TryCast if safe else exp.Cast
+    return cls(this=node, to=exp.DataType.build(to))
+
+
+def _as_date(node: exp.Expr) -> exp.Expr:
+    """`node` as a DATE: Spark reads a string or timestamp argument of a date function so."""
+    return node if _is(node, {DT.DATE}) else _cast(node.copy(), "DATE")
+
+
+def _outer(node: exp.Expr) -> exp.Expr:
+    """The whole call around an aggregate: its window and FILTER, which a cast must wrap."""
+    while isinstance(node.parent, (exp.Window, exp.Filter, exp.IgnoreNulls, exp.RespectNulls)):
+        node = node.parent
+    return node
+
+
+def _integral_cast(node: exp.Cast) -> None:
+    target = node.to.this
+    operand = node.this
+    if target not in _INTEGRAL or _is(operand, _INTEGER_LIKE | {DT.BOOLEAN}):
+        return
+    if _is(operand, _FLOATING) or _is(operand, {DT.DECIMAL}):
+        number = operand.copy()
+    else:  # a string (or unknown): Spark reads '1.9' as 1
+        number = _cast(operand.copy(), "DECIMAL(38, 9)")
+    node.set("this", exp.Anonymous(this="trunc", expressions=[number]))
+    if not isinstance(node, exp.TryCast):
+        _replace(node, exp.TryCast(this=node.this, to=node.to))
+
+
+def _day_of_week(node: exp.Expr) -> None:
+    arg = _as_date(node.this)
+    _replace(node, exp.Paren(this=exp.Add(this=exp.DayOfWeek(this=arg), expression=_int(1))))
+
+
+def _date_add(node: exp.Expr) -> None:
+    _replace(node, exp.Cast(this=node.copy(), to=exp.DataType.build("DATE")))
+
+
+def _add_months(node: exp.AddMonths) -> None:
+    shifted = exp.Add(
+        this=_as_date(node.this),
+        expression=exp.Interval(this=node.expression.copy(), unit=exp.var("MONTH")),
+    )
+    _replace(node, exp.Cast(this=shifted, to=exp.DataType.build("DATE")))
+
+
+def _interval_arithmetic(node: exp.Add | exp.Sub) -> None:
+    left, right = node.this, node.expression
+    interval = right if isinstance(right, exp.Interval) else left
+    other = left if interval is right else right
+    if not isinstance(interval, exp.Interval) or not _is(other, {DT.DATE}):
+        return
+    unit = interval.text("unit").upper()
+    if unit in _DATE_UNITS:
+        _replace(node, exp.Cast(this=node.copy(), to=exp.DataType.build("DATE")))
+
+
+def _trunc_unit(node: exp.Expr) -> exp.Expr | None:
+    unit = node.args.get("unit")
+    text = unit.name.upper() if isinstance(unit, (exp.Literal, exp.Var)) else None
+    return exp.Literal.string(_TRUNC_UNITS[text]) if text in _TRUNC_UNITS else None
+
+
+def _trunc(node: exp.DateTrunc) -> None:
+    """trunc(date, fmt): the DATE of the period's start."""
+    unit = _trunc_unit(node)
+    if unit is None:
+        return
+    call = exp.Anonymous(this="date_trunc", expressions=[unit, _as_date(node.this)])
+    _replace(node, exp.Cast(this=call, to=exp.DataType.build("DATE")))
+
+
+def _date_trunc(node: exp.TimestampTrunc) -> None:
+    """date_trunc(fmt, ts): the TIMESTAMP of the period's start."""
+    unit = _trunc_unit(node)
+    if unit is None:
+        return
+    value = node.this if _is(node.this, {DT.TIMESTAMP}) else _cast(node.this.copy(), "TIMESTAMP")
+    call = exp.Anonymous(this="date_trunc", expressions=[unit, value])
+    _replace(node, exp.Cast(this=call, to=exp.DataType.build("TIMESTAMP")))
+
+
+def _date_arg(node: exp.Expr) -> None:
+    node.set("this", _as_date(node.this))
+
+
+def _timestamp_arg(node: exp.Expr) -> None:
+    if not _is(node.this, {DT.TIMESTAMP, DT.TIMESTAMPTZ, DT.DATETIME}):
+        node.set("this", _cast(node.this.copy(), "TIMESTAMP"))
+
+
+def _months_between(node: exp.MonthsBetween) -> None:
+    round_off = node.args.get("roundoff")
+    args = [
+        _cast(node.this.copy(), "TIMESTAMP"),
+        _cast(node.expression.copy(), "TIMESTAMP"),
+        round_off.copy() if round_off is not None else exp.true(),
+    ]
+    _replace(node, exp.Anonymous(this="spark_months_between", expressions=args))
+
+
+def _unix_timestamp(node: exp.StrToUnix) -> None:
+    value = node.this
+    if _is(value, {DT.DATE, DT.TIMESTAMP, DT.DATETIME}):
+        seconds: exp.Expr = exp.TimeToUnix(this=_cast(value.copy(), "TIMESTAMP"))
+    else:
+        node.set("this", _cast(value.copy(), "VARCHAR", safe=False))
+        text = node.sql(dialect=DIALECT)  # EPOCH(STRPTIME(v, 'fmt')): the Spark pattern mapped
+        seconds = exp.maybe_parse(text.replace("STRPTIME(", "TRY_STRPTIME(", 1), dialect=DIALECT)
+    _replace(node, exp.TryCast(this=seconds, to=exp.DataType.build("BIGINT")))
+
+
+def _int_div(node: exp.IntDiv) -> None:
+    if _is(node.this, _INTEGER_LIKE) and _is(node.expression, _INTEGER_LIKE):
+        divided: exp.Expr = node.copy()
+    else:
+        quotient = exp.Div(this=node.this.copy(), expression=node.expression.copy())
+        divided = exp.Anonymous(this="trunc", expressions=[quotient])
+    _replace(node, exp.TryCast(this=divided, to=exp.DataType.build("BIGINT")))
+
+
+def _is_decimal(node: exp.Expr) -> bool:
+    """A DECIMAL for Spark: typed so, or a literal like 2.5 (sqlglot types it DOUBLE)."""
+    if isinstance(node, (exp.Neg, exp.Paren)):
+        return _is_decimal(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return "." in node.name and "e" not in node.name.lower()
+    return _is(node, {DT.DECIMAL})
+
+
+def _ceil_floor(node: exp.Ceil | exp.Floor) -> None:
+    digits = node.args.get("decimals")
+    if digits is None:
+        if _known(node.this) and not _is_decimal(node.this):
+            _replace(node, exp.TryCast(this=node.copy(), to=exp.DataType.build("BIGINT")))
+        return
+    if isinstance(digits, exp.Literal) and digits.is_int:  # Spark: a decimal of that scale
+        scale = max(int(digits.name), 0)
+        decimal = exp.DataType.build(f"DECIMAL(38, {scale})")
+        _replace(node, exp.TryCast(this=node.copy(), to=decimal))
+
+
+def _sum(node: exp.Sum) -> None:
+    if _is(node.this, _INTEGER_LIKE):
+        whole = _outer(node)
+        _replace(whole, exp.TryCast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
+
+
+def _substring(node: exp.Substring) -> None:
+    """Spark reads position 0 as 1 (DuckDB as the place before the first character)."""
+    start = node.args.get("start")
+    if start is None or int_literal(start) not in (0, None):
+        return
+    if int_literal(start) == 0:
+        node.set("start", _int(1))
+        return
+    zero = exp.EQ(this=start.copy(), expression=_int(0))
+    node.set("start", exp.If(this=zero, true=_int(1), false=start.copy()))
+
+
+def _int(value: int) -> exp.Literal:
+    return exp.Literal(this=str(value), is_string=False)
+
+
+def _split(node: exp.RegexpSplit) -> None:
+    """split(str, regex, limit <= 0) is split without a limit (a positive one is refused)."""
+    limit = node.args.get("limit")
+    value = int_literal(limit) if limit is not None else None
+    if value is not None and value <= 0:
+        node.set("limit", None)
+
+
+def _to_timestamp(node: exp.StrToTime) -> None:
+    """to_timestamp(text, fmt) is NULL when the text does not parse (Spark, ANSI off)."""
+    node.set("safe", True)
+
+
+def _anonymous(node: exp.Anonymous) -> None:
+    rewrite = _ANONYMOUS.get(node.name.lower())
+    if rewrite is None:
+        return
+    new = rewrite(list(node.expressions))
+    _replace(node, new)
+    typed = _REWRITES.get(type(new))
+    if typed is not None and typed is not _anonymous:  # e.g. try_sum is a sum
+        typed(new)
+
+
+def _call(name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
+    return lambda args: exp.Anonymous(this=name, expressions=[a.copy() for a in args])
+
+
+# Spark built-ins sqlglot leaves anonymous (compile/functions.py) that DuckDB lacks or means
+# otherwise, as DuckDB expressions.
+_ANONYMOUS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
+    "isnull": lambda a: exp.Is(this=a[0].copy(), expression=exp.null()),
+    "isnotnull": lambda a: exp.Not(this=exp.Is(this=a[0].copy(), expression=exp.null())),
+    "pmod": _call("spark_pmod"),
+    "bround": lambda a: exp.Anonymous(
+        this="round_even", expressions=[a[0].copy(), a[1].copy() if len(a) > 1 else _int(0)]
+    ),
+    "weekday": lambda a: exp.Paren(
+        this=exp.Sub(this=_call("isodow")([_as_date(a[0])]), expression=_int(1))
+    ),
+    "find_in_set": _call("spark_find_in_set"),
+    "arrays_overlap": _call("list_has_any"),
+    "btrim": _call("trim"),
+    "cardinality": _call("len"),
+    "expm1": lambda a: exp.Sub(this=exp.Exp(this=a[0].copy()), expression=_int(1)),
+    "log1p": lambda a: exp.Ln(this=exp.Add(this=_int(1), expression=a[0].copy())),
+    "now": lambda a: exp.Cast(this=exp.CurrentTimestamp(), to=exp.DataType.build("TIMESTAMP")),
+    "timestamp_millis": _call("epoch_ms"),
+    "timestamp_seconds": lambda a: exp.Cast(
+        this=exp.Anonymous(this="to_timestamp", expressions=[a[0].copy()]),
+        to=exp.DataType.build("TIMESTAMP"),
+    ),
+    "std": _call("stddev"),
+    "every": _call("bool_and"),
+    "some": _call("bool_or"),
+    "try_sum": lambda a: exp.Sum(this=a[0].copy()),
+    "try_avg": _call("avg"),
+    "datepart": _call("date_part"),
+}
+
+_REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
+    exp.Cast: _integral_cast,
+    exp.TryCast: _integral_cast,
+    exp.DayOfWeek: _day_of_week,
+    exp.TsOrDsAdd: _date_add,
+    exp.AddMonths: _add_months,
+    exp.Add: _interval_arithmetic,
+    exp.Sub: _interval_arithmetic,
+    exp.DateTrunc: _trunc,
+    exp.TimestampTrunc: _date_trunc,
+    exp.LastDay: _date_arg,
+    exp.Hour: _timestamp_arg,
+    exp.Minute: _timestamp_arg,
+    exp.Second: _timestamp_arg,
+    exp.Quarter: _date_arg,
+    exp.MonthsBetween: _months_between,
+    exp.StrToUnix: _unix_timestamp,
+    exp.IntDiv: _int_div,
+    exp.Ceil: _ceil_floor,
+    exp.Floor: _ceil_floor,
+    exp.Sum: _sum,
+    exp.Substring: _substring,
+    exp.RegexpSplit: _split,
+    exp.StrToTime: _to_timestamp,
+    exp.Anonymous: _anonymous,
+}
