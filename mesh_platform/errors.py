@@ -78,3 +78,19 @@ class EngineFailure(PlatformError):
         super().__init__(
             f"step {step!r} ({kind}): the engine failed: {type(cause).__name__}: {cause}"
         )
+
+
+class MissingUpstream(BusinessLogicError):
+    """An input product has no table yet: the consumer's run cannot start until it is built.
+
+    The consuming domain's problem (it runs before its input ever did), not the platform's:
+    the message names the input and the command that builds it.
+    """
+
+    def __init__(self, product: str, port: str, upstream: str) -> None:
+        self.product = product
+        self.port = port
+        self.upstream = upstream
+        super().__init__(
+            f"input {port!r} reads {upstream}, which has no table yet (it was never materialized)"
+        )

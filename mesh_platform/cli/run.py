@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, prepare_environment
+from mesh_platform.cli.app import emit, main, prepare_environment
+from mesh_platform.cli.isolation import healthy_mesh
 
 
 @main.command()
@@ -27,33 +29,58 @@ def generate(scale: float, force: bool) -> None:
     click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
 
 
-def materialize_targets(target: str | None, as_json: bool, verbose: bool = False) -> list[Any]:
+def materialize_targets(
+    targets: str | Sequence[str] | None, as_json: bool, verbose: bool = False
+) -> list[Any]:
+    """Materialize what `targets` name (None: everything), missing upstream products first.
+
+    Prints progress, one block per failure and a summary counting what was written; exits 1
+    when anything failed or could not run. Returns the Dagster runs' summaries.
+    """
     import dagster as dg
 
+    from mesh_platform.config import environment
     from mesh_platform.dagster.orchestration import materialize as run_all
-    from mesh_platform.dagster.orchestration import select
+    from mesh_platform.dagster.orchestration import missing_upstream, select
+    from mesh_platform.lake.lakehouse import Lakehouse
 
     prepare_environment()
-    mesh = loaded_mesh()
-    try:
-        keys = select(mesh, target)
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
+    mesh = healthy_mesh()
+    keys = select(mesh, targets)
+    lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
+    upstream = missing_upstream(mesh, keys, lakehouse.exists) if targets else []
+    if upstream:
+        names = ", ".join(".".join(k) for k in upstream)
+        click.echo(f"also materializing upstream: {names} (no table yet)", err=as_json)
+    keys = [k for k in mesh.order if k in {*keys, *upstream}]
     total = len(keys)
     done = 0
+    skipped: list[tuple[str, str]] = []
+    ui = environment.ui_base_url().rstrip("/")
 
     def progress(summary: Any) -> None:
         nonlocal done
         done += len(summary.products)
+        if as_json:
+            return
+        status = "ok" if summary.success else "FAILED"
+        parts = f" partitions {summary.partitions}" if summary.partitions else ""
+        click.echo(
+            f"[{done}/{total}] {summary.domain}: {', '.join(summary.products)}{parts} "
+            f"-> {status} in {summary.seconds:.1f}s (run {summary.run_id[:8]})"
+        )
+        for failure in summary.failures:
+            click.echo(failure.render(f"{ui}/runs/{summary.run_id}"), err=True)
+        if summary.skipped:
+            names = ", ".join(f"{summary.domain}.{p}" for p in summary.skipped)
+            click.echo(f"  skipped (an input failed in this run): {names}", err=True)
+
+    def skip(key: tuple[str, str], reason: str) -> None:
+        nonlocal done
+        done += 1
+        skipped.append((".".join(key), reason))
         if not as_json:
-            status = "ok" if summary.success else "FAILED"
-            parts = f" partitions {summary.partitions}" if summary.partitions else ""
-            click.echo(
-                f"[{done}/{total}] {summary.domain}: {', '.join(summary.products)}{parts} "
-                f"-> {status} in {summary.seconds:.1f}s (run {summary.run_id[:8]})"
-            )
-            if summary.error:
-                click.echo(f"    {summary.error}", err=True)
+            click.echo(f"[{done}/{total}] {'.'.join(key)} -> not run: {reason}", err=True)
 
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
@@ -63,35 +90,43 @@ def materialize_targets(target: str | None, as_json: bool, verbose: bool = False
         instance,
         on_run=progress,
         raise_on_failure=False,
-        # Each failure is summarized below in one block; Dagster's own log (with its stack
-        # traces) only when asked for.
+        # Each failure is reported in one block; Dagster's own log (with its stack traces)
+        # only when asked for.
         log_level="INFO" if verbose else "CRITICAL",
+        on_skip=skip,
     )
-    failed = [s for s in summaries if not s.success]
-    # Only runs that succeeded count as materialized; a failed run is reported above.
-    done = sum(len(s.products) for s in summaries if s.success)
+    failures = [f for s in summaries for f in s.failures]
+    written = sum(len(s.materialized) for s in summaries)
     seconds = time.perf_counter() - started
+    not_written = total - written
     emit(
         as_json,
         {
             "products": total,
-            "materialized": done,
+            "materialized": written,
             "seconds": round(seconds, 2),
-            "failed_runs": [s.run_id for s in failed],
-            "runs": [s.__dict__ for s in summaries],
+            "upstream_added": [".".join(k) for k in upstream],
+            "failures": [{**f.as_dict(), "run_url": f"{ui}/runs/{f.run_id}"} for f in failures],
+            "not_run": [{"product": p, "reason": r} for p, r in skipped],
+            "failed_runs": [s.run_id for s in summaries if not s.success],
+            "runs": [{k: v for k, v in s.__dict__.items() if k != "failures"} for s in summaries],
         },
-        f"materialized {done} of {total} products in {seconds:.1f}s"
-        + (f"; {len(failed)} run(s) FAILED" if failed else ""),
+        f"materialized {written} of {total} products in {seconds:.1f}s"
+        + (f"; {len(failures)} failed" if failures else "")
+        + (f"; {not_written - len(failures)} not run" if not_written > len(failures) else ""),
     )
-    if failed:
+    if not_written:
         sys.exit(1)
     return summaries
 
 
 @main.command()
-@click.argument("target", required=False)
+@click.argument("targets", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--verbose", is_flag=True, help="Also print Dagster's log (with stack traces).")
-def materialize(target: str | None, as_json: bool, verbose: bool) -> None:
-    """Materialize everything, one DOMAIN, or one DOMAIN.PRODUCT (upstream first)."""
-    materialize_targets(target, as_json, verbose)
+def materialize(targets: tuple[str, ...], as_json: bool, verbose: bool) -> None:
+    """Materialize TARGETS: nothing for everything, DOMAIN, DOMAIN.PRODUCT or a Dagster asset
+    selection (e.g. 'key:"sales/*"', '+key:"sales/customer_revenue"', 'tag:visibility=published',
+    'owner:"team:sales-analytics"', 'group:finance'); inputs that have no table yet are built first.
+    """
+    materialize_targets(targets or None, as_json, verbose)

@@ -1,9 +1,11 @@
-"""Materializing many products: whole mesh, one domain or one product, in dependency order.
+"""Materializing many products: whole mesh, domains, products or a Dagster asset selection, in
+dependency order.
 
 Each domain is its own code location, so a run never spans domains: runs go domain by domain
 in the order the mesh's cross-domain inputs require. Within a domain, one run covers each
 stretch of products that share a partitioning; partitioned products run as a single-run
-backfill over all their partitions.
+backfill over all their partitions. A product whose input failed (or could not run) in this
+same invocation is not run: it is reported as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -16,13 +18,32 @@ from dataclasses import dataclass
 import dagster as dg
 
 from mesh_platform.dagster.partitions import partitions_def
+from mesh_platform.dagster.selection import select
 from mesh_platform.loader.mesh import Mesh
+from mesh_platform.run.failures import (
+    BUSINESS_LOGIC,
+    FAILURE_CAUSE,
+    FAILURE_CLASS,
+    FAILURE_GUIDANCE,
+    FAILURE_PRODUCT,
+    FAILURE_STEP,
+    PLATFORM,
+    FailureReport,
+    spec_location,
+)
 from mesh_platform.spec.workspace import Key
+
+__all__ = ["RunSummary", "domain_definitions", "materialize", "missing_upstream", "select"]
 
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One Dagster run the orchestration launched."""
+    """One Dagster run the orchestration launched.
+
+    `products` are the products the run was launched for; `materialized` those it actually
+    wrote; `failures` one report per failed product (none for products Dagster skipped
+    because an input failed in the same run: they are in `skipped`).
+    """
 
     domain: str
     products: tuple[str, ...]
@@ -31,12 +52,33 @@ class RunSummary:
     seconds: float
     partitions: str | None = None
     error: str | None = None
+    materialized: tuple[str, ...] = ()
+    failures: tuple[FailureReport, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
     """The Definitions of a domain's code location (`domains.<domain>.definitions`)."""
     module = importlib.import_module(f"domains.{domain}.definitions")
     return module.defs
+
+
+def missing_upstream(mesh: Mesh, keys: Iterable[Key], exists: Callable[[Key], bool]) -> list[Key]:
+    """Inputs the products `keys` need that have no table yet (and theirs, recursively), in
+    dependency order: what must be built first."""
+    selected = set(keys)
+    needed: set[Key] = set()
+    stack = list(selected)
+    seen: set[Key] = set()
+    while stack:
+        for ref in mesh.upstream(stack.pop()):
+            if ref in selected or ref in seen:
+                continue
+            seen.add(ref)
+            if not exists(ref):
+                needed.add(ref)
+                stack.append(ref)
+    return [key for key in mesh.order if key in needed]
 
 
 def _batches(mesh: Mesh, keys: Iterable[Key]) -> list[list[Key]]:
@@ -62,17 +104,6 @@ def _batches(mesh: Mesh, keys: Iterable[Key]) -> list[list[Key]]:
     return batches
 
 
-def select(mesh: Mesh, target: str | None) -> list[Key]:
-    """Products named by `target`: None = all, `domain`, or `domain.product`."""
-    if target is None:
-        return list(mesh.order)
-    if "." in target:
-        return [mesh.product(target).spec.key]
-    if target not in mesh.domains:
-        raise KeyError(f"no domain {target!r}; domains: {', '.join(sorted(mesh.domains))}")
-    return [s.spec.key for s in mesh.of_domain(target)]
-
-
 def materialize(
     mesh: Mesh,
     keys: Iterable[Key],
@@ -80,55 +111,126 @@ def materialize(
     on_run: Callable[[RunSummary], None] | None = None,
     raise_on_failure: bool = True,
     log_level: str = "INFO",
+    on_skip: Callable[[Key, str], None] | None = None,
 ) -> list[RunSummary]:
     """Materialize `keys` once each, upstream first, recording runs in `instance`.
 
     `log_level` is the level of Dagster's console logs; every event is recorded in the
-    instance whatever it is.
+    instance whatever it is. A product of a domain whose code location does not load, or
+    whose input in this selection was not materialized, is not run: `on_skip` hears why.
     """
+    selected = set(keys)
+    blocked: dict[Key, str] = {}
     summaries = []
-    for batch in _batches(mesh, keys):
+    for batch in _batches(mesh, selected):
         domain = batch[0][0]
-        defs = domain_definitions(domain)
-        spec = mesh.products[batch[0]].spec
-        tags: dict[str, str] = {"mesh/launched_by": "mesh-cli"}
-        partitions = None
-        pdef = partitions_def(spec)
-        if pdef is not None:
-            all_keys = pdef.get_partition_keys()
-            tags["dagster/asset_partition_range_start"] = all_keys[0]
-            tags["dagster/asset_partition_range_end"] = all_keys[-1]
-            partitions = f"{all_keys[0]}..{all_keys[-1]}"
-        started = time.perf_counter()
-        result = dg.materialize(
-            [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
-            selection=[dg.AssetKey(list(k)) for k in batch],
-            instance=instance,
-            resources=defs.resources,
-            tags=tags,
-            raise_on_error=raise_on_failure,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        summary = RunSummary(
-            domain,
-            tuple(k[1] for k in batch),
-            result.run_id,
-            result.success,
-            time.perf_counter() - started,
-            partitions,
-            _first_failure(result),
-        )
+        runnable = []
+        for key in batch:
+            reason = _blocked_by(mesh, key, selected, blocked)
+            if reason is None:
+                runnable.append(key)
+                continue
+            blocked[key] = reason
+            if on_skip is not None:
+                on_skip(key, reason)
+        if not runnable:
+            continue
+        summary = _run(mesh, domain, runnable, instance, raise_on_failure, log_level)
+        for key in runnable:
+            if key[1] not in summary.materialized:
+                blocked[key] = "it was not materialized"
         summaries.append(summary)
         if on_run is not None:
             on_run(summary)
     return summaries
 
 
-def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            data = event.step_failure_data
-            if data.user_failure_data is not None and data.user_failure_data.description:
-                return data.user_failure_data.description
-            return data.error.message.strip() if data.error else None
+def _blocked_by(mesh: Mesh, key: Key, selected: set[Key], blocked: dict[Key, str]) -> str | None:
+    if key[0] in mesh.broken_domains:
+        return f"the {key[0]} code location does not load ({mesh.broken_domains[key[0]]})"
+    for ref in sorted(mesh.upstream(key)):
+        if ref in selected and ref in blocked:
+            return f"its input {'.'.join(ref)} was not materialized"
     return None
+
+
+def _run(
+    mesh: Mesh,
+    domain: str,
+    batch: list[Key],
+    instance: dg.DagsterInstance,
+    raise_on_failure: bool,
+    log_level: str,
+) -> RunSummary:
+    defs = domain_definitions(domain)
+    spec = mesh.products[batch[0]].spec
+    tags: dict[str, str] = {"mesh/launched_by": "mesh-cli"}
+    partitions = None
+    pdef = partitions_def(spec)
+    if pdef is not None:
+        all_keys = pdef.get_partition_keys()
+        tags["dagster/asset_partition_range_start"] = all_keys[0]
+        tags["dagster/asset_partition_range_end"] = all_keys[-1]
+        partitions = f"{all_keys[0]}..{all_keys[-1]}"
+    started = time.perf_counter()
+    result = dg.materialize(
+        [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
+        selection=[dg.AssetKey(list(k)) for k in batch],
+        instance=instance,
+        resources=defs.resources,
+        tags=tags,
+        raise_on_error=raise_on_failure,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    written = {
+        tuple(e.asset_key.path)
+        for e in result.get_asset_materialization_events()
+        if e.asset_key is not None
+    }
+    failures = _failures(mesh, result)
+    failed = {f.product for f in failures}
+    materialized = tuple(k[1] for k in batch if k in written)
+    return RunSummary(
+        domain,
+        tuple(k[1] for k in batch),
+        result.run_id,
+        result.success,
+        time.perf_counter() - started,
+        partitions,
+        failures[0].render().splitlines()[0] if failures else None,
+        materialized,
+        tuple(failures),
+        tuple(k[1] for k in batch if k[1] not in materialized and ".".join(k) not in failed),
+    )
+
+
+def _failures(mesh: Mesh, result: dg.ExecuteInProcessResult) -> list[FailureReport]:
+    """One report per failed step, from what the pipeline template recorded on its failure."""
+    reports = []
+    for event in result.all_events:
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        meta = {k: v.value for k, v in (user.metadata if user else {}).items()}
+        step_key = event.step_key or ""
+        domain, _, name = step_key.partition("__")
+        product = str(meta.get(FAILURE_PRODUCT) or f"{domain}.{name}")
+        error = data.error.message.strip() if data.error else ""
+        failure_class = BUSINESS_LOGIC if meta.get(FAILURE_CLASS) == BUSINESS_LOGIC else PLATFORM
+        step = str(meta.get(FAILURE_STEP) or "")
+        cause = str(meta.get(FAILURE_CAUSE) or (user.description if user else "") or error)
+        report = FailureReport(
+            product=product,
+            failure_class=failure_class,
+            step=step,
+            cause=cause,
+            guidance=str(meta.get(FAILURE_GUIDANCE) or ""),
+            run_id=result.run_id,
+        )
+        source = mesh.products.get((product.partition(".")[0], product.partition(".")[2]))
+        if source is not None and failure_class == BUSINESS_LOGIC:
+            file, line = spec_location(source, step)
+            report = FailureReport(**{**report.__dict__, "file": file, "line": line})
+        reports.append(report)
+    return reports

@@ -19,9 +19,18 @@ from mesh_platform.compile.contracts import PublishedContract, check_published, 
 from mesh_platform.compile.plan import ProductPlan, plan_product
 from mesh_platform.engine.registry import available_engines, default_engine
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.spec.loading import DomainSource, ProductSource
+from mesh_platform.spec.loading import (
+    PRODUCTS_DIR,
+    DomainSource,
+    ProductSource,
+    load_domain_spec,
+    load_product_module,
+    load_product_yaml,
+)
 from mesh_platform.spec.workspace import (
     Key,
+    domain_folder,
+    domain_package,
     load_domain,
     load_product,
     product_exists,
@@ -93,17 +102,44 @@ class DomainPlanner:
 
     def plan_all(self) -> dict[Key, ProductPlan]:
         """Every product's plan; every error of the domain is collected before raising."""
+        plans, errors, _ = self.plan_each()
+        if errors:
+            raise SpecErrors(errors)
+        return plans
+
+    def plan_each(
+        self, left_out: Mapping[Key, str] | None = None
+    ) -> tuple[dict[Key, ProductPlan], list[SpecError], dict[Key, str]]:
+        """Plan every product that can be: (plans, errors, products left out with the reason).
+
+        A product is left out, without an error of its own, when one of its inputs is in
+        `left_out` (e.g. a sibling whose file does not load) or failed to plan: its own spec
+        may be fine, and the input's error is reported once, at the input.
+        """
+        blocked: dict[Key, str] = dict(left_out or {})
+        try:
+            order = self.order()
+        except SpecErrors as exc:
+            reason = "the domain's inputs form a cycle"
+            return {}, list(exc.errors), {key: reason for key in self.products}
         errors: list[SpecError] = []
-        for key in self.order():
+        excluded: dict[Key, str] = {}
+        for key in order:
+            inputs = self.products[key].spec.input_refs().values()
+            broken = [ref for ref in inputs if ref in blocked]
+            if broken:
+                excluded[key] = blocked[key] = f"its input {'.'.join(broken[0])} is left out"
+                continue
             try:
                 self.plan(self.products[key])
             except SpecError as exc:
                 errors.append(exc)
+                blocked[key] = "its spec has errors"
             except SpecErrors as exc:
                 errors.extend(exc.errors)
-        if errors:
-            raise SpecErrors(errors)
-        return {key: self._plans[key] for key in self.order()}
+                blocked[key] = "its spec has errors"
+        plans = {key: self._plans[key] for key in order if key in self._plans}
+        return plans, errors, excluded
 
     def plan(self, source: ProductSource) -> ProductPlan:
         """The plan of `source` (a product of this domain, or a new spec written for it)."""
@@ -154,12 +190,11 @@ class DomainPlanner:
             ) from None
         except SpecError as exc:
             raise source.error(
-                f"input {port!r} refers to {'.'.join(ref)!r}, which cannot be read: "
-                f"{exc.problem}",
+                f"input {port!r} refers to {'.'.join(ref)!r}, which cannot be read: {exc.problem}",
                 "inputs",
                 port,
-                fix=exc.fix or "inputs are 'product' (same domain) or 'domain.product'; "
-                "see `mesh list`",
+                fix=exc.fix
+                or "inputs are 'product' (same domain) or 'domain.product'; see `mesh list`",
             ) from None
         if contract.visibility != "published":
             raise source.error(
@@ -210,6 +245,41 @@ def _suggest(ref: Key, products: Iterable[Key]) -> str:
     close = difflib.get_close_matches(".".join(ref), names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return hint + "inputs are 'product' (same domain) or 'domain.product'; see `mesh list`"
+
+
+def salvage_domain(
+    root: Path, domain: str, errors: Iterable[SpecError]
+) -> tuple[DomainSource | None, dict[Key, str]]:
+    """The products of a domain that did not load whose own files are sound.
+
+    `errors` are the domain's load errors; a product file they point at is left out (keyed by
+    its file name). None when the domain file itself does not load.
+    """
+    folder = domain_folder(root, domain)
+    try:
+        spec = load_domain_spec(folder)
+    except (SpecError, SpecErrors):
+        return None, {}
+    bad = {e.file.resolve() for e in errors if e.file is not None}
+    products: list[ProductSource] = []
+    left_out: dict[Key, str] = {}
+    product_dir = folder / PRODUCTS_DIR
+    files = sorted(product_dir.glob("*.yaml")) + sorted(product_dir.glob("*.py"))
+    for path in files if product_dir.is_dir() else []:
+        if path.name.startswith("_"):
+            continue
+        if path.resolve() in bad:
+            left_out[(domain, path.stem)] = f"its spec has errors ({path.name})"
+            continue
+        try:
+            if path.suffix == ".yaml":
+                products.append(load_product_yaml(path, spec))
+            else:
+                module = f"{domain_package(domain)}.{PRODUCTS_DIR}.{path.stem}"
+                products.extend(load_product_module(module, path, spec))
+        except (SpecError, SpecErrors):
+            left_out[(domain, path.stem)] = f"its spec has errors ({path.name})"
+    return DomainSource(spec, folder, tuple(products)), left_out
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,14 +8,19 @@ top, the mesh checks what no single location can see: cycles across domains.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from graphlib import TopologicalSorter
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.loader.domain import ContractReader, DomainPlanner, dependency_order
+from mesh_platform.loader.domain import (
+    ContractReader,
+    DomainPlanner,
+    dependency_order,
+    salvage_domain,
+)
 from mesh_platform.spec.loading import DomainSource, ProductSource
 from mesh_platform.spec.workspace import Key, discover_domains, load_domain, repo_root
 
@@ -59,14 +64,45 @@ class MeshSpecs:
 
 @dataclass(frozen=True)
 class Mesh(MeshSpecs):
-    """All domains and products under a root, with each product's validated plan."""
+    """All domains and products under a root, with each product's validated plan.
+
+    Loaded in isolation: a product with spec errors, or reading one, is left out (with the
+    reason in `excluded`) and the rest of the mesh loads. `errors` holds every spec error (what
+    `mesh validate` reports); `broken_domains` the domains whose code location does not load,
+    with the first error (their sound products can be previewed and tested, not materialized).
+    """
 
     plans: dict[Key, ProductPlan]
+    errors: tuple[SpecError, ...] = ()
+    excluded: dict[Key, str] = field(default_factory=dict)
+    broken_domains: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def load(root: Path | None = None) -> Mesh:
-        """Load and validate the mesh under `root` (default: this checkout), cached."""
+        """Load and validate the mesh under `root` (default: this checkout), cached; raises
+        SpecErrors when any spec has an error (see `load_healthy` for the rest of the mesh)."""
+        mesh = Mesh.load_healthy(root)
+        if mesh.errors:
+            raise SpecErrors(list(mesh.errors))
+        return mesh
+
+    @staticmethod
+    def load_healthy(root: Path | None = None) -> Mesh:
+        """The mesh under `root` without what spec errors break, cached; never raises them."""
         return _load_cached((root or repo_root()).resolve())
+
+    def product(self, name: str) -> ProductSource:
+        """A product by `domain.product`; a left-out product is a KeyError with the reason."""
+        domain, _, product = name.partition(".")
+        reason = self.excluded.get((domain, product))
+        if reason is not None:
+            raise KeyError(f"{name} is left out: {reason}; see `mesh validate`")
+        if (domain, product) not in self.products and domain in self.broken_domains:
+            raise KeyError(
+                f"no product {name!r}: domain {domain} does not load "
+                f"({self.broken_domains[domain]}); see `mesh validate`"
+            )
+        return super().product(name)
 
     def schema(self, key: Key) -> Schema:
         """A product's output schema."""
@@ -79,10 +115,19 @@ class Mesh(MeshSpecs):
             graph[key[0]].update(d for d, _ in self.upstream(key) if d != key[0])
         return list(TopologicalSorter(graph).static_order())
 
+    def warnings(self) -> list[str]:
+        """One line per domain that does not load and per product left out."""
+        lines = [
+            f"domain {d} does not load: {reason}"
+            for d, reason in sorted(self.broken_domains.items())
+        ]
+        lines += [f"{'.'.join(k)} is left out: {why}" for k, why in sorted(self.excluded.items())]
+        return lines
+
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(root: Path) -> Mesh:
-    return load_mesh(root)
+    return load_healthy(root)
 
 
 @functools.lru_cache(maxsize=8)
@@ -98,29 +143,98 @@ def _specs_cached(root: Path) -> MeshSpecs:
 
 
 def load_mesh(root: Path) -> Mesh:
-    """Read every domain under `root`, plan each as its location does, check the whole."""
+    """Read every domain under `root`, plan each as its location does, check the whole; raises
+    SpecErrors with every error found."""
+    mesh = load_healthy(root)
+    if mesh.errors:
+        raise SpecErrors(list(mesh.errors))
+    return mesh
+
+
+def load_healthy(root: Path) -> Mesh:
+    """Every domain under `root`, planned as its location plans it; what spec errors break is
+    left out, and the errors are kept on the mesh."""
     errors: list[SpecError] = []
     domains: dict[str, DomainSource] = {}
+    broken: dict[str, str] = {}
+    excluded: dict[Key, str] = {}
     for folder in discover_domains(root):
         try:
             domains[folder.name] = load_domain(root, folder.name)
-        except SpecError as exc:
-            errors.append(exc)
-        except SpecErrors as exc:
-            errors.extend(exc.errors)
+        except (SpecError, SpecErrors) as exc:
+            found = exc.errors if isinstance(exc, SpecErrors) else [exc]
+            errors.extend(found)
+            broken[folder.name] = _first(found)
+            salvaged, left_out = salvage_domain(root, folder.name, found)
+            excluded.update(left_out)
+            if salvaged is not None:
+                domains[folder.name] = salvaged
     products = {p.spec.key: p for d in domains.values() for p in d.products}
     contracts = ContractReader(root, products)
     plans: dict[Key, ProductPlan] = {}
     for domain in domains.values():
+        # Only the domain's own left-out files: a location reading another domain's broken
+        # product refuses it with an error, and `mesh validate` reports the same.
+        name = domain.spec.name
+        own = {key: why for key, why in excluded.items() if key[0] == name}
+        done, failed, left_out = DomainPlanner(domain, contracts).plan_each(own)
+        plans.update(done)
+        errors.extend(failed)
+        if failed and name not in broken:  # its code location refuses to load too
+            broken[name] = _first(failed)
+        excluded.update(left_out)
+        excluded.update(
+            {k: "its spec has errors" for k in domain_keys(domain) - set(done) if k not in left_out}
+        )
+    order = _healthy_order(plans, products, errors, excluded)
+    healthy = {key: products[key] for key in order}
+    return Mesh(
+        root, domains, healthy, order, {k: plans[k] for k in order}, tuple(errors), excluded, broken
+    )
+
+
+def domain_keys(domain: DomainSource) -> set[Key]:
+    """The keys of a domain's products."""
+    return {p.spec.key for p in domain.products}
+
+
+def _first(errors: list[SpecError]) -> str:
+    first = errors[0]
+    where = f"{first.file}" + (f":{first.line}" if first.line else "") if first.file else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.problem}{more}" if where else f"{first.problem}{more}"
+
+
+def _healthy_order(
+    plans: dict[Key, ProductPlan],
+    products: dict[Key, ProductSource],
+    errors: list[SpecError],
+    excluded: dict[Key, str],
+) -> tuple[Key, ...]:
+    """Planned products after their inputs; a product reading a left-out one is left out, and
+    a cycle across domains is an error that leaves its products out."""
+    graph = {key: set(products[key].spec.input_refs().values()) for key in plans}
+    while True:
+        _drop_dependents(graph, excluded)
         try:
-            plans.update(DomainPlanner(domain, contracts).plan_all())
+            return tuple(dependency_order(graph, products, across=" across domains"))
         except SpecErrors as exc:
             errors.extend(exc.errors)
-    if errors:
-        raise SpecErrors(errors)
-    return Mesh(root, domains, products, _order(products), plans)
+            try:
+                TopologicalSorter(graph).prepare()
+            except CycleError as cycle:
+                for key in cycle.args[1]:
+                    excluded[key] = "its inputs form a cycle across domains"
+                    graph.pop(key, None)
 
 
-def _order(products: dict[Key, ProductSource]) -> tuple[Key, ...]:
-    graph = {key: set(s.spec.input_refs().values()) for key, s in products.items()}
-    return tuple(dependency_order(graph, products, across=" across domains"))
+def _drop_dependents(graph: dict[Key, set[Key]], excluded: dict[Key, str]) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for key, refs in list(graph.items()):
+            missing = [r for r in sorted(refs) if r not in graph]
+            if missing:
+                excluded.setdefault(key, f"its input {'.'.join(missing[0])} is left out")
+                del graph[key]
+                changed = True

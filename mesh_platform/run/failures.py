@@ -9,15 +9,18 @@ pipeline template that records them and the failure routing that reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from mesh_platform.errors import (
     BusinessLogicError,
     EngineFailure,
+    MissingUpstream,
     PlatformError,
     SpecError,
     StepFailed,
 )
+from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import ProductSpec
 
 FailureClass = Literal["business_logic", "platform"]
@@ -50,6 +53,15 @@ def classify(error: BaseException, spec: ProductSpec) -> Classified:
             cause,
             "the engine or storage failed while running the step; the platform team is on it",
         )
+    if isinstance(error, MissingUpstream):
+        return Classified(
+            BUSINESS_LOGIC,
+            f"input:{error.port}",
+            cause,
+            f"{spec.qualified_name} ran before its input {error.upstream} was ever built. Build "
+            f"it with `mesh materialize {error.upstream}`, or run `mesh materialize "
+            f"{spec.qualified_name}`, which builds the missing inputs first.",
+        )
     if isinstance(error, StepFailed):
         what = "SQL" if error.kind == "sql" else f"{error.kind} step"
         return Classified(
@@ -79,3 +91,74 @@ def classify(error: BaseException, spec: ProductSpec) -> Classified:
     return Classified(
         PLATFORM, None, cause, "an unexpected platform error; the platform team is on it."
     )
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """One failed product of a run, as the CLI reports it: what, where, why, how to fix."""
+
+    product: str
+    failure_class: FailureClass
+    step: str
+    cause: str
+    guidance: str
+    run_id: str
+    file: Path | None = None
+    line: int | None = None
+
+    def owner(self) -> str:
+        """Who fixes it: the product's domain for business logic, else the platform team."""
+        domain = self.product.partition(".")[0]
+        return (
+            f"the {domain} domain" if self.failure_class == BUSINESS_LOGIC else "the platform team"
+        )
+
+    def render(self, run_url: str | None = None) -> str:
+        """The failure as one block: a headline, then step, spec line, fix and run."""
+        lines = [f"{self.product} failed ({self.failure_class}): {self.cause}"]
+        if self.step:
+            lines.append(f"  step:  {self.step}")
+        if self.file is not None:
+            lines.append(f"  spec:  {self.file}" + (f":{self.line}" if self.line else ""))
+        lines.append(f"  owner: {self.owner()}")
+        if self.guidance:
+            lines.append(f"  fix:   {self.guidance}")
+        lines.append(f"  run:   {run_url or self.run_id}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data."""
+        return {
+            "product": self.product,
+            "class": self.failure_class,
+            "step": self.step,
+            "cause": self.cause,
+            "fix": self.guidance,
+            "file": str(self.file) if self.file else None,
+            "line": self.line,
+            "run_id": self.run_id,
+        }
+
+
+def spec_location(source: ProductSource, step: str) -> tuple[Path, int | None]:
+    """The spec file and line a failed step points at: the rule of `quality:<check>`, the
+    input of `input:<port>`, the named step, the volume guard or the columns (the contract)."""
+    from mesh_platform.compile.plan import step_name
+
+    spec = source.spec
+    kind, _, name = step.partition(":")
+    line: int | None = None
+    if kind == "quality" and name == "volume":
+        line = source.line_of("volume")
+    elif kind == "quality":
+        found = [i for i, r in enumerate(spec.quality) if r.check_name == name]
+        line = source.line_of("quality", found[0]) if found else source.line_of("quality")
+    elif kind == "input":
+        line = source.line_of("inputs", name)
+    elif step:
+        found = [i for i, s in enumerate(spec.steps) if step_name(i, s.name) == step]
+        if found:
+            line = source.sql_start_line(found[0]) or source.line_of("steps", found[0])
+    else:
+        line = source.line_of("columns")
+    return source.path, line

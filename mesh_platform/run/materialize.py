@@ -19,6 +19,7 @@ import pyarrow as pa
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
+from mesh_platform.errors import MissingUpstream, PlatformError
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
@@ -64,6 +65,20 @@ def stored_size(dataset: Any, partition: PartitionSlice | None = None) -> tuple[
     return rows, sum(max(info.size or 0, 0) for info in infos)
 
 
+def _input(lakehouse: Lakehouse, spec: ProductSpec, port: str, ref: tuple[str, str]) -> Any:
+    """An input's current version; `MissingUpstream` (the consumer's problem) when it was never
+    written, the lakehouse's platform error when storage fails."""
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return lakehouse.dataset(ref)
+    except PlatformError as exc:
+        # The lakehouse raises its "no table yet" error from the TableNotFoundError it caught.
+        if isinstance(exc.__context__, TableNotFoundError):
+            raise MissingUpstream(spec.qualified_name, port, ".".join(ref)) from None
+        raise
+
+
 def _inputs_size(inputs: Mapping[str, Any]) -> tuple[int, int]:
     sizes = [stored_size(d) for d in inputs.values()]
     return sum(r for r, _ in sizes), sum(b for _, b in sizes)
@@ -92,7 +107,9 @@ def materialize(
             rows_in, bytes_in = data.num_rows, data.nbytes
             engine_usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
         else:
-            inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
+            inputs = {
+                port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
+            }
             rows_in, bytes_in = _inputs_size(inputs)
             result = (engine or get_engine(spec.engine, keys=keys)).run(plan, inputs, partition)
             data, engine_usage = result.table, result.usage
