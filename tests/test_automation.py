@@ -61,3 +61,28 @@ def test_downstream_domain_refreshes_after_upstream() -> None:
         evaluation_time=start + datetime.timedelta(minutes=2),
     )
     assert result.get_num_requested(DOWNSTREAM) == 1
+
+
+def test_every_location_runs_its_automation_sensor_by_default() -> None:
+    """Dagster's default automation sensor starts STOPPED: each location has its own, RUNNING
+    from the start and covering every product with an automation condition (the daemon-driven
+    proof is tests/test_up.py)."""
+    from mesh_platform.dagster.location import AUTOMATION_SENSOR
+
+    covered: set[dg.AssetKey] = set()
+    for domain in Mesh.load().domains:
+        repository = domain_definitions(domain).get_repository_def()
+        sensors = {s.name: s for s in repository.sensor_defs}
+        assert "default_automation_condition_sensor" not in sensors, domain
+        sensor = sensors[AUTOMATION_SENSOR]
+        assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        graph = repository.asset_graph
+        automated = {
+            key
+            for key in graph.materializable_asset_keys
+            if graph.get(key).automation_condition is not None
+        }
+        assert automated <= sensor.asset_selection.resolve(graph), domain
+        covered |= automated
+    assert DOWNSTREAM in covered and UPSTREAM in covered
