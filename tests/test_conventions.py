@@ -154,3 +154,33 @@ def test_docs_point_only_inside_the_repository(doc: Path) -> None:
             continue
         assert (doc.parent / target).resolve().is_relative_to(ROOT), (doc.name, target)
         assert (doc.parent / target).exists(), (doc.name, target)
+
+
+def test_list_shows_the_sound_domains_beside_a_broken_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = (
+        "name: broken\ndescription: x\ninputs: {src: other.nothing}\nsteps: [{sql: SELECT 1}]\n"
+    )
+    root = write_mesh(tmp_path, {"other": {"source": SOURCE}, "bad": {"broken": broken}})
+    (root / "domains" / "worse").mkdir()
+    (root / "domains" / "worse" / "domain.yaml").write_text("name: worse\nteam: [a list]\n")
+    monkeypatch.setattr("mesh_platform.spec.workspace.repo_root", lambda: root)
+    mesh_module._load_cached.cache_clear()
+    result = CliRunner().invoke(main, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["product"] for r in json.loads(result.stdout)] == ["other.source"]
+    assert "warning: bad.broken is left out" in result.stderr
+    assert "warning:" in result.stderr and "worse" in result.stderr
+    # A product can still be scaffolded in a sound domain; a broken one says to fix it first.
+    made = CliRunner().invoke(main, ["scaffold", "product", "other", "copy", "--input", "s=source"])
+    assert made.exit_code == 0, made.output
+    refused = CliRunner().invoke(
+        main, ["scaffold", "product", "worse", "x", "--input", "s=other.source"]
+    )
+    assert refused.exit_code == 1
+    assert "domain 'worse' does not load" in refused.output and "mesh validate" in refused.output
+    refused = CliRunner().invoke(
+        main, ["scaffold", "product", "other", "x", "--input", "s=bad.broken"]
+    )
+    assert refused.exit_code == 1 and "input s=bad.broken is left out" in refused.output

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root
+from mesh_platform.cli.app import emit, main, mesh_root
+from mesh_platform.cli.isolation import healthy_mesh
 from mesh_platform.errors import MeshError, SpecErrors
 
 
@@ -18,7 +19,7 @@ def list_products(domain: str | None, as_json: bool) -> None:
     """List the products by domain: owners, visibility, schedule, inputs and description."""
     from mesh_platform.dev.listing import render_listing, rows
 
-    mesh = loaded_mesh()
+    mesh = healthy_mesh()  # a broken domain or product is left out, with a warning
     listed = rows(mesh, domain)
     emit(as_json, listed, render_listing(mesh, listed, domain))
 
@@ -123,7 +124,7 @@ def scaffold_product_command(domain: str, name: str, inputs: tuple[str, ...]) ->
             raise click.BadParameter(f"{item!r}: write PORT=PRODUCT", param_hint="--input")
         pairs[port.strip()] = ref.strip()
     try:
-        paths = scaffold_product(loaded_mesh(), domain, name, pairs)
+        paths = scaffold_product(healthy_mesh(), domain, name, pairs)
     except MeshError as exc:
         raise click.ClickException(str(exc)) from None
     for path in paths:

@@ -147,6 +147,11 @@ def scaffold_product(mesh: Mesh, domain: str, name: str, inputs: dict[str, str])
     The test file lists every input port (no rows yet) with its columns in a comment; its one
     case, `TODO describe the case`, fails until it is written.
     """
+    if domain in mesh.broken_domains:
+        raise MeshError(
+            f"domain {domain!r} does not load ({mesh.broken_domains[domain]}); fix it first: "
+            "`mesh validate` lists its errors"
+        )
     if domain not in mesh.domains:
         known = ", ".join(sorted(mesh.domains))
         raise MeshError(
@@ -160,7 +165,10 @@ def scaffold_product(mesh: Mesh, domain: str, name: str, inputs: dict[str, str])
     for port, ref in inputs.items():
         if not re.match(NAME_PATTERN, port):
             raise MeshError(f"input port {port!r} must be lowercase snake_case, e.g. orders")
-        if _key(domain, ref) not in mesh.products:
+        key = _key(domain, ref)
+        if key in mesh.excluded:
+            raise MeshError(f"input {port}={ref} is left out: {mesh.excluded[key]}")
+        if key not in mesh.products:
             raise MeshError(f"input {port}={ref}: no such product (see `mesh list`)")
     folder = mesh.domains[domain].folder
     spec_path = folder / PRODUCTS_DIR / f"{name}.yaml"
