@@ -160,6 +160,11 @@ IDIOMS = [
     Idiom("dec div 1", 2, "integer", "api/sql#div: a decimal divides to a bigint"),
     Idiom("3 / 2", 1.5, "double", "api/sql#/ : always fractional"),
     Idiom("2L / 2L", 1.0, "double", "api/sql#/"),
+    # Decimal division (Spark's DecimalPrecision rule; an integer literal is a decimal of its own
+    # digits): decimal(10,2) / 2 is a decimal(14,6), 1.0 / 3 a decimal(7,6). DuckDB: a double.
+    Idiom("dec / 2", 1.25, "decimal", "decimal(10,2) / decimal(1,0) = decimal(14,6)"),
+    Idiom("1.0 / 3", Decimal("0.333333"), "decimal", "decimal(2,1) / decimal(1,0) = (7,6)"),
+    Idiom("dec / i", Decimal("0.3571428571429"), "decimal", "decimal(10,2) / int column = (21,13)"),
     Idiom("i / z", None, "double", "api/sql#/ : division by 0 is NULL (ANSI off)"),
     Idiom("i % z", None, "integer", "api/sql#% : modulo by 0 is NULL (ANSI off)"),
     Idiom("2 % 1.8", Decimal("0.2"), "decimal", "api/sql#%"),
@@ -233,6 +238,7 @@ IDIOMS = [
     Idiom("size(collect_list(col))", 3, "integer", "api/sql#collect_list: NULLs skipped", "g"),
     Idiom("sum(col)", 20, "integer", "api/sql#sum: integers sum to a bigint", "g"),
     Idiom("avg(col)", 20 / 3, "double", "api/sql#avg", "g"),
+    Idiom("avg(dec)", Decimal("2.5"), "decimal", "avg of a decimal(10,2) is a decimal(14,6)"),
     # Spark built-ins sqlglot does not model (compile/functions.py SPARK_UNMODELLED)
     Idiom("arrays_overlap(array(1, 2, 3), array(3, 4, 5))", True, "boolean", "arrays_overlap"),
     Idiom("cardinality(array('b', 'd', 'c', 'a'))", 4, "integer", "api/sql#cardinality"),

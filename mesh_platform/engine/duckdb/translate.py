@@ -22,18 +22,14 @@ What cannot be given Spark's meaning is refused at validate (`compile/spark_sema
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import duckdb
 from sqlglot import exp
-from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.scope import Scope, build_scope
-from sqlglot.schema import MappingSchema
 
 from mesh_platform.compile.spark_semantics import int_literal
+from mesh_platform.engine.duckdb.annotate import DIALECT, annotate, keep_output_names, schemas
 
-DIALECT = "duckdb"
 DT = exp.DType
 _INTEGRAL = {DT.TINYINT, DT.SMALLINT, DT.INT, DT.BIGINT}
 _INTEGER_LIKE = _INTEGRAL | {DT.INT128, DT.UTINYINT, DT.USMALLINT, DT.UINT, DT.UBIGINT}
@@ -79,90 +75,15 @@ def macros() -> str:
 def to_duckdb(query: exp.Expr, con: duckdb.DuckDBPyConnection | None = None) -> str:
     """DuckDB SQL for a Spark SQL query, typed by the tables `con` holds (if given)."""
     tree = query.copy()
-    _annotate(tree, _schemas(tree, con) if con is not None else {})
+    annotate(tree, schemas(tree, con) if con is not None else {})
     # Innermost first: a rewrite that copies its operands copies them already rewritten.
     for node in reversed(list(tree.walk(bfs=False))):
         rewrite = _REWRITES.get(type(node))
         if rewrite is not None:
             rewrite(node)
     if con is not None:
-        _keep_output_names(query, tree, con)
+        keep_output_names(query, tree, con)
     return tree.sql(dialect=DIALECT)
-
-
-def _keep_output_names(query: exp.Expr, tree: exp.Expr, con: duckdb.DuckDBPyConnection) -> None:
-    """An unaliased result column keeps the name DuckDB gives the untranslated expression
-    (`sum(i)`, not `TRY_CAST(sum(i) AS BIGINT)`): a rewrite changes values, never names."""
-    if not isinstance(query, exp.Query) or not isinstance(tree, exp.Query):
-        return
-    before, after = query.selects, tree.selects
-    changed = [
-        index
-        for index, (old, new) in enumerate(zip(before, after, strict=False))
-        if not isinstance(old, (exp.Alias, exp.Column, exp.Star)) and old != new
-    ]
-    if not changed or len(before) != len(after):
-        return
-    try:
-        names = con.sql(query.sql(dialect=DIALECT)).columns
-    except duckdb.Error:  # the untranslated query does not even bind: no name to keep
-        return
-    for index in changed:
-        after[index].replace(exp.alias_(after[index].copy(), names[index], quoted=True))
-
-
-def _schemas(tree: exp.Expr, con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    """Column types of the tables `tree` reads that `con` knows (CTE names are skipped)."""
-    out: dict[str, dict[str, str]] = {}
-    for name in {t.name for t in tree.find_all(exp.Table) if t.name}:
-        try:
-            relation = con.sql(f'SELECT * FROM "{name}" LIMIT 0')
-        except duckdb.Error:
-            continue
-        out[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
-    return out
-
-
-def _annotate(tree: exp.Expr, schemas: Mapping[str, Mapping[str, str]]) -> None:
-    """Give every node the type sqlglot can infer, columns typed from `schemas`.
-
-    sqlglot types a column only when it names its source, so an unqualified column whose name
-    one source of its scope has is qualified for the annotation, then unqualified again.
-    """
-    added: list[exp.Column] = []
-    root = build_scope(tree) if isinstance(tree, exp.Query) else None
-    if root is not None and schemas:
-        for scope in root.traverse():
-            for column in scope.unqualified_columns:
-                owners = [a for a, s in scope.sources.items() if _has(s, column.name, schemas)]
-                if len(owners) == 1:
-                    column.set("table", exp.to_identifier(owners[0]))
-                    added.append(column)
-    schema = MappingSchema(
-        {t: {c: _type(v) for c, v in cols.items()} for t, cols in schemas.items()},
-        dialect=DIALECT,
-        normalize=False,
-    )
-    try:
-        annotate_types(tree, schema=schema, dialect="spark")
-    finally:
-        for column in added:
-            column.set("table", None)
-
-
-def _has(source: exp.Table | Scope, name: str, schemas: Mapping[str, Mapping[str, str]]) -> bool:
-    if isinstance(source, exp.Table):
-        return name in schemas.get(source.name, {})
-    query = source.expression
-    return isinstance(query, exp.Query) and name in query.named_selects
-
-
-@functools.cache
-def _type(duckdb_type: str) -> exp.DataType:
-    try:
-        return exp.DataType.build(duckdb_type, dialect=DIALECT)
-    except Exception:  # a type sqlglot does not parse stays unknown
-        return exp.DataType.build("unknown")
 
 
 def _is(node: exp.Expr, types: set[DT]) -> bool:
@@ -322,6 +243,66 @@ def _ceil_floor(node: exp.Ceil | exp.Floor) -> None:
         _replace(node, exp.TryCast(this=node.copy(), to=decimal))
 
 
+# Spark reads an integral operand of decimal arithmetic as a decimal of this precision.
+_INTEGRAL_DIGITS = {DT.TINYINT: 3, DT.SMALLINT: 5, DT.INT: 10, DT.BIGINT: 20}
+
+
+def _decimal_shape(node: exp.Expr) -> tuple[int, int] | None:
+    """(precision, scale) of `node` as a Spark decimal operand; None if it is not one.
+
+    A numeric literal is a decimal of its own digits (Spark's minimum-precision literals): 3
+    is a decimal(1,0), 2.50 a decimal(3,2); an integral column the decimal its type holds.
+    """
+    if isinstance(node, (exp.Neg, exp.Paren)):
+        return _decimal_shape(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        digits = node.name.lstrip("-")
+        if "e" in digits.lower():
+            return None
+        whole, _, fraction = digits.partition(".")
+        return max(len(whole.lstrip("0")) + len(fraction), 1), len(fraction)
+    if node.type is None:
+        return None
+    if node.type.this in _INTEGRAL_DIGITS:
+        return _INTEGRAL_DIGITS[node.type.this], 0
+    params = node.type.expressions
+    if node.type.this == DT.DECIMAL and len(params) == 2:
+        return int(params[0].name), int(params[1].name)
+    return None
+
+
+def _bounded(precision: int, scale: int) -> str:
+    """Spark's adjustment of a result decimal wider than 38 digits (precision loss allowed)."""
+    if precision > 38:
+        scale = max(38 - (precision - scale), min(scale, 6))
+        precision = 38
+    return f"DECIMAL({precision}, {scale})"
+
+
+def _div(node: exp.Div) -> None:
+    """A decimal divided (by a decimal or an integer) is a decimal on Spark; DuckDB: double."""
+    left, right = _decimal_shape(node.this), _decimal_shape(node.expression)
+    if (
+        left is None
+        or right is None
+        or not (_is_decimal(node.this) or _is_decimal(node.expression))
+    ):
+        return
+    (p1, s1), (p2, s2) = left, right
+    scale = max(6, s1 + p2 + 1)
+    decimal = exp.DataType.build(_bounded(p1 - s1 + s2 + scale, scale))
+    _replace(node, exp.TryCast(this=node.copy(), to=decimal))
+
+
+def _avg(node: exp.Avg) -> None:
+    """avg of a decimal(p, s) is a decimal(p + 4, s + 4) on Spark; DuckDB: double."""
+    shape = _decimal_shape(node.this) if _is(node.this, {DT.DECIMAL}) else None
+    if shape is not None:
+        whole = _outer(node)
+        decimal = exp.DataType.build(f"DECIMAL({min(shape[0] + 4, 38)}, {min(shape[1] + 4, 38)})")
+        _replace(whole, exp.TryCast(this=whole.copy(), to=decimal))
+
+
 def _sum(node: exp.Sum) -> None:
     if _is(node.this, _INTEGER_LIKE):
         whole = _outer(node)
@@ -425,6 +406,8 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Ceil: _ceil_floor,
     exp.Floor: _ceil_floor,
     exp.Sum: _sum,
+    exp.Avg: _avg,
+    exp.Div: _div,
     exp.Substring: _substring,
     exp.RegexpSplit: _split,
     exp.StrToTime: _to_timestamp,
