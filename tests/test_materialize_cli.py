@@ -4,6 +4,7 @@ summary. Real Dagster runs in a fresh instance, real Delta tables."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +15,7 @@ from mesh_platform.cli import main
 from mesh_platform.dagster.selection import SelectionError, select
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.ops.routing import facts_from_event
-from mesh_platform.run.failures import BUSINESS_LOGIC
+from mesh_platform.run.failures import BUSINESS_LOGIC, tells_platform
 from tests.cli_mesh import cli_mesh
 
 ORDERS = """\
@@ -175,6 +176,19 @@ def test_a_failing_rule_is_one_block_and_the_summary_counts_what_was_written(
         with dg.DagsterInstance.from_config(str(mesh.home / "dagster")) as instance:
             run = instance.get_run_by_id(run_id)
             assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        # The same, as JSON (stdout is the document alone); --verbose adds Dagster's log.
+        as_json = mesh.run("materialize", "books", "--json")
+        assert as_json.exit_code == 1
+        report = json.loads(as_json.stdout)
+        assert (report["products"], report["materialized"]) == (2, 0)
+        (failure,) = report["failures"]
+        assert failure["product"] == "books.totals" and failure["line"] == rule_line
+        assert failure["class"] == "business_logic" and "2 failing" in failure["cause"]
+        assert report["not_run"] == [
+            {"product": "books.report", "reason": "an input failed in this run"}
+        ]
+        verbose = mesh.run("materialize", "books.totals", "--verbose")
+        assert verbose.exit_code == 1 and "Stack Trace" in verbose.output
 
 
 def test_a_missing_upstream_is_the_consuming_domains_failure(
@@ -218,4 +232,7 @@ def test_a_missing_upstream_is_the_consuming_domains_failure(
                 ).records
             ]
             assert event is not None
-            assert facts_from_event(event, loaded).failure_class == BUSINESS_LOGIC
+            facts = facts_from_event(event, loaded)
+            assert facts.failure_class == BUSINESS_LOGIC
+            assert not tells_platform(facts.failure_class, facts.failed_step)
+            assert tells_platform(BUSINESS_LOGIC, "quality:between_amount")

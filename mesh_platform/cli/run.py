@@ -13,6 +13,8 @@ import click
 from mesh_platform.cli.app import emit, main, prepare_environment
 from mesh_platform.cli.isolation import healthy_mesh
 
+SKIPPED_IN_RUN = "an input failed in this run"
+
 
 @main.command()
 @click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
@@ -61,6 +63,7 @@ def materialize_targets(
     def progress(summary: Any) -> None:
         nonlocal done
         done += len(summary.products)
+        skipped.extend((f"{summary.domain}.{p}", SKIPPED_IN_RUN) for p in summary.skipped)
         if as_json:
             return
         status = "ok" if summary.success else "FAILED"
@@ -73,7 +76,7 @@ def materialize_targets(
             click.echo(failure.render(f"{ui}/runs/{summary.run_id}"), err=True)
         if summary.skipped:
             names = ", ".join(f"{summary.domain}.{p}" for p in summary.skipped)
-            click.echo(f"  skipped (an input failed in this run): {names}", err=True)
+            click.echo(f"  skipped ({SKIPPED_IN_RUN}): {names}", err=True)
 
     def skip(key: tuple[str, str], reason: str) -> None:
         nonlocal done

@@ -33,6 +33,16 @@ FAILURE_CAUSE = "mesh/cause"
 FAILURE_PRODUCT = "mesh/product"
 
 
+# The failed step recorded for a missing input table: `input:<port>`.
+MISSING_INPUT = "input:"
+
+
+def tells_platform(failure_class: FailureClass, step: str) -> bool:
+    """Whether a failure pages the platform on-call: not for an input that was never built
+    (the consuming domain runs it first; nothing of the platform failed)."""
+    return not (failure_class == BUSINESS_LOGIC and step.startswith(MISSING_INPUT))
+
+
 @dataclass(frozen=True)
 class Classified:
     """A failure, classified, with guidance for whoever has to fix it."""
@@ -56,7 +66,7 @@ def classify(error: BaseException, spec: ProductSpec) -> Classified:
     if isinstance(error, MissingUpstream):
         return Classified(
             BUSINESS_LOGIC,
-            f"input:{error.port}",
+            f"{MISSING_INPUT}{error.port}",
             cause,
             f"{spec.qualified_name} ran before its input {error.upstream} was ever built. Build "
             f"it with `mesh materialize {error.upstream}`, or run `mesh materialize "
