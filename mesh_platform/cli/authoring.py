@@ -76,7 +76,7 @@ def scaffold() -> None:
     """
 
 
-@scaffold.command(name="domain")
+@scaffold.command(name="domain", short_help="A new domain: its folder and code location.")
 @click.argument("name")
 @click.option("--team", help="The owning team (default: NAME); products are owned by team:TEAM.")
 @click.option(
@@ -103,7 +103,7 @@ def scaffold_domain_command(name: str, team: str | None, owners: tuple[str, ...]
     )
 
 
-@scaffold.command(name="product")
+@scaffold.command(name="product", short_help="A new product: its spec and example test.")
 @click.argument("domain")
 @click.argument("name")
 @click.option(
