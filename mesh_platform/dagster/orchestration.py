@@ -188,7 +188,10 @@ def _run(
         if e.asset_key is not None
     }
     failures = _failures(mesh, result)
-    failed = {f.product for f in failures}
+    # Products that did not run because an input failed in this run (not when the whole run
+    # failed outside the steps: that is one platform failure).
+    failed = {f.product for f in failures} if failures else {".".join(k) for k in batch}
+    failures = failures or _run_failure(batch, result)
     materialized = tuple(k[1] for k in batch if k in written)
     return RunSummary(
         domain,
@@ -234,3 +237,25 @@ def _failures(mesh: Mesh, result: dg.ExecuteInProcessResult) -> list[FailureRepo
             report = FailureReport(**{**report.__dict__, "file": file, "line": line})
         reports.append(report)
     return reports
+
+
+def _run_failure(batch: list[Key], result: dg.ExecuteInProcessResult) -> list[FailureReport]:
+    """A run that failed outside any product's step (launch, resources): one platform report."""
+    if result.success:
+        return []
+    messages = [
+        e.message or ""
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.RUN_FAILURE
+    ]
+    return [
+        FailureReport(
+            product=", ".join(".".join(k) for k in batch),
+            failure_class=PLATFORM,
+            step="run",
+            cause=(messages[0] if messages else "") or "the run failed before its products ran",
+            guidance="the run failed outside the products' steps; `--verbose` shows Dagster's "
+            "log. The platform team is on it.",
+            run_id=result.run_id,
+        )
+    ]
