@@ -4,22 +4,48 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from mesh_platform.cli.app import loaded_mesh, main, prepare_environment
 from mesh_platform.errors import MeshError
 
+if TYPE_CHECKING:
+    from mesh_platform.engine.base import StepPreview
+
 
 @main.command()
 @click.argument("product")
-@click.option("--rows", default=5, show_default=True, help="Sample rows per step.")
+@click.option(
+    "--limit",
+    "--rows",
+    "limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sample rows shown per step (`--rows` is the same).",
+)
+@click.option(
+    "--columns",
+    "columns",
+    default=None,
+    metavar="A,B",
+    help="Show only these columns (of the product or of any step).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def preview(product: str, rows: int, as_json: bool) -> None:
-    """Show PRODUCT (domain.product) step by step: schema, row count and a sample after each."""
+def preview(product: str, limit: int, columns: str | None, as_json: bool) -> None:
+    """Show PRODUCT (domain.product) step by step, then as it would be written.
+
+    After each step: its schema, row count and a sample. Last, the product as written: the
+    contract applied (declared types cast, contract order) with the contract's types. A table
+    wider than the terminal is shown one record per row.
+    """
+    import shutil
+
     from mesh_platform.config import environment
     from mesh_platform.cost import CostRates
-    from mesh_platform.dev.preview import costed_preview
+    from mesh_platform.dev.preview import choose_columns, costed_preview, render_sample
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.security.keys import build_keyring
 
@@ -33,37 +59,49 @@ def preview(product: str, rows: int, as_json: bool) -> None:
             build_keyring(),
             environment.catalog_url(),
             CostRates.from_environment(),
-            rows,
+            limit,
         )
     except (KeyError, MeshError) as exc:
         raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
-    steps = run.steps
+    shown = [*run.steps, *([run.written] if run.written else [])]
+    if columns is not None:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        shown = choose_columns(shown, wanted)
+    steps, written = (shown[:-1], shown[-1]) if run.written else (shown, None)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "step": s.name,
-                        "kind": s.kind,
-                        "rows": s.rows,
-                        "schema": s.schema,
-                        "sample": s.sample.to_dicts(),
-                    }
-                    for s in steps
-                ],
-                indent=2,
-                default=str,
-            )
-        )
+        entries = [_json_step(s) for s in steps]
+        if entries:  # the last step's entry carries the product as written
+            entries[-1]["as_written"] = _json_step(written) if written else None
+            entries[-1]["contract_error"] = run.contract_error
+        click.echo(json.dumps(entries, indent=2, default=str))
         click.echo(run.estimate.describe(), err=True)  # stdout stays the JSON document
-        return
-    for s in steps:
-        click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
-        click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
-        click.echo(str(s.sample))
-    click.echo(run.estimate.describe())
+    else:
+        width = shutil.get_terminal_size().columns
+        for s in steps:
+            click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
+            click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
+            click.echo(render_sample(s.sample, width))
+        if written is not None:
+            click.echo(f"== as written (contract applied): {written.rows} rows")
+            click.echo("   " + ", ".join(f"{k}: {v}" for k, v in written.schema.items()))
+            click.echo(render_sample(written.sample, width))
+        click.echo(run.estimate.describe())
+    if run.contract_error:
+        raise click.ClickException(
+            f"as written: the contract check fails on the sample: {run.contract_error}"
+        )
+
+
+def _json_step(step: StepPreview) -> dict[str, object]:
+    return {
+        "step": step.name,
+        "kind": step.kind,
+        "rows": step.rows,
+        "schema": step.schema,
+        "sample": step.sample.to_dicts(),
+    }
 
 
 @main.command()

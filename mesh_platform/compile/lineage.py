@@ -102,6 +102,26 @@ def _expand(node: Node) -> exp.Expression:
     return expression.transform(replace)
 
 
+def compose(run: Sequence[PlannedStep]) -> exp.Query:
+    """Consecutive SQL steps as one query: the last step's, with the earlier ones as CTEs.
+
+    The last step's own CTEs follow the steps' (a CTE may read an earlier step).
+    """
+    *ctes, final = run
+    assert final.query is not None
+    query = final.query.copy()
+    own_with = query.args.get("with_") or query.args.get("with")
+    own_ctes = list(own_with.expressions) if own_with is not None else []
+    if own_with is not None:
+        own_with.pop()
+    for cte in ctes:
+        assert cte.query is not None
+        query = query.with_(cte.name, as_=cte.query.copy(), append=True)
+    for own in own_ctes:
+        query = query.with_(own.alias, as_=own.this.copy(), append=True)
+    return query
+
+
 def product_lineage(
     steps: Sequence[PlannedStep], input_schemas: Mapping[str, Schema | None], names: list[str]
 ) -> dict[str, ColumnLineage]:
@@ -118,23 +138,13 @@ def product_lineage(
     if not prefix or any(s is None for s in input_schemas.values()):
         return {}
     schemas = {k: v for k, v in input_schemas.items() if v is not None}
-    *ctes, final = prefix
-    assert final.query is not None
-    query = final.query.copy()
-    own_with = query.args.get("with_") or query.args.get("with")
-    own_ctes = list(own_with.expressions) if own_with is not None else []
-    if own_with is not None:
-        own_with.pop()
-    for cte in ctes:
-        assert cte.query is not None
-        query = query.with_(cte.name, as_=cte.query.copy(), append=True)
-    for own in own_ctes:
-        query = query.with_(own.alias, as_=own.this.copy(), append=True)
+    final = prefix[-1]
+    query = compose(prefix)
     if len(prefix) == len(steps):
         return column_lineage(query, schemas, names)
     carried = [n for n in names if n in (final.output or {})]
     found = column_lineage(query, schemas, carried)
-    later = ", then ".join(f"{s.kind} step {s.name!r}" for s in steps[len(prefix):])
+    later = ", then ".join(f"{s.kind} step {s.name!r}" for s in steps[len(prefix) :])
     return {
         name: ColumnLineage(info.sources, f"{info.formula} (then {later})")
         for name, info in found.items()

@@ -22,6 +22,7 @@ from mesh_platform.compile.grouping import check_grouping
 from mesh_platform.compile.lineage import product_lineage
 from mesh_platform.compile.rules import validate_rules
 from mesh_platform.compile.sql import SqlProblem
+from mesh_platform.compile.type_check import CertainType, certain_types, contradiction
 from mesh_platform.errors import SpecError
 from mesh_platform.registry import check_params, registry
 from mesh_platform.security.pii import column_tags
@@ -113,7 +114,12 @@ def plan_product(
             planned_step = _plan_sql(source, index, name, step, available)
         elif isinstance(step, StandardStep):
             planned_step = _plan_standard(
-                source, index, name, step, previous, planned[-1].name if planned else None,
+                source,
+                index,
+                name,
+                step,
+                previous,
+                planned[-1].name if planned else None,
                 available,
             )
         else:
@@ -305,7 +311,12 @@ def _landing_plan(source: ProductSource) -> ProductPlan:
         )
     columns = tuple(
         ColumnPlan(
-            c.name, c.type or UNKNOWN, c.description, c.tags, (("landing", c.name),), c.name,
+            c.name,
+            c.type or UNKNOWN,
+            c.description,
+            c.tags,
+            (("landing", c.name),),
+            c.name,
             declared=c.type is not None,
         )
         for c in spec.columns
@@ -339,7 +350,7 @@ def _columns(
                 "columns",
                 fix="declare them under `columns:` or drop them from the last step",
             )
-        _check_declared_types(source, produced, list(declared.values()))
+        _check_declared_types(source, steps, input_schemas, list(declared.values()))
     names = list(declared) if declared else list(produced or {})
     lineage = product_lineage(steps, input_schemas, names)
     columns = []
@@ -367,26 +378,27 @@ def _columns(
 
 
 def _check_declared_types(
-    source: ProductSource, produced: Schema, declared: list[ColumnSpec]
+    source: ProductSource,
+    steps: list[PlannedStep],
+    input_schemas: Mapping[str, Schema | None],
+    declared: list[ColumnSpec],
 ) -> None:
-    """Refuse a declared type of another family than the one the steps are known to produce.
+    """Refuse a declared type the steps certainly do not produce (`type_check.py`).
 
     The run-time contract check (`run/conform.py`) casts within a family (numbers, strings,
     dates and times, booleans) and fails the run across families; when the type of the
-    steps' result is known at load, the same mismatch is refused here with the same words.
+    steps' result is certain at load, the same mismatch is refused here with the same words,
+    and so is an integer type declared for a certainly fractional number (a division, an
+    average). A standard step run by polars last is typed by its definition.
     """
+    certain = certain_types(steps, input_schemas)
+    last = steps[-1]
+    if last.query is None and last.kind == "standard" and last.output:
+        certain = {n: CertainType(t) for n, t in last.output.items() if family(t) is not None}
     for index, column in enumerate(declared):
-        inferred = produced.get(column.name, UNKNOWN)
-        if column.type is None or family(inferred) is None:
-            continue  # only a type the steps are known to produce can contradict the contract
-        if family(inferred) != family(column.type):
-            raise source.error(
-                f"{source.spec.name} breaks its contract: column {column.name!r} is {inferred} "
-                f"but the contract says {column.type}; CAST it in the last step or correct "
-                "the declared type",
-                "columns",
-                index,
-                "type",
-                fix=f"select `CAST(... AS {column.type.upper()}) AS {column.name}` in the last "
-                f"step, or declare `type: {inferred}`",
-            )
+        found = certain.get(column.name)
+        if column.type is None or found is None:
+            continue  # only a type the steps certainly produce can contradict the contract
+        problem = contradiction(column.name, column.type, found, source.spec.name)
+        if problem is not None:
+            raise source.error(problem.message, "columns", index, "type", fix=problem.fix)

@@ -1,5 +1,9 @@
 """Step-by-step preview of a product over the current lakehouse data, for development.
 
+The preview ends with the product as it would be written: the last step's sample through the
+run-time contract check (`run/conform.py`: declared types cast, contract order), with the
+contract's written types (`decimal(15,2)`, `date`), not the engine's internal ones.
+
 A preview is a development run: what it consumed is measured, recorded in the catalog with
 kind `development` (attributed to the product's domain), and turned into an estimate of what
 the product costs per run (`cost/estimate.py`).
@@ -9,15 +13,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from mesh_platform.column_types import from_arrow, unknown_columns_message
+from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
 from mesh_platform.cost.estimate import CostEstimate, estimate
 from mesh_platform.engine import StepPreview, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
+from mesh_platform.errors import BusinessLogicError, MeshError
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh
+from mesh_platform.run.conform import conform
 from mesh_platform.run.materialize import stored_size
 from mesh_platform.security.keys import Keyring
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,36 @@ class PreviewRun:
     usage: Usage
     estimate: CostEstimate
     warnings: tuple[str, ...] = ()
+    written: StepPreview | None = None
+    contract_error: str | None = None
+
+
+WRITTEN = "as written"
+
+
+def written_preview(
+    last: StepPreview, plan: ProductPlan, product: str
+) -> tuple[StepPreview | None, str | None]:
+    """The last step's sample as the contract writes it, or the contract check's error.
+
+    The schema names the contract's types: the declared type of a declared column, else the
+    type the column is written with.
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    if not last.sample.columns:  # `--limit 0`: no sample, the contract's schema only
+        schema = {c.name: c.type for c in plan.columns} or dict(last.schema)
+        return StepPreview(WRITTEN, "contract", schema, last.rows, last.sample), None
+    try:
+        table = conform(last.sample.to_arrow(), plan, product)
+    except BusinessLogicError as exc:
+        return None, str(exc)
+    declared = {c.name: c.type for c in plan.columns if c.declared}
+    schema = {f.name: declared.get(f.name) or from_arrow(f.type) for f in table.schema}
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame) and isinstance(table, pa.Table)
+    return StepPreview(WRITTEN, "contract", schema, last.rows, frame), None
 
 
 def preview_product(
@@ -79,4 +121,56 @@ def costed_preview(
     warnings = [record_cost(catalog_url, entry)]
     found, warning = estimate(catalog_url, spec.qualified_name, usage, rates)
     warnings.append(warning)
-    return PreviewRun(steps, usage, found, tuple(w for w in warnings if w))
+    written, error = written_preview(steps[-1], mesh.plans[spec.key], spec.qualified_name)
+    return PreviewRun(steps, usage, found, tuple(w for w in warnings if w), written, error)
+
+
+def choose_columns(previews: list[StepPreview], wanted: list[str]) -> list[StepPreview]:
+    """Each preview with only the `wanted` columns it has; MeshError naming unknown ones.
+
+    A name is known when any step (or the written product) has it, so an intermediate
+    column can be followed too.
+    """
+    known = list(dict.fromkeys(c for p in previews for c in p.schema))
+    message = unknown_columns_message(wanted, known, "--columns")
+    if message is not None:
+        raise MeshError(message)
+    chosen = []
+    for preview in previews:
+        names = [c for c in wanted if c in preview.schema]
+        sample = preview.sample.select([c for c in names if c in preview.sample.columns])
+        schema = {c: preview.schema[c] for c in names}
+        chosen.append(replace(preview, schema=schema, sample=sample))
+    return chosen
+
+
+def render_sample(frame: pl.DataFrame, width: int) -> str:
+    """A sample as a table when it fits `width` characters, else one record per row.
+
+    Wide products (dozens of columns) are unreadable as a table squeezed into a terminal:
+    polars would wrap every header. A record view (`column  value`, one line each, like
+    psql's `\\x`) keeps every name and value readable.
+    """
+    import polars as pl
+
+    with pl.Config(
+        tbl_cols=-1,
+        tbl_rows=-1,
+        tbl_width_chars=65_535,  # polars keeps the width in 16 bits
+        fmt_str_lengths=60,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
+        table = str(frame)
+    if max((len(line) for line in table.splitlines()), default=0) <= width or not frame.width:
+        return table
+    name_width = max(len(c) for c in frame.columns)
+    room = max(width - name_width - 2, 10)
+    lines = []
+    for number, row in enumerate(frame.iter_rows(named=True), start=1):
+        lines.append(f"-- row {number} " + "-" * max(width - 12 - len(str(number)), 0))
+        for column, value in row.items():
+            text = "null" if value is None else str(value)
+            text = text if len(text) <= room else text[: room - 1] + "…"
+            lines.append(f"{column.ljust(name_width)}  {text}")
+    return "\n".join(lines) if lines else "(no rows)"

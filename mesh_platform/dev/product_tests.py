@@ -28,6 +28,7 @@ from mesh_platform.column_types import UNKNOWN, arrow_type
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
 from mesh_platform.dev.case_checks import CaseChecker, Columns, columns_of
+from mesh_platform.dev.example_values import BadValue, convert
 from mesh_platform.engine import Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
 from mesh_platform.errors import MeshError, SpecError
@@ -152,7 +153,7 @@ def _case(
     for port, rows in inputs.items():
         try:
             _input_table(rows, _declared(ports[port]))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (BadValue, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             check.error(
                 f"input {port!r}: the values of a column do not share one type ({exc})",
                 ["inputs", port],
@@ -190,12 +191,15 @@ def discover(mesh: Mesh, target: str | None = None) -> list[Path]:
 
 
 def _input_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:
-    """An input's rows as a table of its columns (values already converted to their types)."""
+    """An input's rows as a table of its columns, values converted to their declared types.
+
+    Raises `BadValue` for a value that does not fit (checked at load for a test file's cases).
+    """
     columns = dict(schema) or {k: UNKNOWN for r in rows for k in r}
     arrays = {}
     for name, spec_type in columns.items():
         target = arrow_type(spec_type) if spec_type != UNKNOWN else None
-        values = [row.get(name) for row in rows]
+        values = [convert(row.get(name), spec_type) for row in rows]
         arrays[name] = pa.array(values, type=target) if target else pa.array(values)
     return pa.table(arrays)
 
@@ -238,10 +242,15 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     domain, _, name = case.product.partition(".")
     spec = mesh.products[(domain, name)].spec
     plan = mesh.plans[(domain, name)]
-    inputs = {
-        port: _input_table(case.inputs.get(port, []), mesh.plans[ref].declared_schema)
-        for port, ref in spec.input_refs().items()
-    }
+    try:
+        inputs = {
+            port: _input_table(case.inputs.get(port, []), mesh.plans[ref].declared_schema)
+            for port, ref in spec.input_refs().items()
+        }
+    except (BadValue, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        return CaseResult(
+            case, False, f"{_heading(case)}\n  invalid input rows: {exc}", status="error"
+        )
     # Example rows are test data: keyed functions use the public dev keys, never real ones.
     engine = get_engine(spec.engine, threads=1, keys=Keyring.dev())
     meter = UsageMeter()
