@@ -65,14 +65,20 @@ DAEMON_QUERY = """{ instance { daemonHealth { allDaemonStatuses { daemonType hea
 
 
 @pytest.fixture(scope="module")
-def ui(materialized_mesh) -> Iterator[str]:
-    """`mesh up` as the README runs it (UI + daemon) on a free port; stopped afterwards."""
+def ui_process(materialized_mesh, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """`mesh up` as the README runs it (UI + daemon) on a free port; stopped afterwards.
+    Yields the UI's URL and the file holding what mesh up printed."""
     port = _free_port()
-    process = subprocess.Popen(
-        [str(VENV_BIN / "mesh"), "up", "--port", str(port)],
-        cwd=repo_root(), env=_env(materialized_mesh), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    output = tmp_path_factory.mktemp("ui") / "mesh-up.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "mesh"), "up", "--port", str(port)],
+            cwd=repo_root(),
+            env=_env(materialized_mesh),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -86,13 +92,30 @@ def ui(materialized_mesh) -> Iterator[str]:
             assert process.poll() is None, "mesh up exited"
             assert time.monotonic() < deadline, "the UI did not load every location in 240 s"
             time.sleep(1)
-        yield url
-        # Ctrl-C (SIGINT) stops the UI and the daemon: no orphaned processes.
+        yield url, output
+        # Ctrl-C (SIGINT) stops the UI and the daemon (tests/test_up.py checks every process).
         os.kill(process.pid, signal.SIGINT)
-        process.wait(timeout=60)
+        process.wait(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def ui(ui_process: tuple[str, Path]) -> str:
+    return ui_process[0]
+
+
+def test_mesh_up_starts_without_warnings_and_materializes_only_what_is_missing(
+    ui_process: tuple[str, Path],
+) -> None:
+    url, output = ui_process
+    text = output.read_text()
+    assert "nothing to materialize" in text  # the session's mesh has every table already
+    assert f"serving at {url}" in text
+    # Neither `dagster dev`'s supersession notice nor a dagster.yaml beside the workspace.
+    for noise in ("superseded", "dagster.yaml", "Warning", "WARNING", "Traceback"):
+        assert noise not in text, text
 
 
 def test_every_location_loads(ui: str) -> None:

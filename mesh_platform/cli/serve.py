@@ -80,10 +80,10 @@ def up(
         raise click.UsageError("--headless with --no-materialize would do nothing")
     prepare_environment()
     url = ui_url(host, port)
-    # Links in alerts (the notifier of every location and of runs here) point at this UI.
-    os.environ["MESH_UI_URL"] = url
     if not headless:
         _check_port_free(host, port)
+        # Links in alerts (the notifier of every location, runs here) point at this UI.
+        os.environ["MESH_UI_URL"] = url
     if not no_materialize:
         started = time.perf_counter()
         ctx.invoke(generate, scale=scale, force=False)
