@@ -19,7 +19,7 @@ from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.security.keys import Keyring
 from tests.cli_mesh import CliMesh, cli_mesh
-from tests.mini_mesh import validate_errors
+from tests.mini_mesh import validate_errors, write_mesh
 
 ORDERS = """\
 name: orders
@@ -177,3 +177,31 @@ def test_a_healthy_domains_code_location_loads_beside_broken_ones(broken: CliMes
         domain_definitions(broken.root, "newcomer")
     with pytest.raises(SpecErrors, match="malformed YAML"):
         importlib.import_module("domains.drafts.definitions")
+
+
+def test_a_cycle_across_domains_leaves_out_only_its_products(tmp_path: Path) -> None:
+    def reader(name: str, ref: str) -> str:
+        return (
+            f"name: {name}\ndescription: Reads {ref}.\nvisibility: published\n"
+            f"inputs: {{src: {ref}}}\nsteps:\n  - sql: SELECT id FROM src\n"
+            "columns:\n  - {name: id, type: bigint}\n"
+        )
+
+    root = write_mesh(
+        tmp_path,
+        {
+            "shop": {"orders": ORDERS},
+            "x": {"a": reader("a", "y.b")},
+            "y": {"b": reader("b", "x.a")},
+        },
+    )
+    mesh = Mesh.load_healthy(root)
+    assert list(mesh.products) == [("shop", "orders")]
+    (error,) = mesh.errors
+    assert "inputs form a cycle across domains" in error.problem
+    assert mesh.excluded == {
+        ("x", "a"): "its inputs form a cycle across domains",
+        ("y", "b"): "its inputs form a cycle across domains",
+    }
+    with pytest.raises(SpecErrors, match="cycle across domains"):
+        load_mesh(root)

@@ -226,6 +226,8 @@ def _healthy_order(
                 for key in cycle.args[1]:
                     excluded[key] = "its inputs form a cycle across domains"
                     graph.pop(key, None)
+            else:  # dependency_order refuses only cycles; never loop on anything else
+                raise
 
 
 def _drop_dependents(graph: dict[Key, set[Key]], excluded: dict[Key, str]) -> None:
