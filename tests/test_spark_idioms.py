@@ -143,6 +143,26 @@ IDIOMS = [
         "string",
         "datetime patterns (sql-ref-datetime-pattern)",
     ),
+    Idiom("date_format(d, 'EEEE, MMMM d')", "Saturday, July 30", "string", "datetime patterns"),
+    Idiom("date_format(d, 'M/d/yy')", "7/30/16", "string", "datetime patterns: unpadded"),
+    Idiom("date_format(ts, 'h:mm a')", "9:32 AM", "string", "datetime patterns: 12-hour"),
+    Idiom("date_format(ts, 'HH:mm:ss.SSS')", "09:32:05.359", "string", "datetime patterns"),
+    Idiom(
+        "date_format(ts, 'yyyy-MM-dd\\'T\\'HH:mm')",
+        "2015-03-05T09:32",
+        "string",
+        "datetime patterns: quoted text is literal",
+    ),
+    Idiom("date_format(d, 'D')", "212", "string", "datetime patterns: day of year"),
+    Idiom(
+        "from_unixtime(0, 'yyyy-MM-dd HH:mm:ss')",
+        "1970-01-01 00:00:00",
+        "string",
+        "api/sql#from_unixtime: 1969-12-31 16:00:00 in America/Los_Angeles is 0 UTC",
+    ),
+    Idiom("to_timestamp('2016-12-31', 'yyyy-MM-dd')", TS(2016, 12, 31), "timestamp", "to_ts"),
+    Idiom("to_timestamp('x', 'yyyy-MM-dd')", None, "timestamp", "unparsable text is NULL"),
+    Idiom("to_date('7/3/2016', 'M/d/yyyy')", D(2016, 7, 3), "date", "datetime patterns"),
     Idiom("to_date('2009-07-30 04:17:52')", D(2009, 7, 30), "date", "api/sql#to_date"),
     Idiom("to_date('2016-12-31', 'yyyy-MM-dd')", D(2016, 12, 31), "date", "api/sql#to_date"),
     Idiom("to_date('31/12/2016', 'dd/MM/yyyy')", D(2016, 12, 31), "date", "datetime patterns"),
@@ -297,6 +317,10 @@ REFUSED = [
     ("xxhash64(s)", "xxhash64", "sha2"),
     ("array_union(array(1, 2), array(2, 3))", "array_union", "concat"),
     ("format_number(x, 2)", "format_number", "round"),
+    ("date_format(d, 'QQ')", "date_format", "quarter(d)"),
+    ("date_format(ts, 'kk:mm')", "date_format", "H, h"),
+    ("date_format(d, s)", "date_format", "literal"),
+    ("to_date(s, 'yyyy \\'at\\' dd')", "to_date", "concat"),
 ]
 
 

@@ -9,6 +9,7 @@ everywhere: a product that validates must give the same answer locally and on Sp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from sqlglot import exp
@@ -101,6 +102,57 @@ def _trunc(node: exp.DateTrunc | exp.TimestampTrunc) -> Refusal | None:
     )
 
 
+# sqlglot reads a Spark datetime pattern into strftime directives (`yyyy` -> `%Y`, marked
+# `strict` where Spark requires the width); what it leaves as letters it did not understand.
+_DIRECTIVE = re.compile(r"%-?[a-zA-Z](?:strict)?")
+QUOTED_TEXT = re.compile(r"'([^']*)'")
+MILLIS = re.compile(r"(?<![A-Za-z])SSS(?![A-Za-z])")
+_PATTERN_FUNCTIONS: dict[type[exp.Expr], str] = {
+    exp.TimeToStr: "date_format",
+    exp.TsOrDsToDate: "to_date",
+    exp.StrToTime: "to_timestamp",
+    exp.StrToDate: "to_date",
+    exp.StrToUnix: "unix_timestamp",
+    exp.UnixToStr: "from_unixtime",
+}
+
+
+def _pattern(node: exp.Expr) -> Refusal | None:
+    """A datetime pattern must be a literal whose every letter the local engine maps."""
+    name = _PATTERN_FUNCTIONS[type(node)]
+    fmt = node.args.get("format")
+    if fmt is None:
+        return None
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return Refusal(
+            name,
+            node,
+            f"{name}() needs its datetime pattern as a literal (the local engine maps Spark's "
+            "pattern letters when it reads the query)",
+            "write the pattern as a string literal, e.g. 'yyyy-MM-dd'",
+        )
+    text = fmt.name
+    if any("%" in quoted for quoted in QUOTED_TEXT.findall(text)):
+        return Refusal(
+            name,
+            node,
+            f"{name}(): quoted text in a datetime pattern may not hold pattern letters here",
+            "concatenate the text instead: concat(date_format(d, 'yyyy'), ' at ', ...)",
+        )
+    rest = MILLIS.sub("", _DIRECTIVE.sub("", QUOTED_TEXT.sub("", text)))
+    letters = sorted({c for c in rest if c.isascii() and c.isalpha()})
+    if not letters:
+        return None
+    return Refusal(
+        name,
+        node,
+        f"{name}(): datetime pattern letter {', '.join(map(repr, letters))} has no equivalent on "
+        "the local engine",
+        "use the letters y, M, d, D, H, h, m, s, SSS, SSSSSS, a, E, or a function "
+        "(quarter(d), weekofyear(d), ...)",
+    )
+
+
 def int_literal(node: exp.Expr) -> int | None:
     """The value of an integer literal (`2`, `-1`); None for anything else."""
     if isinstance(node, exp.Neg):
@@ -116,4 +168,5 @@ _CHECKS: dict[type[exp.Expr], Callable[..., Refusal | None]] = {
     exp.RegexpSplit: _split,
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _trunc,
+    **dict.fromkeys(_PATTERN_FUNCTIONS, _pattern),
 }

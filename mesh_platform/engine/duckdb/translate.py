@@ -27,7 +27,7 @@ from collections.abc import Callable
 import duckdb
 from sqlglot import exp
 
-from mesh_platform.compile.spark_semantics import int_literal
+from mesh_platform.compile.spark_semantics import MILLIS, QUOTED_TEXT, int_literal
 from mesh_platform.engine.duckdb.annotate import DIALECT, annotate, keep_output_names, schemas
 
 DT = exp.DType
@@ -203,6 +203,7 @@ def _months_between(node: exp.MonthsBetween) -> None:
 
 
 def _unix_timestamp(node: exp.StrToUnix) -> None:
+    _pattern(node)
     value = node.this
     if _is(value, {DT.DATE, DT.TIMESTAMP, DT.DATETIME}):
         seconds: exp.Expr = exp.TimeToUnix(this=_cast(value.copy(), "TIMESTAMP"))
@@ -336,6 +337,17 @@ def _split(node: exp.RegexpSplit) -> None:
 def _to_timestamp(node: exp.StrToTime) -> None:
     """to_timestamp(text, fmt) is NULL when the text does not parse (Spark, ANSI off)."""
     node.set("safe", True)
+    _pattern(node)
+
+
+def _pattern(node: exp.Expr) -> None:
+    """The parts of a Spark datetime pattern sqlglot leaves as they are: quoted literal text
+    ('T' -> T, '' -> ') and milliseconds (SSS -> %g). Other letters are refused at validate."""
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return
+    text = QUOTED_TEXT.sub(lambda quoted: quoted.group(1) or "'", fmt.name)
+    node.set("format", exp.Literal.string(MILLIS.sub("%g", text)))
 
 
 def _anonymous(node: exp.Anonymous) -> None:
@@ -411,5 +423,9 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Substring: _substring,
     exp.RegexpSplit: _split,
     exp.StrToTime: _to_timestamp,
+    exp.TimeToStr: _pattern,
+    exp.TsOrDsToDate: _pattern,
+    exp.StrToDate: _pattern,
+    exp.UnixToStr: _pattern,
     exp.Anonymous: _anonymous,
 }
