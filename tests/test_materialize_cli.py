@@ -236,3 +236,22 @@ def test_a_missing_upstream_is_the_consuming_domains_failure(
             assert facts.failure_class == BUSINESS_LOGIC
             assert not tells_platform(facts.failure_class, facts.failed_step)
             assert tells_platform(BUSINESS_LOGIC, "quality:between_amount")
+
+
+def test_a_failure_points_at_the_spec_line_it_is_about(tmp_path: Path) -> None:
+    from mesh_platform.run.failures import spec_location
+    from tests.mini_mesh import write_mesh
+
+    root = write_mesh(tmp_path, {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}})
+    source = Mesh.load(root).products[("books", "totals")]
+    lines = TOTALS.splitlines()
+
+    def line_of(text: str) -> int:
+        return lines.index(text) + 1
+
+    assert spec_location(source, "step_1") == (source.path, line_of("steps:") + 1)
+    assert spec_location(source, "input:orders")[1] == line_of("inputs: {orders: shop.orders}")
+    assert spec_location(source, "quality:not_null_id")[1] == line_of(
+        "  - {rule: not_null, column: id}"
+    )
+    assert spec_location(source, "")[1] == line_of("columns:")  # the contract

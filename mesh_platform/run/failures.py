@@ -129,7 +129,7 @@ class FailureReport:
         if self.step:
             lines.append(f"  step:  {self.step}")
         if self.file is not None:
-            lines.append(f"  spec:  {self.file}" + (f":{self.line}" if self.line else ""))
+            lines.append(f"  spec:  {_shown(self.file)}" + (f":{self.line}" if self.line else ""))
         lines.append(f"  owner: {self.owner()}")
         if self.guidance:
             lines.append(f"  fix:   {self.guidance}")
@@ -148,6 +148,14 @@ class FailureReport:
             "line": self.line,
             "run_id": self.run_id,
         }
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it is inside it (as editors open it)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def spec_location(source: ProductSource, step: str) -> tuple[Path, int | None]:
