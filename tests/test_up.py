@@ -277,6 +277,50 @@ def test_ctrl_c_stops_every_process_quietly(served: Served) -> None:
         assert noise not in text, text
 
 
+def test_sigterm_right_after_start_stops_every_process_quietly(tmp_path: Path) -> None:
+    """SIGTERM (a service manager stopping it) while code locations are still loading."""
+    root = write_mesh(tmp_path, {"producer": {"source": SOURCE}})
+    workspace = _write_workspace(root, ("producer",))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))}
+    env["MESH_HOME"] = str(root / "var")
+    output = root / "mesh-up.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "mesh"),
+                "up",
+                "--no-materialize",
+                "--workspace",
+                str(workspace),
+                "--port",
+                str(_free_port()),
+            ],
+            cwd=root,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while "serving at" not in output.read_text():
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, f"not serving after {START_SECONDS} s"
+            time.sleep(0.2)
+        (child,) = _children(process.pid)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, output.read_text()
+        assert group_members(child) == [] and group_members(process.pid) == []
+        text = output.read_text()
+        assert "stopped in" in text
+        for noise in ("Traceback", "TimeoutExpired", "Warning", "warning", "superseded"):
+            assert noise not in text, text
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 # Without a server ---------------------------------------------------------------------------
 
 
