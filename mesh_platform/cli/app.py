@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mesh_platform.errors import MeshError, SpecErrors
+from mesh_platform.errors import MeshError
 
 
 def mesh_root() -> Path:
@@ -24,12 +24,10 @@ def mesh_root() -> Path:
 
 
 def loaded_mesh():
-    from mesh_platform.loader.mesh import Mesh
+    """The mesh without what spec errors break (warned on stderr); `mesh validate` lists all."""
+    from mesh_platform.cli.isolation import healthy_mesh
 
-    try:
-        return Mesh.load(mesh_root())
-    except SpecErrors as exc:
-        raise click.ClickException(f"the mesh has spec errors:\n{exc}") from None
+    return healthy_mesh()
 
 
 def emit(as_json: bool, data: Any, human: str) -> None:
