@@ -33,9 +33,9 @@ def test_the_embedded_instance_monitors_runs(tmp_path, monkeypatch) -> None:  # 
 
     import dagster as dg
 
-    from mesh_platform.spec.workspace import repo_root
+    from mesh_platform.config.environment import instance_template
 
-    shutil.copy(repo_root() / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(instance_template(), tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         assert instance.run_monitoring_enabled

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
 
 def healthy_mesh() -> Mesh:
     """The mesh without what spec errors break; warns about what was left out."""
-    from mesh_platform.cli.app import mesh_root
     from mesh_platform.loader.mesh import Mesh
+    from mesh_platform.spec.workspace import repo_root
 
-    mesh = Mesh.load_healthy(mesh_root())
+    mesh = Mesh.load_healthy(repo_root())
     warn_left_out(mesh)
     return mesh
 
