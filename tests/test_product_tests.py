@@ -311,3 +311,31 @@ def test_pytest_reports_the_same_errors(tmp_path: Path) -> None:
     ) in out
     assert f"{other}:1: test file names unknown product 'region' of domain 'd'" in out
     assert "Traceback" not in out and "def runtest" not in out
+
+
+def test_a_scaffolded_test_fails_until_written(cli_root) -> None:
+    from mesh_platform.dev.scaffold import scaffold_product
+
+    root = cli_root(GOOD_CASE)
+    scaffold_product(load_mesh(root), "d", "fresh", {"src": "src", "regions": "regions"})
+    result = CliRunner().invoke(main, ["test", "d.fresh"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "TODO d.fresh: TODO describe the case"
+    assert "  not written yet: give the case a name saying what it checks" in lines[2]
+    assert lines[-1] == "0 passed, 1 failed"
+
+
+def test_a_broken_product_fails_only_its_own_test_file(cli_root) -> None:
+    root = cli_root(GOOD_CASE)
+    (root / "domains/d/products/broken.yaml").write_text(
+        P.replace("name: p", "name: broken").replace("s.amount * 2", "s.amuont * 2")
+    )
+    (root / "domains/d/tests/broken.yaml").write_text("product: broken\ncases: []\n")
+    result = CliRunner().invoke(main, ["test", "d"])
+    assert result.exit_code == 1
+    assert "PASS d.p: amounts double and regions are named" in result.output
+    assert (
+        f"ERROR {root / 'domains/d/tests/broken.yaml'}:1: product d.broken is left out: "
+    ) in result.output
+    assert result.output.splitlines()[-1] == "1 passed, 0 failed, 1 test file(s) invalid"

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mesh_platform.cli.app import loaded_mesh, main, prepare_environment
+from mesh_platform.cli.app import main, prepare_environment
+from mesh_platform.cli.isolation import healthy_mesh
 from mesh_platform.errors import MeshError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
     lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
     try:
         run = costed_preview(
-            loaded_mesh(),
+            healthy_mesh(),
             product,
             lakehouse,
             build_keyring(),
@@ -122,7 +123,7 @@ def test(target: str | None, as_json: bool) -> None:
     )
     from mesh_platform.errors import SpecError
 
-    mesh = loaded_mesh()
+    mesh = healthy_mesh()
     results: list[CaseResult] = []
     broken: list[SpecError] = []
     for path in discover(mesh, target):

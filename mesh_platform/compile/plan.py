@@ -350,6 +350,7 @@ def _columns(
                 "columns",
                 fix="declare them under `columns:` or drop them from the last step",
             )
+    if declared:  # also when some columns are unknown: a literal or CAST is still certain
         _check_declared_types(source, steps, input_schemas, list(declared.values()))
     names = list(declared) if declared else list(produced or {})
     lineage = product_lineage(steps, input_schemas, names)

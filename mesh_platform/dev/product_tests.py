@@ -89,6 +89,16 @@ def load_cases(path: Path, mesh: Mesh) -> list[ProductTestCase]:
     raw = to_plain(document.data)
     domain = path.parent.parent.name
     product = raw.get("product")
+    left_out = mesh.excluded.get((domain, str(product)))
+    if left_out is not None or (
+        (domain, product) in mesh.products and (domain, product) not in mesh.plans
+    ):
+        raise SpecError(
+            f"product {domain}.{product} is left out: {left_out or 'its spec does not load'}",
+            file=path,
+            line=document.line_of(["product"]),
+            fix="fix the product's spec first: `mesh validate` lists the errors",
+        )
     if not product or (domain, product) not in mesh.products:
         known = sorted(p for d, p in mesh.products if d == domain)
         close = difflib.get_close_matches(str(product), known, n=1)
