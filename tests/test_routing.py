@@ -122,3 +122,27 @@ def test_a_soft_failure_is_logged_once_and_a_skipped_email_is_not_retried(
     assert (message.status, message.attempts) == ("skipped", 1)
     assert "no SMTP server" in (message.error or "")
     assert hooks.paths() == ["/shop"]
+
+
+@pytest.mark.parametrize(
+    ("failed_step", "audiences"),
+    [("input:orders", ["domain"]), ("sql", ["platform", "domain"])],
+)
+def test_a_missing_input_alerts_only_the_consuming_domain(
+    failed_step: str, audiences: list[str]
+) -> None:
+    from mesh_platform.loader.mesh import MeshSpecs
+    from mesh_platform.ops.routing import FailureFacts, drafts_for_failure
+    from mesh_platform.run.failures import BUSINESS_LOGIC
+
+    facts = FailureFacts(
+        step_key="sales__customer_revenue",
+        product="sales.customer_revenue",
+        failure_class=BUSINESS_LOGIC,
+        failed_step=failed_step,
+        cause="no table",
+        guidance="materialize it first",
+    )
+    drafts = drafts_for_failure(facts, "run-1", "http://ui/runs/run-1", MeshSpecs.load())
+    assert [d.audience for d in drafts] == audiences
+    assert all(d.domain == "sales" for d in drafts)

@@ -34,6 +34,7 @@ from mesh_platform.run.failures import (
     FAILURE_STEP,
     PLATFORM,
     FailureClass,
+    tells_platform,
 )
 from mesh_platform.spec.model import DomainSpec
 
@@ -147,16 +148,19 @@ def drafts_for_failure(
         time_to_recover_hours=hours,
     )
     base = f"run_failure:{run_id}:{facts.step_key or 'run'}"
-    drafts = [
-        AlertDraft(
-            dedupe_key=f"{base}:platform",
-            audience="platform",
-            domain=owner.name,
-            title=f"[{severity}] {what} failed ({facts.failure_class}) in run {run_id[:8]}",
-            recipients=recipients(platform),
-            **common,
+    drafts = []
+    # An input never built is the consuming domain's to run first; nothing of the platform failed.
+    if owner.name == platform.name or tells_platform(facts.failure_class, facts.failed_step):
+        drafts.append(
+            AlertDraft(
+                dedupe_key=f"{base}:platform",
+                audience="platform",
+                domain=owner.name,
+                title=f"[{severity}] {what} failed ({facts.failure_class}) in run {run_id[:8]}",
+                recipients=recipients(platform),
+                **common,
+            )
         )
-    ]
     if facts.failure_class == BUSINESS_LOGIC and owner.name != platform.name:
         drafts.append(
             AlertDraft(
