@@ -133,6 +133,33 @@ IDIOMS = [
     ),
     Idiom("date_trunc('DD', ts)", TS(2015, 3, 5), "timestamp", "api/sql#date_trunc"),
     Idiom("year('2016-07-30')", 2016, "integer", "api/sql#year"),
+    Idiom("extract(DOW FROM DATE '2009-07-30')", 5, "integer", "api/sql#extract: DOW 1 = Sunday"),
+    Idiom(
+        "extract(SECONDS FROM TIMESTAMP '2019-10-01 00:00:01.000001')",
+        Decimal("1.000001"),
+        "decimal",
+        "api/sql#extract",
+    ),
+    Idiom(
+        "date_part('SECONDS', TIMESTAMP '2019-10-01 00:00:01.000001')",
+        Decimal("1.000001"),
+        "decimal",
+        "api/sql#date_part",
+    ),
+    Idiom("next_day('2015-01-14', 'TU')", D(2015, 1, 20), "date", "api/sql#next_day"),
+    Idiom("date_from_unix_date(1)", D(1970, 1, 2), "date", "api/sql#date_from_unix_date"),
+    Idiom(
+        "from_utc_timestamp('2016-08-31', 'Asia/Seoul')",
+        TS(2016, 8, 31, 9),
+        "timestamp",
+        "api/sql#from_utc_timestamp",
+    ),
+    Idiom(
+        "to_utc_timestamp('2016-08-31', 'Asia/Seoul')",
+        TS(2016, 8, 30, 15),
+        "timestamp",
+        "api/sql#to_utc_timestamp",
+    ),
     Idiom("quarter('2016-08-31')", 3, "integer", "api/sql#quarter"),
     Idiom("month('2016-07-30')", 7, "integer", "api/sql#month"),
     Idiom("hour('2009-07-30 12:58:59')", 12, "integer", "api/sql#hour"),
@@ -173,6 +200,12 @@ IDIOMS = [
         "api/sql#unix_timestamp: 1460098800 in America/Los_Angeles (UTC-7), so 1460073600 in "
         "UTC; a bigint",
     ),
+    Idiom(
+        "to_unix_timestamp('2016-04-08', 'yyyy-MM-dd')",
+        1460073600,
+        "integer",
+        "api/sql#to_unix_timestamp (pyspark: 1460098800 in America/Los_Angeles)",
+    ),
     Idiom("unix_timestamp('x', 'yyyy-MM-dd')", None, "integer", "unparsable text is NULL"),
     # Integer division, modulo
     Idiom("3 div 2", 1, "integer", "api/sql#div"),
@@ -180,6 +213,10 @@ IDIOMS = [
     Idiom("dec div 1", 2, "integer", "api/sql#div: a decimal divides to a bigint"),
     Idiom("3 / 2", 1.5, "double", "api/sql#/ : always fractional"),
     Idiom("2L / 2L", 1.0, "double", "api/sql#/"),
+    Idiom("'1.5' + 1", 2.5, "double", "type coercion: a string in arithmetic is a double"),
+    Idiom("s || 1", "Spark SQL1", "string", "api/sql#||"),
+    Idiom("factorial(5)", 120, "integer", "api/sql#factorial: a bigint"),
+    Idiom("nanvl(cast('NaN' as double), 123)", 123.0, "double", "api/sql#nanvl"),
     # Decimal division (Spark's DecimalPrecision rule; an integer literal is a decimal of its own
     # digits): decimal(10,2) / 2 is a decimal(14,6), 1.0 / 3 a decimal(7,6). DuckDB: a double.
     Idiom("dec / 2", 1.25, "decimal", "decimal(10,2) / decimal(1,0) = decimal(14,6)"),
@@ -216,6 +253,15 @@ IDIOMS = [
         "api/sql#split",
     ),
     Idiom("regexp_extract('100-200', '(\\\\d+)-(\\\\d+)', 1)", "100", "string", "regexp_extract"),
+    Idiom("substring_index('www.apache.org', '.', 2)", "www.apache", "string", "substring_index"),
+    Idiom("substring_index('www.apache.org', '.', -2)", "apache.org", "string", "substring_index"),
+    Idiom(
+        "format_string('Hello World %d %s', 100, 'days')",
+        "Hello World 100 days",
+        "string",
+        "api/sql#format_string",
+    ),
+    Idiom("regexp_replace('100-200', '(\\\\d+)', 'num')", "num-num", "string", "regexp_replace"),
     Idiom("initcap('sPark sql')", "Spark Sql", "string", "api/sql#initcap"),
     Idiom("trim('    SparkSQL   ')", "SparkSQL", "string", "api/sql#trim"),
     Idiom("trim(BOTH 'SL' FROM 'SSparkSQLS')", "parkSQ", "string", "api/sql#trim"),
@@ -255,6 +301,14 @@ IDIOMS = [
     Idiom("floor(x)", 2, "integer", "api/sql#floor: a double gives a bigint"),
     # Aggregates (g: NULL, 5, 5, 10)
     Idiom("count(DISTINCT col)", 2, "integer", "api/sql#count", "g"),
+    Idiom("size(NULL)", -1, "integer", "api/sql#size: -1 for NULL by default"),
+    Idiom("size(collect_list(n))", 0, "integer", "collect_list of only NULLs is []"),
+    Idiom(
+        "array_distinct(array(1, 2, 3, null, 3))",
+        [1, 2, 3, None],
+        "array",
+        "api/sql#array_distinct: order kept, NULL kept",
+    ),
     Idiom("size(collect_list(col))", 3, "integer", "api/sql#collect_list: NULLs skipped", "g"),
     Idiom("sum(col)", 20, "integer", "api/sql#sum: integers sum to a bigint", "g"),
     Idiom("avg(col)", 20 / 3, "double", "api/sql#avg", "g"),

@@ -117,6 +117,18 @@ _PATTERN_FUNCTIONS: dict[type[exp.Expr], str] = {
 }
 
 
+def spark_pattern(text: str) -> str:
+    """A pattern as sqlglot's strftime directives. sqlglot converts the patterns of most
+    functions when it parses them, not `to_unix_timestamp`'s: one without any directive but
+    with letters is converted here."""
+    if "%" in text or not any(c.isascii() and c.isalpha() for c in text):
+        return text
+    from sqlglot.dialects.spark import Spark
+    from sqlglot.time import format_time
+
+    return format_time(text, Spark.TIME_MAPPING, Spark.TIME_TRIE) or text
+
+
 def _pattern(node: exp.Expr) -> Refusal | None:
     """A datetime pattern must be a literal whose every letter the local engine maps."""
     name = _PATTERN_FUNCTIONS[type(node)]
@@ -131,7 +143,7 @@ def _pattern(node: exp.Expr) -> Refusal | None:
             "pattern letters when it reads the query)",
             "write the pattern as a string literal, e.g. 'yyyy-MM-dd'",
         )
-    text = fmt.name
+    text = spark_pattern(fmt.name)
     if any("%" in quoted for quoted in QUOTED_TEXT.findall(text)):
         return Refusal(
             name,

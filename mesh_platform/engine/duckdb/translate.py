@@ -27,7 +27,7 @@ from collections.abc import Callable
 import duckdb
 from sqlglot import exp
 
-from mesh_platform.compile.spark_semantics import MILLIS, QUOTED_TEXT, int_literal
+from mesh_platform.compile.spark_semantics import MILLIS, QUOTED_TEXT, int_literal, spark_pattern
 from mesh_platform.engine.duckdb.annotate import DIALECT, annotate, keep_output_names, schemas
 
 DT = exp.DType
@@ -58,6 +58,15 @@ SPARK_MACROS = {
         "- (epoch(t2) - epoch(date_trunc('day', t2)))) / 2678400.0 END AS v FROM "
         "(SELECT (year(t1) * 12 + month(t1)) - (year(t2) * 12 + month(t2)) AS m)))"
     ),
+    # substring_index(str, delim, count): left of the count-th delimiter (from the right when
+    # count < 0); '' when count is 0; the whole text when there are fewer delimiters.
+    "spark_substring_index": (
+        "(s, d, n) AS CASE WHEN n = 0 THEN '' WHEN n > 0 "
+        "THEN array_to_string(list_slice(string_split(s, d), 1, n), d) "
+        "ELSE array_to_string(list_slice(string_split(s, d), n, -1), d) END"
+    ),
+    # array_distinct keeps the first occurrence of each element (NULL too), in order.
+    "spark_array_distinct": ("(l) AS list_filter(l, lambda x, i: list_position(l, x) = i)"),
     # find_in_set(str, list): 1-based position in the comma-separated list; 0 if absent or
     # if str holds a comma.
     "spark_find_in_set": (
@@ -145,6 +154,22 @@ def _add_months(node: exp.AddMonths) -> None:
         expression=exp.Interval(this=node.expression.copy(), unit=exp.var("MONTH")),
     )
     _replace(node, exp.Cast(this=shifted, to=exp.DataType.build("DATE")))
+
+
+_STRINGS = {DT.VARCHAR, DT.TEXT, DT.CHAR, DT.NCHAR, DT.NVARCHAR}
+_NUMBERS = _INTEGER_LIKE | _FLOATING | {DT.DECIMAL}
+
+
+def _arithmetic(node: exp.Binary) -> None:
+    """Spark reads a string operand of arithmetic as a double ('1.5' + 1 is 2.5)."""
+    left, right = node.this, node.expression
+    for text, other in ((left, right), (right, left)):
+        if _is(text, _STRINGS) and _is(other, _NUMBERS):
+            text.replace(_cast(text.copy(), "DOUBLE"))
+    if isinstance(node, (exp.Add, exp.Sub)):
+        _interval_arithmetic(node)
+    elif isinstance(node, exp.Div):
+        _div(node)
 
 
 def _interval_arithmetic(node: exp.Add | exp.Sub) -> None:
@@ -346,8 +371,76 @@ def _pattern(node: exp.Expr) -> None:
     fmt = node.args.get("format")
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
         return
-    text = QUOTED_TEXT.sub(lambda quoted: quoted.group(1) or "'", fmt.name)
+    text = QUOTED_TEXT.sub(lambda quoted: quoted.group(1) or "'", spark_pattern(fmt.name))
     node.set("format", exp.Literal.string(MILLIS.sub("%g", text)))
+
+
+def _extract(node: exp.Extract) -> None:
+    spark = _spark_part(node.this.name, node.expression)
+    if spark is not None:
+        _replace(node, spark)
+
+
+def _spark_part(unit: str, value: exp.Expr) -> exp.Expr | None:
+    """extract / date_part where Spark differs: DOW counts from Sunday = 1, SECOND keeps its
+    fraction (a decimal(8,6)); None where DuckDB agrees."""
+    unit = unit.upper()
+    if unit in ("DOW", "DAYOFWEEK"):
+        day = exp.Extract(this=exp.var("DAYOFWEEK"), expression=value.copy())
+        return exp.Paren(this=exp.Add(this=day, expression=_int(1)))
+    if unit in ("DOW_ISO", "DAYOFWEEK_ISO"):
+        return _call("isodow")([value])
+    if unit in ("S", "SEC", "SECS", "SECOND", "SECONDS"):
+        micros = exp.Extract(this=exp.var("MICROSECOND"), expression=value.copy())
+        seconds = exp.Div(this=micros, expression=exp.Literal.number("1000000.0"))
+        return exp.TryCast(this=seconds, to=exp.DataType.build("DECIMAL(8, 6)"))
+    return None
+
+
+def _date_part(args: list[exp.Expr]) -> exp.Expr:
+    plain = exp.Anonymous(this="date_part", expressions=[a.copy() for a in args])
+    if len(args) != 2 or not isinstance(args[0], exp.Literal):
+        return plain
+    return _spark_part(args[0].name, args[1]) or plain
+
+
+def _from_utc(node: exp.AtTimeZone) -> None:
+    """from_utc_timestamp(ts, tz): the UTC time `ts` as a local time of `tz` (a TIMESTAMP)."""
+    utc = exp.AtTimeZone(this=node.this.copy(), zone=exp.Literal.string("UTC"))
+    local = exp.AtTimeZone(this=utc, zone=node.args["zone"].copy())
+    _replace(node, exp.Cast(this=local, to=exp.DataType.build("TIMESTAMP")))
+
+
+def _nanvl(node: exp.Nanvl) -> None:
+    nan = _call("isnan")([node.this])
+    _replace(node, exp.If(this=nan, true=node.expression.copy(), false=node.this.copy()))
+
+
+def _size(node: exp.ArraySize) -> None:
+    """size(NULL) is -1 (Spark's default, spark.sql.legacy.sizeOfNull)."""
+    _replace(node, exp.Coalesce(this=node.copy(), expressions=[_int(-1)]))
+
+
+def _collect(node: exp.ArrayAgg | exp.ArrayUniqueAgg) -> None:
+    """collect_list / collect_set of no value (or only NULLs) is [], not NULL."""
+    whole = _outer(node)
+    if not isinstance(whole, exp.Window):
+        _replace(whole, exp.Coalesce(this=whole.copy(), expressions=[exp.Array(expressions=[])]))
+
+
+def _wrap(to: str) -> Callable[[exp.Expr], None]:
+    def rewrite(node: exp.Expr) -> None:
+        _replace(node, exp.TryCast(this=node.copy(), to=exp.DataType.build(to)))
+
+    return rewrite
+
+
+def _as_call(name: str) -> Callable[[exp.Expr], None]:
+    def rewrite(node: exp.Expr) -> None:
+        args = [node.this, *node.expressions] if node.expressions else list(node.iter_expressions())
+        _replace(node, _call(name)(args))
+
+    return rewrite
 
 
 def _anonymous(node: exp.Anonymous) -> None:
@@ -394,7 +487,8 @@ _ANONYMOUS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
     "some": _call("bool_or"),
     "try_sum": lambda a: exp.Sum(this=a[0].copy()),
     "try_avg": _call("avg"),
-    "datepart": _call("date_part"),
+    "datepart": _date_part,
+    "date_part": _date_part,
 }
 
 _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
@@ -403,8 +497,10 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.DayOfWeek: _day_of_week,
     exp.TsOrDsAdd: _date_add,
     exp.AddMonths: _add_months,
-    exp.Add: _interval_arithmetic,
-    exp.Sub: _interval_arithmetic,
+    exp.Add: _arithmetic,
+    exp.Sub: _arithmetic,
+    exp.Mul: _arithmetic,
+    exp.Mod: _arithmetic,
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _date_trunc,
     exp.LastDay: _date_arg,
@@ -419,7 +515,19 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Floor: _ceil_floor,
     exp.Sum: _sum,
     exp.Avg: _avg,
-    exp.Div: _div,
+    exp.Div: _arithmetic,
+    exp.Extract: _extract,
+    exp.AtTimeZone: _from_utc,
+    exp.Nanvl: _nanvl,
+    exp.ArraySize: _size,
+    exp.ArrayAgg: _collect,
+    exp.ArrayUniqueAgg: _collect,
+    exp.NextDay: _date_arg,
+    exp.DateFromUnixDate: _wrap("DATE"),
+    exp.Factorial: _wrap("BIGINT"),
+    exp.Format: _as_call("printf"),
+    exp.ArrayDistinct: _as_call("spark_array_distinct"),
+    exp.SubstringIndex: _as_call("spark_substring_index"),
     exp.Substring: _substring,
     exp.RegexpSplit: _split,
     exp.StrToTime: _to_timestamp,
