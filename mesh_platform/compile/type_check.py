@@ -36,12 +36,11 @@ def _classes(*names: str) -> tuple[type[exp.Expr], ...]:
 
 
 _BOOLEAN = _classes("Predicate", "Connector", "Not")
+_CONCAT = _classes("Concat", "DPipe")  # text, or an array when its arguments are arrays
 _STRING = _classes(
     "Upper",
     "Lower",
-    "Concat",
     "ConcatWs",
-    "DPipe",
     "Substring",
     "Trim",
     "Initcap",
@@ -56,7 +55,6 @@ _STRING = _classes(
     "Left",
     "Right",
     "Repeat",
-    "Reverse",
     "Translate",
     "Replace",
 )
@@ -216,12 +214,14 @@ def _infer(node: exp.Expr, scope: Scope, tables: Mapping[str, Schema]) -> Certai
     if isinstance(node, (exp.Boolean, *_BOOLEAN)):
         return CertainType("boolean")
     if isinstance(node, _STRING):
-        if any(
-            isinstance(a, exp.Array) or a.is_type(exp.DataType.Type.ARRAY)
-            for a in node.iter_expressions()
-        ):
-            return None  # concat of arrays is an array
         return CertainType("string")
+    if isinstance(node, _CONCAT):
+        # Text when one argument is certainly text (Spark refuses mixing it with arrays) or
+        # every argument is certainly typed (none is an array: arrays are not contract types).
+        parts = [_infer(a, scope, tables) for a in _arguments(node)]
+        if any(p is not None and p.family == "string" for p in parts) or all(parts):
+            return CertainType("string")
+        return None
     if isinstance(node, _INTEGER):
         annotated = _annotated(node)
         return CertainType(annotated if annotated in INTEGER_TYPES else "bigint")
@@ -256,6 +256,12 @@ def _infer(node: exp.Expr, scope: Scope, tables: Mapping[str, Schema]) -> Certai
     if isinstance(node, exp.Column):
         return _column(node, scope, tables)
     return None
+
+
+def _arguments(node: exp.Expr) -> list[exp.Expr]:
+    if isinstance(node, exp.Concat):
+        return list(node.expressions)
+    return [node.args["this"], node.args["expression"]]
 
 
 def _branches(node: exp.Expr) -> list[exp.Expr | None]:
