@@ -4,6 +4,7 @@ and `--columns`, and shows wide tables one record per row."""
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,6 +134,11 @@ def test_columns_chooses_and_unknown_names_are_refused_with_choices(shop: Path) 
         "day, total, n, label"
     ) in wrong.output
     assert "Traceback" not in wrong.output
+    # The plan knows the columns: a misspelt name is refused before anything runs (here the
+    # input's table is gone, which a run would report instead).
+    shutil.rmtree(shop / "lake")
+    early = _preview("shop.totals", "--columns", "totl")
+    assert early.exit_code == 1 and "'totl' (did you mean 'total'?)" in early.output
 
 
 def test_a_table_wider_than_the_terminal_is_shown_one_record_per_row(shop: Path) -> None:

@@ -46,15 +46,24 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
 
     from mesh_platform.config import environment
     from mesh_platform.cost import CostRates
-    from mesh_platform.dev.preview import choose_columns, costed_preview, render_sample
+    from mesh_platform.dev.preview import (
+        check_columns,
+        choose_columns,
+        costed_preview,
+        render_sample,
+    )
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.security.keys import build_keyring
 
     prepare_environment()
     lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
+    mesh = healthy_mesh()
+    wanted = [c.strip() for c in (columns or "").split(",") if c.strip()]
     try:
+        if wanted:
+            check_columns(mesh, product, wanted)  # before paying for a run, when the plan can
         run = costed_preview(
-            healthy_mesh(),
+            mesh,
             product,
             lakehouse,
             build_keyring(),
@@ -65,8 +74,7 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
     except (KeyError, MeshError) as exc:
         raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     shown = [*run.steps, *([run.written] if run.written else [])]
-    if columns is not None:
-        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+    if wanted:
         shown = choose_columns(shown, wanted)
     steps, written = (shown[:-1], shown[-1]) if run.written else (shown, None)
     for warning in run.warnings:

@@ -125,6 +125,18 @@ def costed_preview(
     return PreviewRun(steps, usage, found, tuple(w for w in warnings if w), written, error)
 
 
+def check_columns(mesh: Mesh, name: str, wanted: list[str]) -> None:
+    """Refuse unknown `--columns` before running, when the plan knows every step's columns."""
+    plan = mesh.plans.get(mesh.product(name).spec.key)
+    if plan is None or not plan.steps or any(s.output is None for s in plan.steps):
+        return  # known only once the steps ran (`choose_columns` checks then)
+    outputs = [s.output or {} for s in plan.steps]
+    known = list(dict.fromkeys([c for o in outputs for c in o] + [c.name for c in plan.columns]))
+    message = unknown_columns_message(wanted, known, "--columns")
+    if message is not None:
+        raise MeshError(message)
+
+
 def choose_columns(previews: list[StepPreview], wanted: list[str]) -> list[StepPreview]:
     """Each preview with only the `wanted` columns it has; MeshError naming unknown ones.
 
