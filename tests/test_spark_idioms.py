@@ -82,6 +82,20 @@ IDIOMS = [
     Idiom("CAST('2016-07-30' AS DATE)", D(2016, 7, 30), "date", "Cast: string to date"),
     Idiom("CAST('true' AS BOOLEAN)", True, "boolean", "Cast: string 'true' to boolean"),
     Idiom("CAST(0 AS BOOLEAN)", False, "boolean", "Cast: numeric 0 is false"),
+    Idiom("CAST(' yes ' AS BOOLEAN)", True, "boolean", "Cast: string to boolean trims"),
+    Idiom("CAST('maybe' AS BOOLEAN)", None, "boolean", "Cast: other strings are NULL"),
+    Idiom(
+        "CAST(TIMESTAMP '2016-07-30 10:00:00' AS STRING)",
+        "2016-07-30 10:00:00",
+        "string",
+        "Cast: timestamp to string, no zone offset",
+    ),
+    Idiom(
+        "CAST('2016-07-30 10:00:00' AS TIMESTAMP)",
+        TS(2016, 7, 30, 10),
+        "timestamp",
+        "Cast: string to timestamp (stored without a zone, as the lake's timestamps)",
+    ),
     Idiom("CAST(d AS STRING)", "2016-07-30", "string", "Cast: date to string, ISO form"),
     # Date and time functions
     Idiom("dayofweek('2009-07-30')", 5, "integer", "api/sql#dayofweek (1 = Sunday)"),

@@ -103,10 +103,26 @@ def to_duckdb(query: exp.Expr, con: duckdb.DuckDBPyConnection | None = None) -> 
     return tree.sql(dialect=DIALECT)
 
 
-def _integral_cast(node: exp.Cast) -> None:
+def _cast(node: exp.Cast) -> None:
+    """Casts as Spark makes them (ANSI off, session time zone UTC).
+
+    - to an integral type: truncated toward 0 (DuckDB rounds), a string read as a number;
+    - to TIMESTAMP: Spark's (local-time-zone) timestamp in a UTC session is DuckDB's plain
+      TIMESTAMP, as the lake stores it (sqlglot says TIMESTAMPTZ, which prints '+00');
+    - a string to BOOLEAN: trimmed first (' true ' is true).
+    """
     target = node.to.this
+    if target in (DT.TIMESTAMPTZ, DT.TIMESTAMPLTZ):
+        node.set("to", exp.DataType.build("TIMESTAMP"))
+    elif target == DT.BOOLEAN and is_type(node.this, STRINGS):
+        node.set("this", exp.Trim(this=node.this.copy()))
+    elif target in INTEGRAL:
+        _integral_cast(node)
+
+
+def _integral_cast(node: exp.Cast) -> None:
     operand = node.this
-    if target not in INTEGRAL or is_type(operand, INTEGER_LIKE | {DT.BOOLEAN}):
+    if is_type(operand, INTEGER_LIKE | {DT.BOOLEAN}):
         return
     if is_type(operand, FLOATING) or is_type(operand, {DT.DECIMAL}):
         number = operand.copy()
@@ -298,8 +314,8 @@ _ANONYMOUS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
 
 _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     **DATE_REWRITES,
-    exp.Cast: _integral_cast,
-    exp.TryCast: _integral_cast,
+    exp.Cast: _cast,
+    exp.TryCast: _cast,
     exp.Add: _arithmetic,
     exp.Sub: _arithmetic,
     exp.Mul: _arithmetic,
