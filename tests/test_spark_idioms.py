@@ -16,7 +16,9 @@ at validate (REFUSED), and the suite asserts the refusal.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -412,7 +414,48 @@ class LocalEngine:
         return table.column(0)[0].as_py(), arrow_family(table.schema.types[0])
 
 
-ENGINES = {"local": LocalEngine}
+class SparkSessionEngine:
+    """Spark itself, where pyspark is installed: the reference the expected values state.
+
+    Spark 3.5.9 (local[1], ANSI off, session time zone UTC) gave every expected value and
+    type family of IDIOMS; the refused idioms run there (they are refused for the local
+    engine's sake).
+    """
+
+    def __init__(self) -> None:
+        from pyspark.sql import SparkSession
+
+        self.spark = (
+            SparkSession.builder.master("local[1]")
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        for name, table in (("t", T), ("g", G)):
+            ddl = ", ".join(f"{c} {t}" for c, t in SCHEMAS[name].items())
+            rows = [tuple(r.values()) for r in table.to_pylist()]
+            self.spark.createDataFrame(rows, schema=ddl).createOrReplaceTempView(name)
+
+    def select(self, sql: str) -> tuple[object, str]:
+        frame = self.spark.sql(sql)
+        spark_type = frame.schema[0].dataType.simpleString()
+        return frame.collect()[0][0], spark_family(spark_type)
+
+
+def spark_family(spark_type: str) -> str:
+    names = {"int": "integer", "bigint": "integer", "smallint": "integer", "tinyint": "integer"}
+    names |= {"double": "double", "float": "double", "string": "string", "date": "date"}
+    names |= {"boolean": "boolean", "timestamp": "timestamp", "timestamp_ntz": "timestamp"}
+    for prefix, family in (("decimal", "decimal"), ("array", "array")):
+        if spark_type.startswith(prefix):
+            return family
+    return names.get(spark_type, spark_type)
+
+
+ENGINES: dict[str, type[SqlEngine]] = {"local": LocalEngine}
+if importlib.util.find_spec("pyspark") is not None and shutil.which("java"):
+    ENGINES["spark"] = SparkSessionEngine
 
 
 def arrow_family(dtype: pa.DataType) -> str:
