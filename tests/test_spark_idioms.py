@@ -178,6 +178,10 @@ IDIOMS = [
     ),
     Idiom("quarter('2016-08-31')", 3, "integer", "api/sql#quarter"),
     Idiom("month('2016-07-30')", 7, "integer", "api/sql#month"),
+    Idiom("month('2016-07-30 10:00:00')", 7, "integer", "api/sql#month: of a timestamp text"),
+    Idiom("year(s)", None, "integer", "a string that is not a date is NULL (ANSI off)"),
+    Idiom("datediff(s, d)", None, "integer", "a string that is not a date is NULL (ANSI off)"),
+    Idiom("weekofyear('2008-02-20')", 8, "integer", "api/sql#weekofyear"),
     Idiom("hour('2009-07-30 12:58:59')", 12, "integer", "api/sql#hour"),
     Idiom("date_format('2016-04-08', 'y')", "2016", "string", "api/sql#date_format"),
     Idiom(

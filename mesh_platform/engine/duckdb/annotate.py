@@ -57,10 +57,14 @@ def annotate(tree: exp.Expr, schemas: Mapping[str, Mapping[str, str]]) -> None:
     """Give every node the type sqlglot can infer, columns typed from `schemas`.
 
     sqlglot types a column only when it names its source, so an unqualified column whose name
-    one source of its scope has is qualified for the annotation, then unqualified again.
+    one source of its scope has is qualified for the annotation, then unqualified again. A
+    query sqlglot cannot type stays (partly) untyped: the rewrites that need a type skip it.
     """
     added: list[exp.Column] = []
-    root = build_scope(tree) if isinstance(tree, exp.Query) else None
+    try:
+        root = build_scope(tree) if isinstance(tree, exp.Query) else None
+    except Exception:  # typing is best effort: the query still runs
+        root = None
     if root is not None and schemas:
         for scope in root.traverse():
             for column in scope.unqualified_columns:
@@ -75,6 +79,8 @@ def annotate(tree: exp.Expr, schemas: Mapping[str, Mapping[str, str]]) -> None:
     )
     try:
         annotate_types(tree, schema=schema, dialect="spark")
+    except Exception:  # typing is best effort: the query still runs
+        pass
     finally:
         for column in added:
             column.set("table", None)

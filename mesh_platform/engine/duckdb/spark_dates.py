@@ -92,7 +92,15 @@ def _date_trunc(node: exp.TimestampTrunc) -> None:
 
 
 def _date_arg(node: exp.Expr) -> None:
+    """Spark reads the argument as a date: a string that is not one gives NULL, not an error."""
     node.set("this", as_date(node.this))
+
+
+def _to_date(node: exp.TsOrDsToDate) -> None:
+    """to_date(s[, fmt]), and the date sqlglot reads a string argument of year(s), datediff,
+    ... as: NULL when the text is not a date (Spark, ANSI off), not an error."""
+    node.set("safe", True)
+    _pattern(node)
 
 
 def _timestamp_arg(node: exp.Expr) -> None:
@@ -190,7 +198,7 @@ DATE_REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.StrToUnix: _unix_timestamp,
     exp.StrToTime: _to_timestamp,
     exp.TimeToStr: _pattern,
-    exp.TsOrDsToDate: _pattern,
+    exp.TsOrDsToDate: _to_date,
     exp.StrToDate: _pattern,
     exp.UnixToStr: _pattern,
     exp.Extract: _extract,
