@@ -332,6 +332,17 @@ IDIOMS = [
     Idiom("size(collect_list(col))", 3, "integer", "api/sql#collect_list: NULLs skipped", "g"),
     Idiom("sum(col)", 20, "integer", "api/sql#sum: integers sum to a bigint", "g"),
     Idiom("avg(col)", 20 / 3, "double", "api/sql#avg", "g"),
+    Idiom("count_if(col > 4)", 3, "integer", "api/sql#count_if: a bigint", "g"),
+    Idiom("percentile(col, 0.5)", 5.0, "double", "api/sql#percentile: exact, a double", "g"),
+    Idiom("percentile(col, 0.75)", 7.5, "double", "api/sql#percentile: interpolated", "g"),
+    Idiom(
+        "percentile(col, array(0.25, 0.75))",
+        [5.0, 7.5],
+        "array",
+        "api/sql#percentile: an array of percentages",
+        "g",
+    ),
+    Idiom("median(col)", 5.0, "double", "api/sql#median", "g"),
     Idiom("avg(dec)", Decimal("2.5"), "decimal", "avg of a decimal(10,2) is a decimal(14,6)"),
     # Spark built-ins sqlglot does not model (compile/functions.py SPARK_UNMODELLED)
     Idiom("arrays_overlap(array(1, 2, 3), array(3, 4, 5))", True, "boolean", "arrays_overlap"),

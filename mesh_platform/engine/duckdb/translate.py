@@ -228,6 +228,25 @@ def _sum(node: exp.Sum) -> None:
         replace_node(whole, exp.TryCast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
 
 
+def _count_if(node: exp.CountIf) -> None:
+    """count_if is a BIGINT (DuckDB: HUGEINT, which reaches the lake as decimal(38,0))."""
+    whole = outer(node)
+    replace_node(whole, exp.TryCast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
+
+
+def _percentile(node: exp.Quantile) -> None:
+    """percentile(x, p) is exact and interpolated, a DOUBLE (an array of them for an array
+    of p); DuckDB's quantile picks a value of x."""
+    continuous = call("quantile_cont")([node.this, node.args["quantile"]])
+    many = isinstance(node.args["quantile"], exp.Array)
+    whole = outer(node)
+    node.replace(continuous)
+    replace_node(
+        whole,
+        exp.TryCast(this=whole.copy(), to=exp.DataType.build("DOUBLE[]" if many else "DOUBLE")),
+    )
+
+
 def _substring(node: exp.Substring) -> None:
     """Spark reads position 0 as 1 (DuckDB as the place before the first character)."""
     start = node.args.get("start")
@@ -326,6 +345,8 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Floor: _ceil_floor,
     exp.Sum: _sum,
     exp.Avg: _avg,
+    exp.CountIf: _count_if,
+    exp.Quantile: _percentile,
     exp.Nanvl: _nanvl,
     exp.ArraySize: _size,
     exp.ArrayAgg: _collect,
