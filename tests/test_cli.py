@@ -98,7 +98,8 @@ def test_materialize_one_product(materialized_mesh) -> None:
 def test_materialize_unknown_domain_is_a_clear_error(materialized_mesh) -> None:
     result = CliRunner().invoke(main, ["materialize", "salez"], env=_env(materialized_mesh))
     assert result.exit_code == 1
-    assert "no domain 'salez'" in result.output
+    assert "no domain or product 'salez'; did you mean 'sales'?" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_scaffold_writes_a_valid_product_and_test(tmp_path: Path) -> None:
