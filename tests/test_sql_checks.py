@@ -96,6 +96,16 @@ def test_an_idiom_without_sparks_meaning_is_refused_with_the_line_and_fix(
     assert error.fix and "element_at" in error.fix
 
 
+def test_a_quality_rule_with_an_idiom_without_sparks_meaning_is_refused(tmp_path: Path) -> None:
+    rule = (
+        "quality:\n  - rule: sql\n    name: odd_dates\n"
+        "    sql: SELECT id FROM p WHERE date_format(sold_on, 'QQ') = '05'\n"
+    )
+    error = only_error(tmp_path, "SELECT id, sold_on FROM src", rule)
+    assert error.problem.startswith("quality rule 'odd_dates': date_format(): datetime pattern")
+    assert "'Q'" in error.problem
+
+
 def test_a_hash_without_a_local_equivalent_is_refused(tmp_path: Path) -> None:
     error = only_error(tmp_path, "SELECT id, xxhash64(region) AS h FROM src")
     assert "xxhash64() cannot be given Spark's meaning here" in error.problem

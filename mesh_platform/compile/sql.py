@@ -121,7 +121,12 @@ def line_of_node(sql: str, node: exp.Expr, name: str) -> int | None:
 
 
 def validate(query: exp.Query, sql: str, schemas: Mapping[str, Schema | None]) -> exp.Query:
-    """Check tables and columns against the known schemas; return the qualified query."""
+    """Check tables and columns against the known schemas; return the qualified query.
+
+    An idiom no engine of the mesh can answer as Spark does is refused here too, so that the
+    SQL of a quality rule (which is validated, not function-checked) cannot hold one either.
+    """
+    _check_refusals(query, sql)
     for table in referenced_tables(query):
         _check_plain_table(table, sql, schemas)
         if table.name not in schemas:
@@ -240,12 +245,7 @@ def _source_label(alias: str, source: exp.Table | Scope) -> str:
 def check_functions(query: exp.Query, sql: str) -> None:
     """Refuse a call to a function that is neither a Spark SQL nor a platform SQL function,
     and a Spark idiom no engine of the mesh can answer as Spark does (`spark_semantics`)."""
-    for refused in spark_semantics.refusals(query):
-        raise SqlProblem(
-            refused.message,
-            line_of_node(sql, refused.node, refused.name),
-            refused.fix,
-        )
+    _check_refusals(query, sql)
     for call in functions.unknown_calls(query):
         close = functions.close_matches(call.name, SOURCE_DIALECT)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
@@ -255,6 +255,13 @@ def check_functions(query: exp.Query, sql: str) -> None:
             line_of_node(sql, call, call.name),
             f"{hint}see `mesh standards` for the platform's SQL functions and the Spark SQL "
             "reference for the built-ins",
+        )
+
+
+def _check_refusals(query: exp.Expr, sql: str) -> None:
+    for refused in spark_semantics.refusals(query):
+        raise SqlProblem(
+            refused.message, line_of_node(sql, refused.node, refused.name), refused.fix
         )
 
 
