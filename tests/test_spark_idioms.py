@@ -392,6 +392,33 @@ IDIOMS = [
     Idiom("try_avg(col)", 20 / 3, "double", "api/sql#try_avg", "g"),
 ]
 
+# Edge cases without an example in the reference: the values Spark 3.5.9 gave (ANSI off, UTC).
+SPARK_359 = "Spark 3.5.9"
+IDIOMS += [
+    Idiom("round(1.005D, 2)", 1.01, "double", f"round HALF_UP of the double's text; {SPARK_359}"),
+    Idiom("round(2.675D, 2)", 2.68, "double", f"round HALF_UP of the double's text; {SPARK_359}"),
+    Idiom("locate('bar', 'foobarbar', 0)", 0, "integer", f"locate: pos < 1 is 0; {SPARK_359}"),
+    Idiom("substring('Spark', 2, -1)", "", "string", f"negative length: ''; {SPARK_359}"),
+    Idiom("left('abc', -1)", "", "string", f"left: negative length: ''; {SPARK_359}"),
+    Idiom("'a_c' LIKE 'a\\\\_c'", True, "boolean", "LIKE: backslash escapes by default"),
+    Idiom("'abc' LIKE 'a\\\\_c'", False, "boolean", "LIKE: an escaped _ is a literal _"),
+    Idiom("sign(-0.0)", 0.0, "double", f"signum is a double; {SPARK_359}"),
+    Idiom("ln(0)", None, "double", f"ln of a value <= 0 is NULL; {SPARK_359}"),
+    Idiom("log(10, 0)", None, "double", f"log of a value <= 0 is NULL; {SPARK_359}"),
+    Idiom("date('2020-02-30')", None, "date", f"an impossible date is NULL; {SPARK_359}"),
+    Idiom("to_date('2020-02-30')", None, "date", f"an impossible date is NULL; {SPARK_359}"),
+    Idiom("make_date(2020, 2, 30)", None, "date", f"make_date: invalid is NULL; {SPARK_359}"),
+    Idiom("reverse(array(1, 2, 3))", [3, 2, 1], "array", "api/sql#reverse of an array"),
+    Idiom("replace('ABCabc', 'abc')", "ABC", "string", "api/sql#replace: the default is ''"),
+    Idiom("add_months('2020-02-29', 12)", D(2021, 2, 28), "date", f"month end; {SPARK_359}"),
+    Idiom(
+        "ts + INTERVAL 90 MINUTES",
+        TS(2015, 3, 5, 11, 2, 5, 359000),
+        "timestamp",
+        "timestamp + minutes stays a timestamp",
+    ),
+]
+
 # Idioms no engine gives Spark's meaning to: refused at validate, naming the function.
 REFUSED = [
     ("split('oneAtwoBthreeC', '[ABC]', 2)", "split", "element_at"),
@@ -402,6 +429,7 @@ REFUSED = [
     ("xxhash64(s)", "xxhash64", "sha2"),
     ("array_union(array(1, 2), array(2, 3))", "array_union", "concat"),
     ("format_number(x, 2)", "format_number", "round"),
+    ("soundex(s)", "soundex", "levenshtein"),
     ("date_format(d, 'QQ')", "date_format", "quarter(d)"),
     ("date_format(ts, 'kk:mm')", "date_format", "H, h"),
     ("date_format(d, s)", "date_format", "literal"),

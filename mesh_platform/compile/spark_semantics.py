@@ -165,6 +165,15 @@ def _pattern(node: exp.Expr) -> Refusal | None:
     )
 
 
+def _soundex(node: exp.Soundex) -> Refusal:
+    return Refusal(
+        "soundex",
+        node,
+        "soundex() cannot be given Spark's meaning here: the local engine has no soundex",
+        "compare names with levenshtein(a, b) or a normalized form (lower, trim, translate)",
+    )
+
+
 def int_literal(node: exp.Expr) -> int | None:
     """The value of an integer literal (`2`, `-1`); None for anything else."""
     if isinstance(node, exp.Neg):
@@ -180,5 +189,6 @@ _CHECKS: dict[type[exp.Expr], Callable[..., Refusal | None]] = {
     exp.RegexpSplit: _split,
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _trunc,
+    exp.Soundex: _soundex,
     **dict.fromkeys(_PATTERN_FUNCTIONS, _pattern),
 }

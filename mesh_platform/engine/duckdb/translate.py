@@ -15,10 +15,11 @@ the Spark 3.5 reference documents), so the parsed tree is rewritten first:
 - `substring` position 0 means 1; `bround`, `pmod`, `isnull`, ... (Spark built-ins DuckDB
   lacks) become DuckDB expressions or the `spark_*` macros below.
 
-The date and time rewrites are in `spark_dates.py`. Types come from the tables the query reads
-(the connection's registered inputs and earlier steps, `annotate.py`), so a rewrite that
-depends on a type (a DATE plus an interval) is made only when it is known. What cannot be given
-Spark's meaning is refused at validate (`compile/spark_semantics.py`).
+The date and time rewrites are in `spark_dates.py`, the string ones in `spark_strings.py`.
+Types come from the tables the query reads (the connection's registered inputs and earlier
+steps, `annotate.py`), so a rewrite that depends on a type (a DATE plus an interval) is made
+only when it is known. What cannot be given Spark's meaning is refused at validate
+(`compile/spark_semantics.py`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from collections.abc import Callable
 import duckdb
 from sqlglot import exp
 
-from mesh_platform.compile.spark_semantics import int_literal
 from mesh_platform.engine.duckdb.annotate import DIALECT, annotate, keep_output_names, schemas
 from mesh_platform.engine.duckdb.nodes import (
     DT,
@@ -50,6 +50,7 @@ from mesh_platform.engine.duckdb.nodes import (
     wrap,
 )
 from mesh_platform.engine.duckdb.spark_dates import DATE_REWRITES, date_part, interval_arithmetic
+from mesh_platform.engine.duckdb.spark_strings import STRING_REWRITES
 
 # Spark built-ins DuckDB lacks, as macros (named spark_*: domain SQL cannot call them directly,
 # `compile/functions.py` refuses the name). Spark's definitions are quoted beside each.
@@ -111,6 +112,10 @@ def _cast(node: exp.Cast) -> None:
       TIMESTAMP, as the lake stores it (sqlglot says TIMESTAMPTZ, which prints '+00');
     - a string to BOOLEAN: trimmed first (' true ' is true).
     """
+    if type(node) is exp.Cast:  # every Spark cast gives NULL for what it cannot convert
+        safe = exp.TryCast(this=node.this, to=node.to)
+        replace_node(node, safe)
+        node = safe
     target = node.to.this
     if target in (DT.TIMESTAMPTZ, DT.TIMESTAMPLTZ):
         node.set("to", exp.DataType.build("TIMESTAMP"))
@@ -129,8 +134,6 @@ def _integral_cast(node: exp.Cast) -> None:
     else:  # a string (or unknown): Spark reads '1.9' as 1
         number = cast_to(operand.copy(), "DECIMAL(38, 9)")
     node.set("this", exp.Anonymous(this="trunc", expressions=[number]))
-    if not isinstance(node, exp.TryCast):
-        replace_node(node, exp.TryCast(this=node.this, to=node.to))
 
 
 def _arithmetic(node: exp.Binary) -> None:
@@ -247,24 +250,29 @@ def _percentile(node: exp.Quantile) -> None:
     )
 
 
-def _substring(node: exp.Substring) -> None:
-    """Spark reads position 0 as 1 (DuckDB as the place before the first character)."""
-    start = node.args.get("start")
-    if start is None or int_literal(start) not in (0, None):
+def _round(node: exp.Round) -> None:
+    """round(double, d) rounds the double's decimal text HALF_UP (Spark: BigDecimal of
+    Double.toString), so round(1.005D, 2) is 1.01; DuckDB rounds the binary value (1.0)."""
+    if not is_type(node.this, FLOATING) or is_decimal(node.this):  # 2.5 is a decimal literal
         return
-    if int_literal(start) == 0:
-        node.set("start", lit_int(1))
-        return
-    zero = exp.EQ(this=start.copy(), expression=lit_int(0))
-    node.set("start", exp.If(this=zero, true=lit_int(1), false=start.copy()))
+    exact = cast_to(cast_to(node.this.copy(), "VARCHAR"), "DECIMAL(38, 17)")
+    rounded = exp.Round(this=exact, decimals=node.args.get("decimals"))
+    text_rounded = exp.Cast(this=rounded, to=exp.DataType.build("DOUBLE"))
+    replace_node(node, exp.Coalesce(this=text_rounded, expressions=[node.copy()]))
 
 
-def _split(node: exp.RegexpSplit) -> None:
-    """split(str, regex, limit <= 0) is split without a limit (a positive one is refused)."""
-    limit = node.args.get("limit")
-    value = int_literal(limit) if limit is not None else None
-    if value is not None and value <= 0:
-        node.set("limit", None)
+def _logarithm(node: exp.Ln | exp.Log) -> None:
+    """ln, log, log10, log2 of a value <= 0 (or a base <= 0) are NULL, not -inf or NaN."""
+    values = [node.this] if isinstance(node, exp.Ln) else [node.this, node.expression]
+    invalid = [exp.LTE(this=v.copy(), expression=lit_int(0)) for v in values]
+    condition = invalid[0] if len(invalid) == 1 else exp.Or(this=invalid[0], expression=invalid[1])
+    replace_node(node, exp.If(this=condition, true=exp.null(), false=node.copy()))
+
+
+def _reverse(node: exp.Reverse) -> None:
+    """reverse of an array reverses its elements (DuckDB's reverse is for strings)."""
+    if is_type(node.this, {DT.ARRAY, DT.LIST}):
+        replace_node(node, call("list_reverse")([node.this]))
 
 
 def _nanvl(node: exp.Nanvl) -> None:
@@ -326,6 +334,7 @@ _ANONYMOUS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
     "some": call("bool_or"),
     "try_sum": lambda a: exp.Sum(this=a[0].copy()),
     "try_avg": call("avg"),
+    "make_date": lambda a: call("try")([call("make_date")(a)]),
     "datepart": date_part,
     "date_part": date_part,
 }
@@ -333,6 +342,7 @@ _ANONYMOUS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
 
 _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     **DATE_REWRITES,
+    **STRING_REWRITES,
     exp.Cast: _cast,
     exp.TryCast: _cast,
     exp.Add: _arithmetic,
@@ -356,7 +366,10 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Format: as_call("printf"),
     exp.ArrayDistinct: as_call("spark_array_distinct"),
     exp.SubstringIndex: as_call("spark_substring_index"),
-    exp.Substring: _substring,
-    exp.RegexpSplit: _split,
+    exp.Round: _round,
+    exp.Ln: _logarithm,
+    exp.Log: _logarithm,
+    exp.Sign: wrap("DOUBLE"),
+    exp.Reverse: _reverse,
     exp.Anonymous: _anonymous,
 }
