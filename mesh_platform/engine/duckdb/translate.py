@@ -294,6 +294,30 @@ def _collect(node: exp.ArrayAgg | exp.ArrayUniqueAgg) -> None:
         )
 
 
+def _elt(node: exp.Elt) -> None:
+    """elt(n, a, b, ...): the n-th argument, NULL when n is out of range."""
+    values = exp.Array(expressions=[e.copy() for e in node.expressions])
+    replace_node(node, call("list_extract")([values, node.this]))
+
+
+def _try_arithmetic(operator: type[exp.Binary]) -> Callable[[exp.Expr], None]:
+    """try_add / try_subtract / try_multiply: NULL on overflow instead of an error."""
+
+    def rewrite(node: exp.Expr) -> None:
+        computed = operator(this=node.this.copy(), expression=node.expression.copy())
+        replace_node(node, call("try")([computed]))
+
+    return rewrite
+
+
+def _reciprocal(function: type[exp.Func]) -> Callable[[exp.Expr], None]:
+    def rewrite(node: exp.Expr) -> None:
+        inner = call(function.__name__.lower())([node.this])
+        replace_node(node, exp.Div(this=exp.Literal.number("1.0"), expression=inner))
+
+    return rewrite
+
+
 def _anonymous(node: exp.Anonymous) -> None:
     rewrite = _ANONYMOUS.get(node.name.lower())
     if rewrite is None:
@@ -371,5 +395,24 @@ _REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Log: _logarithm,
     exp.Sign: wrap("DOUBLE"),
     exp.Reverse: _reverse,
+    exp.Negative: lambda node: replace_node(node, exp.Neg(this=node.this.copy())),
+    exp.Rint: lambda node: replace_node(
+        node,
+        exp.Cast(this=call("round_even")([node.this, lit_int(0)]), to=exp.DataType.build("DOUBLE")),
+    ),
+    exp.Sec: _reciprocal(exp.Cos),
+    exp.Csc: _reciprocal(exp.Sin),
+    exp.CurrentTimezone: lambda node: replace_node(node, exp.Literal.string("UTC")),
+    exp.SafeAdd: _try_arithmetic(exp.Add),
+    exp.SafeSubtract: _try_arithmetic(exp.Sub),
+    exp.SafeMultiply: _try_arithmetic(exp.Mul),
+    exp.Elt: _elt,
+    exp.RegexpSubstr: lambda node: replace_node(
+        node,
+        exp.Nullif(
+            this=call("regexp_extract")([node.this, node.expression]),
+            expression=exp.Literal.string(""),
+        ),
+    ),
     exp.Anonymous: _anonymous,
 }
