@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa  # DuckDB evaluates the Arrow UDFs' annotations in this module
 import sqlglot
 
-from mesh_platform.engine.duckdb import translate
+from mesh_platform.engine.duckdb import spark_builtins, translate
 from mesh_platform.registry import registry
 from mesh_platform.security.keys import Keyring, KeyUnavailable
 
@@ -56,7 +56,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) 
 def _macros() -> str:
     """The keyless macros as one script, built (and transpiled) once per process: every
     engine run opens a connection, and the registry does not change within a process."""
-    statements = [translate.macros()]
+    statements = [spark_builtins.macros()]
     statements += [f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in _BUILTIN_MACROS.items()]
     for function in registry().functions.defined():
         assert function.body is not None
