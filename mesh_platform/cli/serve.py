@@ -22,6 +22,7 @@ import click
 
 from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.run import generate, materialize_targets
+from mesh_platform.cli.service_log import ServiceLog
 from mesh_platform.errors import MeshError
 
 # `dagster dev` is marked superseded by `dg dev`, which serves one project as one code location;
@@ -193,14 +194,22 @@ def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int
     # so dagster dev reacts to the SIGINT forwarded to it even when this process was started
     # in the background by a non-interactive shell.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    click.echo(f"starting the Dagster UI and daemon on {url} ...")
+    from mesh_platform.config.environment import mesh_home
+
+    log_path = mesh_home() / "logs" / "mesh-up.log"
+    click.echo(f"starting the Dagster UI and daemon on {url} ... (full log: {log_path})")
     child = subprocess.Popen(
         dev_command(workspace, host, port, verbose),
         cwd=workspace.parent,
         env=os.environ.copy(),
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    assert child.stdout is not None
+    relay = ServiceLog(child.stdout, log_path, verbose)
+    relay.start()
     try:
         announced = False
         probe = f"http://{_probe_host(host)}:{port}/server_info"
@@ -211,12 +220,15 @@ def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int
             time.sleep(POLL_SECONDS)
         if child.poll() is not None and not stop:
             return child.returncode or 0
+        relay.quiet()
         click.echo("stopping the Dagster UI and daemon ...")
         stopped_in = stop_group(child)
         click.echo(f"stopped in {stopped_in:.1f}s")
         return 0
     finally:
+        relay.quiet()
         stop_group(child)
+        relay.join(timeout=KILL_GRACE_SECONDS)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
