@@ -68,7 +68,7 @@ def _runtime_message(column: str, declared: str, produced: pa.Array) -> str:
     )
     table = pa.table({"id": pa.array([1], pa.int64()), column: produced})
     with pytest.raises(BusinessLogicError) as caught:
-        conform(table, plan, "p")
+        conform(table, plan, "d.p")
     return str(caught.value)
 
 
@@ -90,7 +90,7 @@ def test_a_declared_type_of_another_family_fails_at_validate_as_at_run_time(
         spec = spec.replace(" GROUP BY id, region", "")
     error = _refused(tmp_path, spec)
     assert error.problem == (
-        f"p breaks its contract: column 'v' is {inferred} but the contract says {declared}; "
+        f"d.p breaks its contract: column 'v' is {inferred} but the contract says {declared}; "
         "CAST it in the last step or correct the declared type"
     )
     assert error.line == 11
@@ -118,7 +118,7 @@ def test_an_integer_declared_for_a_fraction_fails_at_validate(
         spec = spec.replace("FROM sales", "FROM sales GROUP BY id")
     error = _refused(tmp_path, spec)
     assert error.problem == (
-        f"p: column 'ratio' does not fit its declared type bigint (the SQL computes a "
+        f"d.p: column 'ratio' does not fit its declared type bigint (the SQL computes a "
         f"fractional {inferred}); widen the declared type or round/CAST in the last step"
     )
     assert error.line == 11
@@ -128,7 +128,7 @@ def test_an_integer_declared_for_a_fraction_fails_at_validate(
 def test_a_type_through_an_earlier_step_is_followed(tmp_path: Path) -> None:
     spec = _spec("label", "label", "date", first_step="id, upper(region) AS label")
     error = _refused(tmp_path, spec)
-    assert error.problem.startswith("p breaks its contract: column 'label' is string but the")
+    assert error.problem.startswith("d.p breaks its contract: column 'label' is string but the")
     assert error.line == 13
 
 

@@ -158,7 +158,7 @@ def test_a_declared_type_of_another_family(tmp_path: Path) -> None:
     columns = "columns:\n  - {name: id, type: bigint}\n  - {name: label, type: bigint}\n"
     error = only_error(tmp_path, "SELECT id, upper(region) AS label FROM src", columns)
     assert error.problem == (
-        "p breaks its contract: column 'label' is string but the contract says bigint; "
+        "d.p breaks its contract: column 'label' is string but the contract says bigint; "
         "CAST it in the last step or correct the declared type"
     )
     assert error.line == 9

@@ -400,6 +400,6 @@ def _check_declared_types(
         found = certain.get(column.name)
         if column.type is None or found is None:
             continue  # only a type the steps certainly produce can contradict the contract
-        problem = contradiction(column.name, column.type, found, source.spec.name)
+        problem = contradiction(column.name, column.type, found, source.spec.qualified_name)
         if problem is not None:
             raise source.error(problem.message, "columns", index, "type", fix=problem.fix)
