@@ -106,6 +106,18 @@ def test_a_quality_rule_with_an_idiom_without_sparks_meaning_is_refused(tmp_path
     assert "'Q'" in error.problem
 
 
+def test_a_quality_rule_calling_an_unknown_function_is_refused_with_its_fix(
+    tmp_path: Path,
+) -> None:
+    rule = (
+        "quality:\n  - rule: sql\n    name: long_regions\n"
+        "    sql: SELECT id FROM p WHERE lenght(region) > 3\n"
+    )
+    error = only_error(tmp_path, "SELECT id, region FROM src", rule)
+    assert error.problem.startswith("quality rule 'long_regions': unknown function 'lenght'")
+    assert error.fix is not None and "did you mean" in error.fix and "length" in error.fix
+
+
 def test_a_hash_without_a_local_equivalent_is_refused(tmp_path: Path) -> None:
     error = only_error(tmp_path, "SELECT id, xxhash64(region) AS h FROM src")
     assert "xxhash64() cannot be given Spark's meaning here" in error.problem

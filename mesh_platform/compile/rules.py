@@ -121,12 +121,15 @@ def _check_sql(source: ProductSource, index: int, rule: QualityRule, schema: Sch
     spec = source.spec
     assert rule.sql is not None
     try:
-        sqlmod.validate(sqlmod.parse(rule.sql), rule.sql, {spec.name: schema or None})
+        query = sqlmod.parse(rule.sql)
+        sqlmod.check_functions(query, rule.sql)
+        sqlmod.validate(query, rule.sql, {spec.name: schema or None})
     except SqlProblem as problem:
         raise source.error(
             f"quality rule {rule.check_name!r}: {problem.message}",
             "quality",
             index,
             "sql",
-            fix=f"the query reads the product as {spec.name!r} and returns the bad rows",
+            fix=problem.fix
+            or f"the query reads the product as {spec.name!r} and returns the bad rows",
         ) from None
