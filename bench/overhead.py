@@ -106,6 +106,7 @@ def _floor(key: tuple[str, str], lake: Path, out: Path) -> None:
     import duckdb
     from deltalake import DeltaTable, write_deltalake
 
+    from mesh_platform.engine.duckdb.translate import to_duckdb
     from mesh_platform.loader.mesh import Mesh
 
     mesh = Mesh.load()
@@ -115,7 +116,8 @@ def _floor(key: tuple[str, str], lake: Path, out: Path) -> None:
         con.register(port, DeltaTable(str(lake / domain / product)).to_pyarrow_dataset())
     query = plan.steps[0].query
     assert query is not None
-    table = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
+    # The same translation the engine uses, so both sides compute Spark's answer.
+    table = con.sql(to_duckdb(query, con)).to_arrow_table()
     con.close()
     write_deltalake(str(out / key[0] / key[1]), table, mode="overwrite", schema_mode="overwrite")
 
