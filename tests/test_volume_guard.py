@@ -244,3 +244,15 @@ def test_a_volume_on_a_partitioned_product_is_a_spec_error(tmp_path: Path) -> No
     errors = validate_errors(root)
     assert len(errors) == 1 and "partitioned" in errors[0].problem
     assert errors[0].line == 7 and errors[0].fix and "volume: off" in errors[0].fix
+
+
+def test_the_previous_count_is_the_tables_not_the_instances(tmp_path: Path) -> None:
+    """The count read back is the Delta table's current version (from its log), so a new
+    Dagster instance over the same lake still compares with what readers see."""
+    shop = Shop(tmp_path)
+    assert shop.run(150).success
+    assert shop.lakehouse.committed_rows(("shop", "events")) == (True, 150)
+    assert shop.lakehouse.committed_rows(("shop", "nothing")) == (False, None)
+    shop.instance = dg.DagsterInstance.ephemeral()  # no materialization recorded in it
+    volume = _volume(shop.run(75))
+    assert not volume.passed and _meta(volume)["mesh/previous_rows"] == 150

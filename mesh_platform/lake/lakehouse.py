@@ -91,6 +91,27 @@ class Lakehouse(dg.ConfigurableResource):
         """The table's current Delta version."""
         return self._table(key).version()
 
+    def committed_rows(self, key: Key) -> tuple[bool, int | None]:
+        """Whether the product has a table, and its current version's row count.
+
+        Read from the Delta log's file statistics (`numRecords` of each live file): no data
+        file is opened. The count is None when a file was committed without statistics.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            table = self._table(key)
+        except PlatformError as exc:
+            if isinstance(exc.__context__, TableNotFoundError):  # no table yet
+                return False, None
+            raise
+        counts = pa.table(table.get_add_actions(flatten=True)).column("num_records")
+        if counts.null_count:
+            return True, None
+        return True, int(pc.sum(counts).as_py() or 0)
+
     def landing(self, table: str) -> pads.Dataset:
         """A landing export as a lazily scanned Arrow dataset.
 

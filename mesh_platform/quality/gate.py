@@ -172,17 +172,11 @@ class QualityGate:
     def _previous_rows(self) -> tuple[bool, int | None]:
         """Whether the product was materialized before, and that version's row count if known.
 
-        The last materialization is the version this write would replace: a run the gate
-        blocked recorded none, so the comparison is always with what readers see.
+        Read from the Delta log of the product's table (file statistics, no data read): the
+        current version is the one this write would replace and what readers see (a run the
+        gate blocked wrote nothing).
         """
-        if self.instance is None:
-            return False, None
-        event = self.instance.get_latest_materialization_event(self._key())
-        materialization = event.asset_materialization if event else None
-        if materialization is None:
-            return False, None
-        value = getattr(materialization.metadata.get("dagster/row_count"), "value", None)
-        return True, value if isinstance(value, int) else None
+        return self.lakehouse.committed_rows(self.spec.key)
 
     def _reference_values(self, rule: QualityRule) -> list[Any]:
         import pyarrow.compute as pc

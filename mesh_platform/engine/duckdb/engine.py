@@ -5,10 +5,19 @@ so DuckDB plans the whole chain at once and reads only the columns and rows it n
 was chosen over polars' SQL context by measurement on the TPC-H queries (bench/engines.py):
 polars rejects Spark's interval arithmetic after transpilation, DuckDB runs it unchanged.
 Domain SQL runs with DuckDB's file and network access switched off.
+
+One in-memory DuckDB database per process (per thread setting) holds the settings and the
+catalogue's functions, made once: each run, preview or query gets a cursor of its own (DuckDB's
+connection to the same database: thread-safe to use from its own thread), registers its inputs
+and steps there as temporary views, and closes it, so nothing of one product is visible to
+another. An engine with a keyring keeps its own database, since the keyed functions hold keys.
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import ClassVar
@@ -38,6 +47,47 @@ _PLATFORM_CAUSES: tuple[type[BaseException], ...] = (
 )
 
 
+# Settings of every database, global so that every cursor inherits them, then locked.
+_SETTINGS = (
+    # Spark's (non-ANSI) answers: x % 0 and x div 0 are NULL; times are read in UTC.
+    "SET GLOBAL error_on_division_by_zero = false",
+    "SET GLOBAL TimeZone = 'UTC'",
+    # Domain SQL reads only the registered inputs: no files, no network, no extensions.
+    "SET GLOBAL autoinstall_known_extensions = false",
+    "SET GLOBAL autoload_known_extensions = false",
+    "SET GLOBAL enable_external_access = false",
+    "SET GLOBAL lock_configuration = true",
+)
+_SHARED: dict[int | None, duckdb.DuckDBPyConnection] = {}  # keyless databases, by threads
+_LOCK = threading.Lock()
+
+
+def _new_database(threads: int | None, keys: Keyring | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the platform's functions and locked settings."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET GLOBAL threads = {int(threads)}")
+    register_functions(con, keys)
+    for setting in _SETTINGS:
+        con.execute(setting)
+    return con
+
+
+def _shared_database(threads: int | None) -> duckdb.DuckDBPyConnection:
+    """The process's keyless database for `threads` (made on first use, closed at exit)."""
+    con = _SHARED.get(threads)
+    if con is None:
+        con = _SHARED[threads] = _new_database(threads, None)
+        if len(_SHARED) == 1:
+            atexit.register(_close_shared)
+    return con
+
+
+def _close_shared() -> None:
+    while _SHARED:
+        _SHARED.popitem()[1].close()
+
+
 class DuckDBEngine:
     """Runs a product plan on one machine (the `local` engine)."""
 
@@ -47,26 +97,26 @@ class DuckDBEngine:
     def __init__(self, threads: int | None = None, keys: Keyring | None = None) -> None:
         self.threads = threads
         self.keys = keys
+        self._own: duckdb.DuckDBPyConnection | None = None  # the keyed engine's database
 
     def sql_functions(self) -> tuple[str, ...]:
         """The catalogue's SQL functions, all provided as macros or Arrow UDFs."""
         return provided()
 
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        if self.keys is None:
+            return _shared_database(self.threads)
+        if self._own is None:
+            self._own = _new_database(self.threads, self.keys)
+            weakref.finalize(self, self._own.close)
+        return self._own
+
     def _connect(self, inputs: Mapping[str, InputData]) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect()
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
+        """A fresh cursor of the engine's database with `inputs` registered; close it after."""
+        with _LOCK:
+            con = self._database().cursor()
         for port, source in inputs.items():
             con.register(port, source)
-        register_functions(con, self.keys)
-        # Spark's (non-ANSI) answers: x % 0 and x div 0 are NULL; times are read in UTC.
-        con.execute("SET error_on_division_by_zero = false")
-        con.execute("SET TimeZone = 'UTC'")
-        # Domain SQL reads only the registered inputs: no files, no network, no extensions.
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
         return con
 
     def run(

@@ -47,23 +47,28 @@ def provided() -> tuple[str, ...]:
 
 
 def register_functions(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> None:
-    """Every catalogue function on `con`; keyed ones with `keyring`'s keys."""
+    """Every catalogue function on `con`'s database; keyed ones with `keyring`'s keys.
+
+    The macros are created in the database's catalogue (not TEMP) and the Arrow UDFs are
+    database-wide too, so every `con.cursor()` sees them: the engine registers them once per
+    database and runs each product on a cursor of its own.
+    """
     con.execute(_macros())
     _register_keyed(con, keyring)
 
 
 @functools.cache
 def _macros() -> str:
-    """The keyless macros as one script, built (and transpiled) once per process: every
-    engine run opens a connection, and the registry does not change within a process."""
-    statements = [spark_builtins.macros()]
-    statements += [f"CREATE OR REPLACE TEMP MACRO {n}{b}" for n, b in _BUILTIN_MACROS.items()]
+    """The keyless macros as one script, built (and transpiled) once per process: the registry
+    does not change within a process."""
+    macros = {**spark_builtins.SPARK_MACROS, **_BUILTIN_MACROS}
+    statements = [f"CREATE OR REPLACE MACRO {n}{b}" for n, b in macros.items()]
     for function in registry().functions.defined():
         assert function.body is not None
         # With Spark's meaning, as a step's SQL (the bodies are Spark SQL too).
         body = translate.to_duckdb(sqlglot.parse_one(function.body, read="spark"))
         params = ", ".join(function.params)
-        statements.append(f"CREATE OR REPLACE TEMP MACRO {function.name}({params}) AS {body}")
+        statements.append(f"CREATE OR REPLACE MACRO {function.name}({params}) AS {body}")
     return ";\n".join(statements)
 
 
@@ -85,9 +90,7 @@ def _register_keyed(con: duckdb.DuckDBPyConnection, keyring: Keyring | None) -> 
         token_key = keyring.token_key()
         _arrow_function(con, _TOKEN_FUNCTION, lambda values: hmac_tokens(token_key, values))
     # Any value is tokenized as its text, as on Spark: pseudonymize(42) == pseudonymize('42').
-    con.execute(
-        f"CREATE OR REPLACE TEMP MACRO pseudonymize(v) AS {_TOKEN_FUNCTION}(CAST(v AS VARCHAR))"
-    )
+    con.execute(f"CREATE OR REPLACE MACRO pseudonymize(v) AS {_TOKEN_FUNCTION}(CAST(v AS VARCHAR))")
     if keyring is None or not keyring.available:
         return
     from mesh_platform.security.crypto import decrypt_values, encrypt_values
