@@ -95,4 +95,15 @@ def test_success_is_logged_as_structured_events(shop, tmp_path: Path) -> None:
     assert ("product.success", "shop.ratio") in events
     success = next(m for m in messages if m["event"] == "product.success")
     assert success["run_id"] == result.run_id and success["seconds"] >= 0
+    # What was written is said once, in the success event: no separate log line per product.
+    written = next(
+        m for m in messages if m["event"] == "product.success" and m["product"] == "shop.ratio"
+    )
+    assert written["rows"] == 1 and written["delta_version"] == 0
+    assert written["message"].startswith("shop.ratio: wrote 1 rows to ")
+    assert not [
+        r
+        for r in instance.all_logs(result.run_id)
+        if "wrote" in r.user_message and not r.user_message.startswith("{")
+    ]
     assert ("success", "shop.events") in [(e, p) for e, p, _ in template_hooks.EVENTS]

@@ -95,10 +95,14 @@ def build_asset(
         accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
         started_at = datetime.now(UTC)
-        with product_template(context, spec, hooks):
+        with product_template(context, spec, hooks) as facts:
             try:
                 done = materialize(
-                    spec, plan, lakehouse, partition_slice(spec, context), engine,
+                    spec,
+                    plan,
+                    lakehouse,
+                    partition_slice(spec, context),
+                    engine,
                     audit=gate.audit,
                 )
             except Exception as error:
@@ -108,13 +112,25 @@ def build_asset(
                 raise
             for warning in done.warnings:
                 context.log.warning(warning)
-            context.log.info(
-                f"{spec.qualified_name}: wrote {done.written.rows} rows to {done.written.uri} "
-                f"(Delta version {done.written.version}) in {done.seconds:.2f}s"
+            # Said once, in the template's `product.success` event (each log line is one more
+            # event stored in the instance).
+            facts.update(
+                rows=done.written.rows,
+                delta_version=done.written.version,
+                message=(
+                    f"{spec.qualified_name}: wrote {done.written.rows} rows to "
+                    f"{done.written.uri} (Delta version {done.written.version}) in "
+                    f"{done.seconds:.2f}s"
+                ),
             )
             metadata = materialization_metadata(
-                spec, plan, done.table, done.written.uri, done.written.version,
-                done.seconds, done.engine_usage,
+                spec,
+                plan,
+                done.table,
+                done.written.uri,
+                done.written.version,
+                done.seconds,
+                done.engine_usage,
             )
             metadata.update(record_run_cost(context, spec, done.usage, started_at))
             yield dg.MaterializeResult(metadata=metadata)
