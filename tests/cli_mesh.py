@@ -21,6 +21,17 @@ from tests.fixtures_mesh import forget_domains
 from tests.mini_mesh import write_mesh
 
 DEFINITIONS = "from mesh_platform import load_domain\n\ndefs = load_domain(__file__)\n"
+# A published landing product many CLI tests build on: shop.orders (id, amount).
+ORDERS = """\
+name: orders
+description: Orders, as the shop exports them.
+visibility: published
+source: {landing: orders}
+columns:
+  - {name: id, type: bigint}
+  - {name: amount, type: double}
+"""
+
 _ENV_OVERRIDES = ("MESH_ENV", "MESH_LAKE_ROOT", "MESH_LANDING_ROOT", "MESH_UI_URL")
 
 

@@ -18,18 +18,8 @@ from mesh_platform.errors import SpecErrors
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.security.keys import Keyring
-from tests.cli_mesh import CliMesh, cli_mesh
+from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 from tests.mini_mesh import validate_errors, write_mesh
-
-ORDERS = """\
-name: orders
-description: Orders, as the shop exports them.
-visibility: published
-source: {landing: orders}
-columns:
-  - {name: id, type: bigint}
-  - {name: amount, type: double}
-"""
 
 TOTALS = """\
 name: totals

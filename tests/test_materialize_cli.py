@@ -16,17 +16,7 @@ from mesh_platform.dagster.selection import SelectionError, select
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.ops.routing import facts_from_event
 from mesh_platform.run.failures import BUSINESS_LOGIC, tells_platform
-from tests.cli_mesh import cli_mesh
-
-ORDERS = """\
-name: orders
-description: Orders, as the shop exports them.
-visibility: published
-source: {landing: orders}
-columns:
-  - {name: id, type: bigint}
-  - {name: amount, type: double}
-"""
+from tests.cli_mesh import ORDERS, cli_mesh
 
 TOTALS = """\
 name: totals

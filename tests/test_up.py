@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ import pytest
 
 from mesh_platform.cli.serve import group_members
 from tests.mini_mesh import domain_assets, write_mesh
+from tests.ui_support import free_port, graphql, start_mesh_up
 
-VENV_BIN = Path(sys.executable).parent
 # The machine running the tests is slow and shared: bounds are generous, and every wait ends
 # as soon as what it waits for is seen.
 START_SECONDS = 300
@@ -70,26 +69,6 @@ class Served:
         return self.output.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = json.load(response)
-    assert "errors" not in payload, payload["errors"]
-    return payload["data"]
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
@@ -122,7 +101,7 @@ LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { n
 
 
 def _locations(url: str) -> dict[str, dict]:
-    data = _graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+    data = graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
     return {entry["name"]: entry for entry in data}
 
 
@@ -138,28 +117,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     pl.DataFrame({"id": [1, 2, 3], "amount": [1.5, 2.0, 4.25]}).write_parquet(
         home / "landing" / "source.parquet"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))}
-    env["MESH_HOME"] = str(home)  # DAGSTER_HOME: mesh creates it from its instance template
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     output = root / "mesh-up.log"
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "mesh"),
-                "up",
-                "--no-materialize",
-                "--workspace",
-                str(workspace),
-                "--port",
-                str(port),
-            ],
-            cwd=root,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_mesh_up(root, workspace, port, output)
     try:
         deadline = time.monotonic() + START_SECONDS
         while "serving at" not in output.read_text():
@@ -200,7 +161,7 @@ RESOURCES_QUERY = """{ allTopLevelResourceDetailsOrError(repositorySelector: {
 
 
 def test_alert_links_use_the_address_the_ui_is_served_at(served: Served) -> None:
-    data = _graphql(served.url, RESOURCES_QUERY % "consumer")
+    data = graphql(served.url, RESOURCES_QUERY % "consumer")
     resources = data["allTopLevelResourceDetailsOrError"]["results"]
     (notifier,) = [r for r in resources if r["name"] == "notifier"]
     values = {v["key"]: v["value"] for v in notifier["configuredValues"]}
@@ -222,7 +183,7 @@ def test_an_upstream_run_makes_the_eager_downstream_domain_materialize(
     # Progress, not a fixed sleep: the consumer's sensor has evaluated at least once, and with
     # its upstream never materialized it requested nothing.
     deadline = time.monotonic() + AUTOMATION_SECONDS
-    while not _graphql(served.url, TICKS_QUERY)["sensorOrError"]["sensorState"]["ticks"]:
+    while not graphql(served.url, TICKS_QUERY)["sensorOrError"]["sensorState"]["ticks"]:
         assert time.monotonic() < deadline, "the automation sensor never ticked"
         time.sleep(1)
     with dg.DagsterInstance.get() as instance:
@@ -286,26 +247,8 @@ def test_sigterm_right_after_start_stops_every_process_quietly(tmp_path: Path) -
     """SIGTERM (a service manager stopping it) while code locations are still loading."""
     root = write_mesh(tmp_path, {"producer": {"source": SOURCE}})
     workspace = _write_workspace(root, ("producer",))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))}
-    env["MESH_HOME"] = str(root / "var")
     output = root / "mesh-up.log"
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "mesh"),
-                "up",
-                "--no-materialize",
-                "--workspace",
-                str(workspace),
-                "--port",
-                str(_free_port()),
-            ],
-            cwd=root,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_mesh_up(root, workspace, free_port(), output)
     try:
         deadline = time.monotonic() + START_SECONDS
         while "serving at" not in output.read_text():
