@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument(
         "names",
         nargs="*",
-        default=["engines", "security", "quality", "startup"],
+        default=["engines", "security", "quality", "startup", "overhead"],
         help="benchmarks to run (default: all): engines, security, quality, startup, overhead",
     )
     parser.add_argument(
