@@ -12,6 +12,7 @@ import pytest
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.spec.yaml_source import MAX_EXPANDED_NODES
+from tests.fixtures_mesh import forget_domains
 from tests.mini_mesh import validate_errors, write_mesh
 
 LANDING = """\
@@ -150,10 +151,13 @@ def test_a_python_product_that_does_not_import(
     (root / "domains/shop/products/totals.py").write_text(text)
     # This mesh's `domains` package, not the checkout's, for the length of the test.
     monkeypatch.syspath_prepend(str(root))
-    for name in [n for n in sys.modules if n == "domains" or n.startswith("domains.")]:
-        monkeypatch.delitem(sys.modules, name)
-    with pytest.raises(SpecErrors) as caught:
-        load_mesh(root)
+    previous = forget_domains()
+    try:
+        with pytest.raises(SpecErrors) as caught:
+            load_mesh(root)
+    finally:
+        forget_domains()  # this mesh's modules must not stay for the next tests
+        sys.modules.update(previous)
     (error,) = caught.value.errors
     assert error.file and error.file.name == "totals.py"
     assert problem in error.problem and error.line == line
