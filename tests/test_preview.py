@@ -172,3 +172,22 @@ def test_a_contract_the_sample_breaks_is_shown_after_the_steps(shop: Path) -> No
         "Error: as written: the contract check fails on the sample: shop.totals: column 'total' "
         "does not fit its declared type decimal(2,2)"
     ) in result.output
+
+
+def test_previewing_before_the_inputs_exist_names_the_command_to_build_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cli_mesh import ORDERS, cli_mesh
+
+    totals = (
+        "name: totals\ndescription: Doubled.\ninputs: {orders: shop.orders}\n"
+        "steps:\n  - sql: SELECT id, amount * 2 AS doubled FROM orders\n"
+    )
+    with cli_mesh(
+        tmp_path, {"shop": {"orders": ORDERS}, "books": {"totals": totals}}, monkeypatch
+    ) as mesh:
+        result = mesh.run("preview", "books.totals")
+    assert result.exit_code == 1
+    assert "product shop.orders has no table" in result.output
+    assert "(`mesh materialize shop.orders`)" in result.output
+    assert "Traceback" not in result.output

@@ -63,7 +63,8 @@ class Lakehouse(dg.ConfigurableResource):
             return DeltaTable(self.uri(key), storage_options=self.storage_options or None)
         except TableNotFoundError:
             raise PlatformError(
-                f"product {'.'.join(key)} has no table at {self.uri(key)} yet: materialize it first"
+                f"product {'.'.join(key)} has no table at {self.uri(key)} yet: materialize it "
+                f"first (`mesh materialize {'.'.join(key)}`)"
             ) from None
         except OSError as exc:
             raise PlatformError(f"storage unreachable at {self.uri(key)}: {exc}") from exc
