@@ -122,16 +122,21 @@ def test_a_webhook_that_always_fails_is_given_up_and_shows_in_status(
     notifier.catalog().engine.dispose()
 
 
-def test_mesh_status_lists_the_notifications_given_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from mesh_platform.cli import main
-
+def _empty_mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `mesh` commands in this process at an empty MESH_HOME and Dagster instance."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("MESH_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+
+
+def test_mesh_status_lists_the_notifications_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesh_platform.cli import main
+
+    _empty_mesh_home(tmp_path, monkeypatch)
     monkeypatch.delenv("MESH_CATALOG_URL", raising=False)
     notifier = Notifier(
         catalog_url=f"sqlite:///{tmp_path / 'catalog.db'}",
@@ -305,11 +310,7 @@ def test_mesh_status_prints_one_message_when_the_catalog_is_down(
 ) -> None:
     from mesh_platform.cli import main
 
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("MESH_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    _empty_mesh_home(tmp_path, monkeypatch)
     port = _closed_port()
     monkeypatch.setenv("MESH_CATALOG_URL", f"postgresql+psycopg://ops:pw@127.0.0.1:{port}/mesh")
     result = CliRunner().invoke(main, ["status", "--json"])
