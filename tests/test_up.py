@@ -347,3 +347,34 @@ def test_a_port_in_use_is_one_message(home: Path) -> None:
     assert result.exit_code == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.output
     assert "--port" in result.output and "Traceback" not in result.output
+
+
+def test_the_terminal_gets_warnings_and_errors_and_nothing_once_stopping(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    from mesh_platform.cli.service_log import ServiceLog
+
+    read, write = os.pipe()
+    log = ServiceLog(os.fdopen(read, "rb"), tmp_path / "logs" / "mesh-up.log", verbose=False)
+    log.start()
+    records = [
+        b"2026-11-26 01:39:10 +0000 - dagster - DEBUG - __ASSET_JOB - step started\n",
+        b"2026-11-26 01:39:11 +0000 - dagster - INFO - __repository__ - never executed\n",
+        b"2026-11-26 01:39:12 +0000 - dagster - WARNING - daemon heartbeat late\n",
+        b"2026-11-26 01:39:13 +0000 - dagster - ERROR - __ASSET_JOB - run failed\n",
+        b"Stack Trace:\n",
+        b'  File "api.py", line 742, in job_execution_iterator\n',
+    ]
+    with os.fdopen(write, "wb", buffering=0) as pipe:
+        pipe.write(b"".join(records))
+        deadline = time.monotonic() + 30
+        while not log.path.exists() or len(log.path.read_bytes().splitlines()) < len(records):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        log.quiet()
+        pipe.write(b"2026-11-26 01:40:00 +0000 - dagster - ERROR - interrupted\nStack Trace:\n")
+    log.join(timeout=30)
+    shown = capsysbinary.readouterr().out
+    assert shown == b"".join(records[2:])  # the warning, the error and its stack trace
+    full = log.path.read_bytes()
+    assert full.startswith(b"".join(records)) and full.endswith(b"interrupted\nStack Trace:\n")
