@@ -65,12 +65,14 @@ def ui_process(materialized_mesh, tmp_path_factory) -> Iterator[tuple[str, Path]
         while True:
             try:
                 entries = graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                loaded = entries and all(e["loadStatus"] == "LOADED" for e in entries)
+                # mesh up announces the URL on its own poll of the UI, which may come later.
+                if loaded and f"serving at {url}" in output.read_text():
                     break
             except OSError:
                 pass
             assert process.poll() is None, "mesh up exited"
-            assert time.monotonic() < deadline, "the UI did not load every location in 240 s"
+            assert time.monotonic() < deadline, "no location load and 'serving at' in 240 s"
             time.sleep(1)
         yield url, output
         # Ctrl-C (SIGINT) stops the UI and the daemon (tests/test_up.py checks every process).

@@ -4,7 +4,18 @@ SQLAlchemy 2.x models with Alembic migrations; a SQLite file under MESH_HOME by 
 PostgreSQL by URL (`MESH_CATALOG_URL`, read in `config/environment.py`).
 """
 
+from mesh_platform.catalog.audit import audit_entries, record_audit
 from mesh_platform.catalog.db import Catalog, CatalogUnavailable
-from mesh_platform.catalog.models import Alert, Base, OutboxMessage, QualityResult
+from mesh_platform.catalog.models import Alert, AuditEntry, Base, OutboxMessage, QualityResult
 
-__all__ = ["Alert", "Base", "Catalog", "CatalogUnavailable", "OutboxMessage", "QualityResult"]
+__all__ = [
+    "Alert",
+    "AuditEntry",
+    "Base",
+    "Catalog",
+    "CatalogUnavailable",
+    "OutboxMessage",
+    "QualityResult",
+    "audit_entries",
+    "record_audit",
+]

@@ -162,7 +162,10 @@ def _engine(url: str) -> Engine:
 
 
 def _migrate(engine: Engine, url: str) -> None:
-    """`alembic upgrade head` on this database (idempotent)."""
+    """`alembic upgrade heads` on this database (idempotent).
+
+    `heads`: independent features' tables are sibling branches of the migration graph.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -171,4 +174,4 @@ def _migrate(engine: Engine, url: str) -> None:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")

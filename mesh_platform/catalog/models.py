@@ -163,3 +163,22 @@ class BudgetException(Base):
     granted_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One governance action, appended and never changed: who did what to which subject, why.
+
+    `subject` names what was acted on (`subscription:12`, `product:sales.orders`); `action` is
+    the verb (`requested`, `approved`, `rolled_back`, ...); `details` is JSON text.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # a person, a team, or `sensor:<name>`
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="{}")

@@ -1,0 +1,3 @@
+"""A product's versions: history, rollback and release."""
+
+from __future__ import annotations
