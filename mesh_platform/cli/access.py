@@ -1,4 +1,4 @@
 """The marketplace's subscribe-and-access commands: subscribe, approve, deny, revoke, audit,
-grants, domains."""
+domains."""
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-"""The marketplace's discover-and-evaluate commands: search, show, contract, impact, diff."""
+"""The marketplace's discover-and-evaluate commands: search and show."""
 
 from __future__ import annotations

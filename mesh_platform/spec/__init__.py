@@ -1,6 +1,7 @@
 """The data product spec and its loaders."""
 
 from mesh_platform.spec.model import (
+    AnswersFor,
     ColumnSpec,
     DomainSpec,
     Freshness,
@@ -15,6 +16,7 @@ from mesh_platform.spec.model import (
 )
 
 __all__ = [
+    "AnswersFor",
     "ColumnSpec",
     "DomainSpec",
     "Freshness",

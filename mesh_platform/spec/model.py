@@ -234,6 +234,21 @@ class ProductSpec(Frozen):
         return out
 
 
+class AnswersFor(Frozen):
+    """Who answers for a domain's operations, access decisions and budget: the domain itself,
+    or the platform team acting as its proxy (the seed's proxy model)."""
+
+    operations: Literal["domain", "platform"] = Field(
+        default="domain", description="Who is told first of the domain's failures."
+    )
+    access: Literal["domain", "platform"] = Field(
+        default="domain", description="Who approves subscriptions to the domain's products."
+    )
+    budget: Literal["domain", "platform"] = Field(
+        default="domain", description="Who is told of the domain's budget breaches."
+    )
+
+
 class DomainSpec(Frozen):
     """A business domain: its team, owners, on-call and defaults for its products."""
 
@@ -249,6 +264,15 @@ class DomainSpec(Frozen):
         default=(),
         description="`package.module:function` hooks called on start, success and failure of "
         "every product of the domain, in addition to the standard template.",
+    )
+    clearances: tuple[Name, ...] = Field(
+        default=(),
+        description="Attributes of the domain as a consumer, read by the access policy (e.g. "
+        "`pii`: it may see PII columns of other domains' products in clear).",
+    )
+    answers_for: AnswersFor = Field(
+        default_factory=AnswersFor,
+        description="Who answers for the domain's operations, access decisions and budget.",
     )
 
     @property
