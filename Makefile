@@ -5,7 +5,10 @@ UV_VERSION := 0.13.9
 SCALE ?= 0.01
 UV := .tools/bin/uv
 
-.PHONY: install up up-headless test lint bench
+# The web catalog's browser tests drive Debian's chromium (Playwright, no browser download).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser up up-headless test lint bench
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -15,7 +18,17 @@ $(UV):
 	UV_PROJECT_ENVIRONMENT=.venv $(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
-install: .venv/.installed
+install: .venv/.installed browser
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the web catalog's browser tests"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "WARNING: the web catalog's browser tests need Debian's chromium at $(CHROMIUM)" >&2; \
+		echo "  and this is not root. Fix: sudo apt-get install chromium, then make install" >&2; \
+	fi
 
 up: install
 	.venv/bin/mesh up --scale $(SCALE)

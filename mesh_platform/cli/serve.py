@@ -1,4 +1,5 @@
-"""`mesh up`: the mesh as a local service (sample data, what is missing, then the UI and daemon).
+"""`mesh up`: the mesh as a local service (sample data, what is missing, then the UI and daemon,
+and the web catalog beside them).
 
 `dagster dev` runs as a child in its own process group. This process announces the UI only
 once it answers, forwards Ctrl-C / SIGTERM to it, waits for it to shut its services down, and
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +26,9 @@ from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.run import generate, materialize_targets
 from mesh_platform.cli.service_log import ServiceLog
 from mesh_platform.errors import MeshError
+
+if TYPE_CHECKING:
+    from mesh_platform.web.server import CatalogServer
 
 # `dagster dev` is marked superseded by `dg dev`, which serves one project as one code location;
 # the mesh is one location per domain (workspace.yaml), which only `dagster dev` serves.
@@ -49,6 +54,12 @@ POLL_SECONDS = 0.5
 @click.option("--host", default="127.0.0.1", show_default=True, help="UI host.")
 @click.option("--port", default=3000, show_default=True, type=int, help="UI port.")
 @click.option(
+    "--catalog-port",
+    type=int,
+    help="The web catalog's port on 127.0.0.1 [default: the UI port + 1, or a free one if taken].",
+)
+@click.option("--no-catalog", is_flag=True, help="Do not serve the web catalog.")
+@click.option(
     "--workspace",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Serve this Dagster workspace file instead of the checkout's (needs --no-materialize).",
@@ -63,6 +74,8 @@ def up(
     headless: bool,
     host: str,
     port: int,
+    catalog_port: int | None,
+    no_catalog: bool,
     workspace: Path | None,
     verbose: bool,
 ) -> None:
@@ -71,7 +84,9 @@ def up(
     By default only products without a table are materialized (the first start builds them
     all); --all rebuilds every one, --no-materialize skips data and runs. The UI and the
     daemon (schedules, sensors, automation) run on HOST:PORT until Ctrl-C or SIGTERM, which
-    stop every process they started. With --headless, stop after materializing.
+    stop every process they started. The web catalog (search, product pages, impact, ODCS
+    documents) is served beside them on 127.0.0.1:CATALOG_PORT. With --headless, stop after
+    materializing.
     """
     from mesh_platform.spec.workspace import repo_root
 
@@ -93,9 +108,46 @@ def up(
     if headless:
         return
     workspace = (workspace or repo_root() / "workspace.yaml").resolve()
-    code = serve(workspace, host, port, url, verbose)
+    catalog = None if no_catalog else start_catalog(workspace.parent, url, port, catalog_port)
+    try:
+        code = serve(workspace, host, port, url, verbose, catalog)
+    finally:
+        if catalog is not None:
+            catalog.stop()
     if code:
         raise MeshError(f"dagster dev exited with status {code} (its log is above)")
+
+
+def start_catalog(
+    mesh_root: Path, ui: str, ui_port: int, catalog_port: int | None
+) -> CatalogServer:
+    """The web catalog of the mesh at `mesh_root` on 127.0.0.1, linking to the UI at `ui`.
+
+    Without --catalog-port it takes the UI's port + 1, or any free port when that one is
+    taken; a port asked for must be free. Assets link to it (`MESH_CATALOG_WEB_URL`, read by
+    the code servers started after this).
+    """
+    from mesh_platform.config.environment import catalog_url
+    from mesh_platform.web import CatalogServer, WebSettings
+
+    host = "127.0.0.1"
+    if catalog_port is None:
+        catalog_port = ui_port + 1 if _is_free(host, ui_port + 1) else 0
+    elif not _is_free(host, catalog_port):
+        raise MeshError(
+            f"port {catalog_port} on {host} is already in use, so the web catalog cannot serve "
+            f"there. Fix: choose another port with --catalog-port (or --no-catalog)"
+        )
+    settings = WebSettings(mesh_root=mesh_root, catalog_url=catalog_url(), ui_url=ui)
+    server = CatalogServer(settings, host=host, port=catalog_port).start()
+    os.environ["MESH_CATALOG_WEB_URL"] = server.url
+    return server
+
+
+def _is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) != 0
 
 
 def ui_url(host: str, port: int) -> str:
@@ -182,9 +234,17 @@ def dev_command(workspace: Path, host: str, port: int, verbose: bool) -> list[st
     ]
 
 
-def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int:
+def serve(
+    workspace: Path,
+    host: str,
+    port: int,
+    url: str,
+    verbose: bool,
+    catalog: CatalogServer | None = None,
+) -> int:
     """Run `dagster dev` until it exits or this process gets SIGINT / SIGTERM; returns its exit
-    status (0 when stopped by a signal). Every process it started is gone on return."""
+    status (0 when stopped by a signal). Every process it started is gone on return. Once the
+    UI answers, the web catalog (if any) is announced beside it and loads the mesh."""
     stop: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -215,8 +275,11 @@ def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int
         probe = f"http://{_probe_host(host)}:{port}/server_info"
         while not stop and child.poll() is None:
             if not announced and _answers(probe):
-                click.echo(f"serving at {url} (Ctrl-C stops it)")
+                beside = f", the web catalog at {catalog.url}" if catalog else ""
+                click.echo(f"serving at {url}{beside} (Ctrl-C stops it)")
                 announced = True
+                if catalog is not None:
+                    _warm_in_background(catalog)
             time.sleep(POLL_SECONDS)
         if child.poll() is not None and not stop:
             return child.returncode or 0
@@ -231,6 +294,20 @@ def serve(workspace: Path, host: str, port: int, url: str, verbose: bool) -> int
         relay.join(timeout=KILL_GRACE_SECONDS)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _warm_in_background(catalog: CatalogServer) -> None:
+    """Load the catalog's mesh now, after the UI is up (not competing with its start), so the
+    first page is quick; a failure is said once and the pages retry on request."""
+    import threading
+
+    def warm() -> None:
+        try:
+            catalog.warm()
+        except Exception as exc:
+            click.echo(f"web catalog: could not load the catalog yet ({exc})", err=True)
+
+    threading.Thread(target=warm, name="mesh-catalog-warm", daemon=True).start()
 
 
 def _answers(url: str) -> bool:

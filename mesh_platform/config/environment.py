@@ -65,6 +65,12 @@ def ui_base_url() -> str:
     return os.environ.get("MESH_UI_URL", "http://127.0.0.1:3000")
 
 
+def catalog_web_url() -> str:
+    """The web catalog's base URL, for links from Dagster assets: `MESH_CATALOG_WEB_URL`
+    (`mesh up` sets it to where it serves the catalog)."""
+    return os.environ.get("MESH_CATALOG_WEB_URL", "http://127.0.0.1:3001").rstrip("/")
+
+
 def is_set(name: str) -> bool:
     """Whether the variable `name` is set (to pass it on as `dg.EnvVar(name)`)."""
     return bool(os.environ.get(name))

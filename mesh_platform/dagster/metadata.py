@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from mesh_platform.compile.plan import ProductPlan
+from mesh_platform.config.environment import catalog_web_url
 from mesh_platform.engine import Usage
 from mesh_platform.spec.model import ProductSpec
 
@@ -14,6 +15,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FORMULAS_KEY = "mesh/column_formulas"
+CATALOG_PAGE_KEY = "mesh/catalog_page"
+
+
+def catalog_page_url(domain: str, product: str) -> str:
+    """The product's page in the web catalog (`mesh up` serves it beside the UI)."""
+    return f"{catalog_web_url()}/products/{domain}/{product}"
 
 
 def column_schema(plan: ProductPlan) -> dg.TableSchema:
@@ -68,6 +75,7 @@ def definition_metadata(spec: ProductSpec, plan: ProductPlan) -> dict[str, Any]:
         "mesh/version": spec.version,
         "mesh/visibility": spec.visibility,
         FORMULAS_KEY: dg.MetadataValue.md(formulas_markdown(plan)),
+        CATALOG_PAGE_KEY: dg.MetadataValue.url(catalog_page_url(spec.domain, spec.name)),
     }
     lineage = column_lineage(spec, plan)
     if lineage is not None:

@@ -1,0 +1,194 @@
+"""The web catalog's Starlette app: search, product pages, impact and ODCS documents.
+
+Pages are rendered on the server from Jinja2 templates (no front-end build, nothing fetched
+from elsewhere: the stylesheet is served from `static/`). Charts and the lineage graph are
+inline SVG drawn in Python (`charts.py`, `lineage.py`). Every page links the product to its
+asset in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from mesh_platform.errors import MeshError
+from mesh_platform.web.charts import pass_rate_chart
+from mesh_platform.web.lineage import domain_colour, lineage_graph
+from mesh_platform.web.source import CatalogSource, WebSettings
+
+HERE = Path(__file__).parent
+FILTERS = ("domain", "tag", "column", "owner")
+SEARCH_LIMIT = 50
+
+
+def product_href(name: str) -> str:
+    """The catalog page of `domain.product`."""
+    domain, _, product = name.partition(".")
+    return f"/products/{domain}/{product}"
+
+
+class CatalogApp:
+    """The request handlers over one `CatalogSource`."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        self.settings = settings
+        self.source = CatalogSource(settings)
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.globals.update(
+            product_href=product_href, domain_colour=domain_colour, ui_url=settings.ui_url
+        )
+
+    def dagster_url(self, name: str) -> str:
+        """The product's asset in the Dagster UI."""
+        domain, _, product = name.partition(".")
+        return f"{self.settings.ui_url.rstrip('/')}/assets/{domain}/{product}"
+
+    def render(
+        self, request: Request, template: str, status: int = 200, **context: Any
+    ) -> Response:
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    def search(self, request: Request) -> Response:
+        """The search form and, when asked, the ranked results with the parts of each score."""
+        from mesh_platform.marketplace import search
+
+        words = request.query_params.get("q", "").strip()
+        filters = {name: request.query_params.get(name, "").strip() or None for name in FILTERS}
+        hits: list[dict[str, Any]] = []
+        asked = bool(words or any(filters.values()))
+        if asked:
+            catalog, _ = self.source.get()
+            found = search(catalog, words, limit=SEARCH_LIMIT, **filters)  # type: ignore[arg-type]
+            hits = [hit.to_dict() for hit in found]
+        return self.render(
+            request,
+            "search.html",
+            words=words,
+            filters={k: v or "" for k, v in filters.items()},
+            hits=hits,
+            asked=asked,
+        )
+
+    def product(self, request: Request) -> Response:
+        """A product's page: contract, freshness, quality chart, lineage graph, consumers."""
+        from mesh_platform.marketplace import product_page
+
+        name = self._name(request)
+        catalog, mesh = self.source.get()
+        page = self._found(name, lambda: product_page(catalog, mesh, name).to_dict())
+        series = [(point[0], point[1]) for point in page.get("quality_series", [])]
+        upstream = [_product_name(p) for p in page.get("upstream", [])]
+        downstream = [_product_name(p) for p in page.get("downstream", [])]
+        return self.render(
+            request,
+            "product.html",
+            name=name,
+            page=page,
+            chart=pass_rate_chart(series),
+            graph=lineage_graph(name, upstream, downstream, product_href),
+            dagster_url=self.dagster_url(name),
+        )
+
+    def impact(self, request: Request) -> Response:
+        """Every product downstream of this one (or of one column), how and whose."""
+        from mesh_platform.marketplace.impact import impact
+
+        name = self._name(request)
+        column = request.query_params.get("column", "").strip() or None
+        _, mesh = self.source.get()
+        report = self._found(name, lambda: impact(mesh, name, column=column).to_dict())
+        return self.render(
+            request,
+            "impact.html",
+            name=name,
+            column=column or "",
+            report=report,
+            dagster_url=self.dagster_url(name),
+        )
+
+    def contract(self, request: Request) -> Response:
+        """The product's ODCS document, on a page."""
+        name = self._name(request)
+        document = self._odcs(name)
+        return self.render(
+            request,
+            "contract.html",
+            name=name,
+            document=document,
+            dagster_url=self.dagster_url(name),
+        )
+
+    def contract_yaml(self, request: Request) -> Response:
+        """The product's ODCS document as a YAML file."""
+        name = self._name(request)
+        return PlainTextResponse(self._odcs(name), media_type="application/yaml")
+
+    def _odcs(self, name: str) -> str:
+        from mesh_platform.marketplace.odcs import odcs_yaml
+
+        _, mesh = self.source.get()
+        return self._found(name, lambda: odcs_yaml(mesh, name))
+
+    @staticmethod
+    def _name(request: Request) -> str:
+        return f"{request.path_params['domain']}.{request.path_params['product']}"
+
+    @staticmethod
+    def _found(name: str, build: Any) -> Any:
+        """What `build()` returns; an unknown or hidden product is a 404 naming it."""
+        try:
+            return build()
+        except KeyError as exc:
+            raise HTTPException(404, f"no published product {name!r}: {exc.args[0]}") from None
+        except MeshError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    async def error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        return self.render(request, "error.html", status=status, status_code=status, detail=detail)
+
+
+def _product_name(item: Any) -> str:
+    """A neighbour in a page's `upstream` / `downstream`: "d.p", a key, or a dict with one."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, list | tuple):
+        return ".".join(item)
+    for key in ("product", "name", "key"):
+        if key in item:
+            return _product_name(item[key])
+    raise ValueError(f"not a product: {item!r}")
+
+
+def create_app(settings: WebSettings) -> Starlette:
+    """The web catalog over the mesh and catalog database that `settings` name."""
+    handlers = CatalogApp(settings)
+
+    def root(request: Request) -> Response:
+        return RedirectResponse("/search")
+
+    def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/", root),
+        Route("/healthz", health),
+        Route("/search", handlers.search),
+        Route("/products/{domain}/{product}", handlers.product),
+        Route("/products/{domain}/{product}/impact", handlers.impact),
+        Route("/products/{domain}/{product}/contract", handlers.contract),
+        Route("/products/{domain}/{product}/odcs.yaml", handlers.contract_yaml),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: handlers.error})
+    app.state.source = handlers.source
+    return app
