@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from mesh_platform.dagster.location import domain_definitions
 from mesh_platform.errors import SpecError, SpecErrors
@@ -17,15 +19,56 @@ from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.spec.workspace import discover_domains
 
 
-def write_mesh(root: Path, products: dict[str, dict[str, str]], domain_extra: str = "") -> Path:
-    """`root/domains/<domain>/` with a domain.yaml and one YAML file per product."""
+def write_mesh(
+    root: Path,
+    products: dict[str, dict[str, str]],
+    domain_extra: str = "",
+    approve_reads: bool = True,
+) -> Path:
+    """`root/domains/<domain>/` with a domain.yaml and one YAML file per product.
+
+    With `approve_reads`, `root/subscriptions.yaml` approves every cross-domain read the
+    products declare (the suite's meshes are about other things than subscriptions).
+    """
     for domain, files in products.items():
         folder = root / "domains" / domain
         (folder / "products").mkdir(parents=True, exist_ok=True)
         (folder / "domain.yaml").write_text(f"name: {domain}\nteam: {domain}-team\n{domain_extra}")
         for name, text in files.items():
             (folder / "products" / f"{name}.yaml").write_text(textwrap.dedent(text))
+    if approve_reads:
+        write_approvals(root)
     return root
+
+
+def declared_cross_domain_reads(root: Path) -> list[tuple[str, str]]:
+    """`(consumer, domain.product)` of every cross-domain input in the product files under
+    `root` that parse (tests write malformed ones on purpose)."""
+    reads = set()
+    for path in sorted(root.glob("domains/*/products/*.yaml")):
+        consumer = path.parent.parent.name
+        try:
+            spec = YAML(typ="safe").load(path.read_text())
+        except YAMLError:
+            continue
+        inputs = spec.get("inputs") if isinstance(spec, dict) else None
+        for ref in (inputs or {}).values() if isinstance(inputs, dict) else ():
+            domain, _, _ = str(ref).rpartition(".")
+            if domain and domain != consumer:
+                reads.add((consumer, str(ref)))
+    return sorted(reads)
+
+
+def write_approvals(root: Path) -> Path:
+    """`root/subscriptions.yaml` approving the cross-domain reads declared under `root`, as
+    the platform team approves the demo mesh's (docs/subscriptions.md)."""
+    lines = ["approved:"] + [
+        f"  - {{consumer: {consumer}, product: {product}, purpose: test mesh}}"
+        for consumer, product in declared_cross_domain_reads(root)
+    ]
+    path = root / "subscriptions.yaml"
+    path.write_text("\n".join(lines) + "\n" if len(lines) > 1 else "approved: []\n")
+    return path
 
 
 def domain_assets(root: Path, domain: str) -> list[dg.AssetsDefinition]:

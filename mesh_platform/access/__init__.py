@@ -1,2 +1,62 @@
 """Subscribe and access: subscriptions and their audit, the access policy (attribute-based,
 masking on read), read-only products and who answers for what."""
+
+from mesh_platform.access.models import (
+    APPROVED,
+    DENIED,
+    REQUESTED,
+    REVOKED,
+    STATES,
+    Subscription,
+)
+from mesh_platform.access.seeding import (
+    APPROVALS_FILE,
+    DeclaredRead,
+    apply_approvals_file,
+    approvals_file,
+    declared_reads,
+    request_declared,
+    seed_subscriptions,
+)
+from mesh_platform.access.subscriptions import (
+    SubscriptionError,
+    SubscriptionRequired,
+    Transition,
+    access_state,
+    approve,
+    deny,
+    request_subscription,
+    require_subscription,
+    revoke,
+    route_request,
+    subscription,
+    subscriptions,
+)
+
+__all__ = [
+    "APPROVALS_FILE",
+    "APPROVED",
+    "DENIED",
+    "REQUESTED",
+    "REVOKED",
+    "STATES",
+    "DeclaredRead",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionRequired",
+    "Transition",
+    "access_state",
+    "apply_approvals_file",
+    "approvals_file",
+    "approve",
+    "declared_reads",
+    "deny",
+    "request_declared",
+    "request_subscription",
+    "require_subscription",
+    "revoke",
+    "route_request",
+    "seed_subscriptions",
+    "subscription",
+    "subscriptions",
+]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mesh_platform.access.enforcement import require_access
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
@@ -96,7 +97,10 @@ def materialize(
     """Compute the product and commit it to the lakehouse.
 
     `audit` (the quality gate) sees the conformed result before the write and may refuse it.
+    A read of another domain's product without an approved subscription fails first, before
+    anything is read (`SubscriptionRequired`, saying how to subscribe).
     """
+    require_access(spec)
     started = time.perf_counter()
     warnings: list[str] = []
     meter = UsageMeter()

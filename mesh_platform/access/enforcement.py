@@ -1,0 +1,54 @@
+"""Enforcement: a product may read another domain's product only with an approved subscription.
+
+Checked by the run before it reads anything. The catalog is opened only for products that read
+across domains, so a domain reading only its own products never depends on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mesh_platform.access.seeding import apply_approvals_file
+from mesh_platform.access.subscriptions import SubscriptionRequired, require_subscription
+from mesh_platform.catalog.db import Catalog
+from mesh_platform.config.environment import catalog_url
+from mesh_platform.spec import workspace
+from mesh_platform.spec.model import ProductSpec
+
+
+def cross_domain_reads(spec: ProductSpec) -> list[str]:
+    """The other domains' products `spec` reads, as `domain.product`."""
+    refs = {".".join(ref) for ref in spec.input_refs().values() if ref[0] != spec.domain}
+    return sorted(refs)
+
+
+def approvals_roots() -> list[Path]:
+    """Where the mesh's approvals file is looked for: the checkout, and the working directory
+    of the process (`mesh up` and its runs work in the folder of the workspace they serve)."""
+    return list(dict.fromkeys([workspace.repo_root().resolve(), Path.cwd().resolve()]))
+
+
+def require_access(
+    spec: ProductSpec, catalog: Catalog | None = None, roots: list[Path] | None = None
+) -> None:
+    """Raise `SubscriptionRequired` for the first cross-domain input of `spec` that its domain
+    has no approved subscription to.
+
+    Before refusing, the platform team's approvals files (`subscriptions.yaml` in `roots`,
+    by default `approvals_roots()`) are applied once, so a fresh home runs the approved reads.
+    """
+    reads = cross_domain_reads(spec)
+    if not reads:
+        return
+    catalog = catalog or Catalog.open(catalog_url())
+    applied = False
+    for product in reads:
+        try:
+            require_subscription(catalog, spec.domain, product)
+        except SubscriptionRequired:
+            if applied:
+                raise
+            applied = True
+            for root in approvals_roots() if roots is None else roots:
+                apply_approvals_file(catalog, root)
+            require_subscription(catalog, spec.domain, product)

@@ -1,0 +1,316 @@
+"""Subscription requests and decisions, each transition with its audit entry in one transaction.
+
+Decisions are exactly-once: a transition is one conditional UPDATE (`... WHERE state =
+'requested'`), and only the statement that changed the row (rowcount 1) writes the audit entry
+and reports `changed`. Two approvers at once, or a sensor replay, find the row already decided:
+the same decision again is a no-op, a different one is refused with who decided what.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mesh_platform.access.models import (
+    APPROVED,
+    DENIED,
+    REQUESTED,
+    REVOKED,
+    STATES,
+    Subscription,
+)
+from mesh_platform.catalog.audit import record_audit
+from mesh_platform.catalog.db import Catalog
+from mesh_platform.catalog.models import utcnow
+from mesh_platform.errors import BusinessLogicError, MeshError
+
+
+class SubscriptionError(MeshError):
+    """A subscription command that cannot be done as asked; the message says why and what to do."""
+
+
+class SubscriptionRequired(BusinessLogicError):
+    """A product reads another domain's product without an approved subscription."""
+
+    def __init__(self, consumer: str, product: str, state: str | None, ident: int | None) -> None:
+        self.consumer = consumer
+        self.product = product
+        self.state = state
+        where = (
+            "no subscription"
+            if state is None
+            else f"subscription {ident} is {state}"
+            + (" (waiting for a decision)" if state == REQUESTED else "")
+        )
+        fix = (
+            f"wait for the decision (`mesh audit --subscription {ident}`), or ask "
+            f"{product.partition('.')[0]} to `mesh approve {ident} --by ... --reason ...`"
+            if state == REQUESTED
+            else f'mesh subscribe {product} --as {consumer} --purpose "what you use it for"'
+        )
+        super().__init__(
+            f"{consumer} may not read {product}: {where}; nothing was read.\n  fix: {fix}"
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a request or decision did: the row as it is now, and whether this call changed it."""
+
+    subscription: Subscription
+    changed: bool
+
+
+def qualified(product: str) -> tuple[str, str]:
+    """`domain.product` split, or a `SubscriptionError` saying how products are named."""
+    domain, _, name = product.partition(".")
+    if not domain or not name:
+        raise SubscriptionError(
+            f"{product!r} is not a product name; write DOMAIN.PRODUCT, e.g. sales.orders "
+            "(`mesh list` shows them)"
+        )
+    return domain, name
+
+
+def _audit(session: Session, row: Subscription, action: str, actor: str, reason: str) -> None:
+    details: dict[str, Any] = {
+        "consumer": row.consumer,
+        "product": row.product,
+        "round": row.round,
+        "state": row.state,
+        "route": row.route,
+    }
+    record_audit(
+        session, actor=actor, action=action, subject=row.subject, reason=reason, details=details
+    )
+
+
+def _row(session: Session, consumer: str, product: str) -> Subscription | None:
+    return session.scalars(
+        select(Subscription).where(
+            Subscription.consumer == consumer, Subscription.product == product
+        )
+    ).first()
+
+
+def request_subscription(
+    catalog: Catalog,
+    consumer: str,
+    product: str,
+    *,
+    actor: str,
+    purpose: str = "",
+    columns: Sequence[str] = (),
+) -> Transition:
+    """Ask for `consumer`'s access to `product` (`domain.product`).
+
+    A pending or approved subscription is left as it is (`changed` False); a denied or revoked
+    one is requested again (a new round, the approval sensor routes it again).
+    """
+    producer, _ = qualified(product)
+    if producer == consumer:
+        raise SubscriptionError(
+            f"{consumer} owns {product}: a domain reads its own products without a subscription"
+        )
+    for attempt in range(2):
+        try:
+            with catalog.session() as session:
+                row = _row(session, consumer, product)
+                if row is None:
+                    row = Subscription(
+                        consumer=consumer,
+                        product=product,
+                        producer=producer,
+                        purpose=purpose,
+                        columns=json.dumps(list(columns)),
+                        state=REQUESTED,
+                        round=1,
+                        requested_by=actor,
+                        reason="",
+                    )
+                    session.add(row)
+                    session.flush()
+                    _audit(session, row, "requested", actor, purpose)
+                    return Transition(row, True)
+                if row.state in (REQUESTED, APPROVED):
+                    return Transition(row, False)
+                changed = session.execute(
+                    update(Subscription)
+                    .where(Subscription.id == row.id, Subscription.state == row.state)
+                    .values(
+                        state=REQUESTED,
+                        route=None,
+                        round=Subscription.round + 1,
+                        purpose=purpose or row.purpose,
+                        columns=json.dumps(list(columns)) if columns else row.columns,
+                        requested_by=actor,
+                        requested_at=utcnow(),
+                        decided_by=None,
+                        decided_at=None,
+                        reason="",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                session.refresh(row)
+                if _rowcount(changed) == 1:
+                    _audit(session, row, "requested", actor, purpose)
+                return Transition(row, _rowcount(changed) == 1)
+        except IntegrityError:
+            if attempt:  # a concurrent request inserted the row: read it the second time
+                raise
+    raise AssertionError("unreachable")
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _transition(
+    catalog: Catalog,
+    ident: int,
+    *,
+    source: str,
+    target: str,
+    actor: str,
+    reason: str,
+    route: str | None = None,
+) -> Transition:
+    """Move subscription `ident` from `source` to `target` exactly once."""
+    if not reason.strip():
+        raise SubscriptionError(f"say why: --reason is required to make it {target}")
+    with catalog.session() as session:
+        values: dict[str, Any] = {
+            "state": target,
+            "decided_by": actor,
+            "decided_at": utcnow(),
+            "reason": reason,
+        }
+        if route is not None:
+            values["route"] = route
+        result = session.execute(
+            update(Subscription)
+            .where(Subscription.id == ident, Subscription.state == source)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        row = session.get(Subscription, ident, populate_existing=True)
+        if row is None:
+            raise SubscriptionError(
+                f"no subscription {ident}; `mesh audit` or `mesh subscriptions` lists them"
+            )
+        if _rowcount(result) == 1:
+            _audit(session, row, target, actor, reason)
+            return Transition(row, True)
+    if row.state == target:
+        return Transition(row, False)  # decided so already (a replay, a second approver)
+    raise SubscriptionError(
+        f"subscription {ident} ({row.consumer} -> {row.product}) is {row.state}"
+        + (f" (by {row.decided_by}: {row.reason})" if row.decided_by else "")
+        + f", not {source}: it cannot be made {target}"
+        + ("; the consumer may request it again (`mesh subscribe`)" if row.state == DENIED else "")
+    )
+
+
+def approve(
+    catalog: Catalog, ident: int, *, actor: str, reason: str, route: str | None = None
+) -> Transition:
+    """Approve a pending request (once: a second approval changes nothing)."""
+    return _transition(
+        catalog, ident, source=REQUESTED, target=APPROVED, actor=actor, reason=reason, route=route
+    )
+
+
+def deny(
+    catalog: Catalog, ident: int, *, actor: str, reason: str, route: str | None = None
+) -> Transition:
+    """Deny a pending request (once)."""
+    return _transition(
+        catalog, ident, source=REQUESTED, target=DENIED, actor=actor, reason=reason, route=route
+    )
+
+
+def revoke(catalog: Catalog, ident: int, *, actor: str, reason: str) -> Transition:
+    """Withdraw an approved subscription (once): the consumer's next run is refused."""
+    return _transition(catalog, ident, source=APPROVED, target=REVOKED, actor=actor, reason=reason)
+
+
+def route_request(
+    catalog: Catalog, ident: int, round_: int, route: str, *, actor: str, reason: str
+) -> Transition:
+    """Record who decides pending request `ident` (round `round_`), once."""
+    with catalog.session() as session:
+        result = session.execute(
+            update(Subscription)
+            .where(
+                Subscription.id == ident,
+                Subscription.state == REQUESTED,
+                Subscription.round == round_,
+                Subscription.route.is_(None),
+            )
+            .values(route=route)
+            .execution_options(synchronize_session=False)
+        )
+        row = session.get(Subscription, ident, populate_existing=True)
+        if row is None:
+            raise SubscriptionError(f"no subscription {ident}")
+        if _rowcount(result) == 1:
+            _audit(session, row, "routed", actor, reason)
+            return Transition(row, True)
+        return Transition(row, False)
+
+
+def subscription(catalog: Catalog, ident: int) -> Subscription:
+    """One subscription by id."""
+    with catalog.session() as session:
+        row = session.get(Subscription, ident)
+    if row is None:
+        raise SubscriptionError(f"no subscription {ident}; `mesh subscriptions` lists them")
+    return row
+
+
+def subscriptions(
+    catalog: Catalog,
+    *,
+    state: str | None = None,
+    consumer: str | None = None,
+    producer: str | None = None,
+    unrouted: bool = False,
+) -> list[Subscription]:
+    """Subscriptions by id, filtered."""
+    if state is not None and state not in STATES:
+        raise SubscriptionError(f"state {state!r}: one of {', '.join(STATES)}")
+    query = select(Subscription).order_by(Subscription.id)
+    if state is not None:
+        query = query.where(Subscription.state == state)
+    if consumer is not None:
+        query = query.where(Subscription.consumer == consumer)
+    if producer is not None:
+        query = query.where(Subscription.producer == producer)
+    if unrouted:
+        query = query.where(Subscription.route.is_(None))
+    with catalog.session() as session:
+        return list(session.scalars(query).all())
+
+
+def access_state(catalog: Catalog, consumer: str, product: str) -> Subscription | None:
+    """The subscription of `consumer` to `product`, if any."""
+    with catalog.session() as session:
+        return _row(session, consumer, product)
+
+
+def require_subscription(catalog: Catalog, consumer: str, product: str) -> None:
+    """Raise `SubscriptionRequired` unless `consumer` may read `product` (its own domain's, or
+    an approved subscription)."""
+    if product.partition(".")[0] == consumer:
+        return
+    row = access_state(catalog, consumer, product)
+    if row is None or row.state != APPROVED:
+        raise SubscriptionRequired(
+            consumer, product, None if row is None else row.state, None if row is None else row.id
+        )
