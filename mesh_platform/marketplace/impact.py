@@ -1,0 +1,232 @@
+"""Impact analysis: who depends on a product or one of its columns, transitively and across
+domains, how (the consuming column's formula), and who owns them.
+
+Read from the specs and plans (`Mesh`), so it works before any catalog sync. A product's
+consumers come from the inputs of every spec; the columns a dependency flows through come
+from column lineage (`ColumnPlan.sources`, `formula`), followed downstream product after
+product. A consumer that reads the column only in a join, a filter or a grouping is listed
+with that use (its rows depend on the column, no output column derives from it). A column
+computed by a Python or standard step has no lineage: when its product reads what changed,
+it is listed as a possible use (`certain: false`) and followed on downstream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from mesh_platform.errors import MeshError
+
+if TYPE_CHECKING:
+    from mesh_platform.compile.plan import ColumnPlan, ProductPlan
+    from mesh_platform.loader.mesh import Mesh
+    from mesh_platform.spec.workspace import Key
+
+
+class ImpactError(MeshError):
+    """Impact was asked of a product or column that does not exist."""
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """A consumer's column that depends on what changes, and how."""
+
+    column: str
+    formula: str
+    reads: tuple[str, ...]  # the upstream columns it reads (`domain.product.column`)
+    certain: bool = True  # False: computed by a Python or standard step (no lineage)
+
+
+@dataclass(frozen=True)
+class ImpactedProduct:
+    """A downstream product: how far, through what, which columns, and who to tell."""
+
+    product: str
+    domain: str
+    visibility: str
+    depth: int  # 1: reads the product directly
+    via: str  # the input on the path from the analysed product
+    columns: tuple[ColumnUse, ...]
+    filters: tuple[str, ...]  # upstream columns read only in joins, filters or groupings
+    owners: tuple[str, ...]
+    on_call: str | None
+
+
+@dataclass(frozen=True)
+class ImpactReport:
+    """Every product downstream of `product` (or of its `column`), nearest first."""
+
+    product: str
+    column: str | None
+    impacted: tuple[ImpactedProduct, ...]
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The domains of the impacted products, sorted."""
+        return tuple(sorted({p.domain for p in self.impacted}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `--json` and the web page."""
+        return {
+            "product": self.product,
+            "column": self.column,
+            "domains": list(self.domains),
+            "impacted": [asdict(p) for p in self.impacted],
+        }
+
+    def render(self) -> str:
+        """The report for a terminal."""
+        target = f"{self.product}.{self.column}" if self.column else self.product
+        if not self.impacted:
+            return f"Nothing downstream depends on {target}."
+        lines = [
+            f"{len(self.impacted)} product(s) in {len(self.domains)} domain(s) depend on {target}:"
+        ]
+        for item in self.impacted:
+            owners = ", ".join(item.owners) or "no owner"
+            on_call = f"; on call: {item.on_call}" if item.on_call else ""
+            lines.append(
+                f"  {item.product} ({item.visibility}, depth {item.depth}, via {item.via}) "
+                f"owners: {owners}{on_call}"
+            )
+            for use in item.columns:
+                maybe = "" if use.certain else " (maybe: computed by a Python or standard step)"
+                lines.append(f"    {use.column} = {use.formula}{maybe}")
+            if item.filters:
+                lines.append(f"    reads {', '.join(item.filters)} in a join, filter or grouping")
+        return "\n".join(lines)
+
+
+def impact(mesh: Mesh, name: str, column: str | None = None) -> ImpactReport:
+    """Every product downstream of `domain.product` (or of its `column`) in `mesh`."""
+    try:
+        source = mesh.product(name)
+    except KeyError as exc:
+        raise ImpactError(str(exc.args[0])) from None
+    root = source.spec.key
+    root_plan = mesh.plans[root]
+    if column is not None and column not in root_plan.schema:
+        raise ImpactError(
+            f"{name} has no column {column!r}; its columns: {', '.join(root_plan.schema)}"
+        )
+    depth, via = _downstream(mesh, root)
+    affected: dict[Key, set[str]] = {root: {column} if column else set(root_plan.schema)}
+    found: list[ImpactedProduct] = []
+    for key in mesh.order:  # dependency order: a product's inputs are settled before it
+        if key not in depth or key == root:
+            continue
+        spec = mesh.products[key].spec
+        hit = {
+            port: (up, affected[up]) for port, up in spec.input_refs().items() if affected.get(up)
+        }
+        uses, filters = _uses(mesh, mesh.plans[key], hit) if hit else ((), ())
+        affected[key] = {u.column for u in uses}
+        if column is not None and not uses and not filters:
+            continue
+        domain = mesh.domains[spec.domain].spec
+        found.append(
+            ImpactedProduct(
+                product=spec.qualified_name,
+                domain=spec.domain,
+                visibility=spec.visibility,
+                depth=depth[key],
+                via=".".join(via[key]),
+                columns=uses,
+                filters=filters,
+                owners=spec.owners,
+                on_call=domain.on_call,
+            )
+        )
+    found.sort(key=lambda p: (p.depth, p.product))
+    return ImpactReport(source.spec.qualified_name, column, tuple(found))
+
+
+def consumers_index(mesh: Mesh) -> dict[Key, list[Key]]:
+    """Each product's direct consumers (the products naming it as an input)."""
+    index: dict[Key, list[Key]] = {}
+    for key, source in mesh.products.items():
+        for up in set(source.spec.input_refs().values()):
+            index.setdefault(up, []).append(key)
+    return index
+
+
+def _downstream(mesh: Mesh, root: Key) -> tuple[dict[Key, int], dict[Key, Key]]:
+    """Every transitive consumer of `root`, its distance and the input it is reached through."""
+    consumers = consumers_index(mesh)
+    depth: dict[Key, int] = {root: 0}
+    via: dict[Key, Key] = {}
+    queue = deque([root])
+    while queue:
+        key = queue.popleft()
+        for consumer in sorted(consumers.get(key, ())):
+            if consumer not in depth and consumer in mesh.plans:
+                depth[consumer] = depth[key] + 1
+                via[consumer] = key
+                queue.append(consumer)
+    return depth, via
+
+
+def _uses(
+    mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]]
+) -> tuple[tuple[ColumnUse, ...], tuple[str, ...]]:
+    """The consumer's columns that derive from the affected upstream columns, and the affected
+    columns it reads only in joins, filters or groupings."""
+    sql_reads = _sql_reads(mesh, plan, hit)
+    uses: list[ColumnUse] = []
+    derived: set[str] = set()
+    for col in plan.columns:
+        reads = [
+            f"{'.'.join(hit[port][0])}.{name}"
+            for port, name in col.sources
+            if port in hit and name in hit[port][1]
+        ]
+        if reads:
+            uses.append(ColumnUse(col.name, col.formula, tuple(reads)))
+            derived.update(reads)
+    lineage_known = bool(plan.steps) and plan.steps[0].query is not None
+    if sql_reads or uses or not lineage_known:
+        uses += [
+            ColumnUse(col.name, col.formula, (), certain=False)
+            for col in plan.columns
+            if _no_lineage(col)
+        ]
+    return tuple(uses), tuple(sorted(sql_reads - derived))
+
+
+def _no_lineage(col: ColumnPlan) -> bool:
+    # The plan falls back to the column's own name as formula when lineage found nothing.
+    return not col.sources and col.formula == col.name
+
+
+def _sql_reads(mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]]) -> set[str]:
+    """The affected upstream columns the product's SQL names anywhere (`domain.product.col`)."""
+    found: set[str] = set()
+    for step in plan.steps:
+        if step.query is None:
+            continue
+        tables = {t.alias_or_name: t.name for t in step.query.find_all(exp.Table)}
+        ports = [p for p in dict.fromkeys(tables.values()) if p in hit]
+        if not ports:
+            continue
+        for ref in step.query.find_all(exp.Column):
+            for port in _ports_of(ref, tables, ports, mesh, hit):
+                if ref.name in hit[port][1]:
+                    found.add(f"{'.'.join(hit[port][0])}.{ref.name}")
+    return found
+
+
+def _ports_of(
+    ref: exp.Column,
+    tables: dict[str, str],
+    ports: list[str],
+    mesh: Mesh,
+    hit: dict[str, tuple[Key, set[str]]],
+) -> Iterable[str]:
+    if ref.table:
+        port = tables.get(ref.table)
+        return [port] if port in hit else []
+    return [p for p in ports if ref.name in mesh.plans[hit[p][0]].schema]
