@@ -1,5 +1,6 @@
 """Failure routing: every failed step goes to the platform on-call, business logic also to
-the owning domain, with guidance and a link to the run.
+the owning domain (or to the platform team when it answers for the domain's operations:
+`answers_for.operations: platform`), with guidance and a link to the run.
 
 The classification is the pipeline template's (`mesh/failure_class` on the step's
 `dg.Failure`); a failure without it is the platform's. Severity and time to recover come from
@@ -22,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from mesh_platform.access.answers import answering
 from mesh_platform.errors import PlatformError
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
@@ -162,13 +164,23 @@ def drafts_for_failure(
             )
         )
     if facts.failure_class == BUSINESS_LOGIC and owner.name != platform.name:
+        # The domain's own alert goes to whoever answers for its operations.
+        domains = {name: source.spec for name, source in mesh.domains.items()}
+        domains.setdefault(owner.name, owner)
+        answer = answering(owner.name, "operations", domains)
+        proxy = answer.name != owner.name
         drafts.append(
             AlertDraft(
                 dedupe_key=f"{base}:domain",
-                audience="domain",
+                audience="platform" if proxy else "domain",
                 domain=owner.name,
-                title=f"[{severity}] {what}: your product failed; how to fix it inside",
-                recipients=recipients(owner),
+                title=(
+                    f"[{severity}] {what} ({owner.name}, which the platform team answers for) "
+                    "failed; how to fix it inside"
+                    if proxy
+                    else f"[{severity}] {what}: your product failed; how to fix it inside"
+                ),
+                recipients=recipients(answer),
                 **common,
             )
         )

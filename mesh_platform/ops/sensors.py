@@ -11,6 +11,7 @@ from mesh_platform.cost.budget_watch import evaluate_budgets
 from mesh_platform.cost.budgets import BudgetStandard, budget_standard
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
+from mesh_platform.ops.approvals import build_approval_sensor
 from mesh_platform.ops.quality_history import build_quality_sensor
 from mesh_platform.ops.routing import TICK_BUDGET_SECONDS, build_failure_sensor, recipients
 
@@ -72,12 +73,14 @@ def build_budget_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
 
 
 def platform_sensors(mesh_root: Path | None = None) -> dg.Definitions:
-    """Failure routing, quality history, notification retries and the budget watch."""
+    """Failure routing, quality history, notification retries, the budget watch and the
+    subscription approvals."""
     return dg.Definitions(
         sensors=[
             build_failure_sensor(mesh_root),
             build_quality_sensor(mesh_root),
             build_retry_sensor(),
             build_budget_sensor(mesh_root),
+            build_approval_sensor(mesh_root),
         ]
     )
