@@ -20,7 +20,7 @@ from mesh_platform.compile.contracts import ContractColumn, contract_of
 from mesh_platform.marketplace.diff_changes import Change
 from mesh_platform.marketplace.diff_rules import rule_changes
 from mesh_platform.marketplace.diff_types import widens
-from mesh_platform.marketplace.impact import ColumnUse, impact
+from mesh_platform.marketplace.impact import ColumnUse, impact, plain
 
 if TYPE_CHECKING:
     from mesh_platform.loader.mesh import Mesh
@@ -93,7 +93,7 @@ class ProductDiff:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
-        data = asdict(self)
+        data = plain(asdict(self))
         data.update(fails=self.fails, version_bumped=self.version_bumped)
         return data
 

@@ -75,7 +75,7 @@ class ImpactReport:
             "product": self.product,
             "column": self.column,
             "domains": list(self.domains),
-            "impacted": [asdict(p) for p in self.impacted],
+            "impacted": [plain(asdict(p)) for p in self.impacted],
         }
 
     def render(self) -> str:
@@ -101,6 +101,15 @@ class ImpactReport:
         return "\n".join(lines)
 
 
+def plain(value: Any) -> Any:
+    """`value` with tuples as lists, as JSON has them (so `to_dict` round-trips)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 def impact(mesh: Mesh, name: str, column: str | None = None) -> ImpactReport:
     """Every product downstream of `domain.product` (or of its `column`) in `mesh`."""
     try:
@@ -123,7 +132,7 @@ def impact(mesh: Mesh, name: str, column: str | None = None) -> ImpactReport:
         hit = {
             port: (up, affected[up]) for port, up in spec.input_refs().items() if affected.get(up)
         }
-        uses, filters = _uses(mesh, mesh.plans[key], hit) if hit else ((), ())
+        uses, filters = _uses(mesh, mesh.plans[key], hit, column is None) if hit else ((), ())
         affected[key] = {u.column for u in uses}
         if column is not None and not uses and not filters:
             continue
@@ -171,10 +180,14 @@ def _downstream(mesh: Mesh, root: Key) -> tuple[dict[Key, int], dict[Key, Key]]:
 
 
 def _uses(
-    mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]]
+    mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]], whole: bool
 ) -> tuple[tuple[ColumnUse, ...], tuple[str, ...]]:
     """The consumer's columns that derive from the affected upstream columns, and the affected
-    columns it reads only in joins, filters or groupings."""
+    columns it reads only in joins, filters or groupings.
+
+    `whole`: the whole product is analysed, so a column reading no column of it but its rows
+    (`count(*)`) depends on it too.
+    """
     sql_reads = _sql_reads(mesh, plan, hit)
     uses: list[ColumnUse] = []
     derived: set[str] = set()
@@ -187,6 +200,8 @@ def _uses(
         if reads:
             uses.append(ColumnUse(col.name, col.formula, tuple(reads)))
             derived.update(reads)
+        elif whole and not col.sources and not _no_lineage(col):
+            uses.append(ColumnUse(col.name, col.formula, ()))
     lineage_known = bool(plan.steps) and plan.steps[0].query is not None
     if sql_reads or uses or not lineage_known:
         uses += [
