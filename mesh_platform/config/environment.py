@@ -182,3 +182,11 @@ def cost_rates() -> tuple[float, float]:
         ),
         _positive_float("MESH_COST_DOLLARS_PER_UNIT", 0.55, "the price of one unit in dollars"),
     )
+
+
+def engine_settings() -> tuple[str | None, str]:
+    """The deployment's engine settings: the engine of products that name none (`MESH_ENGINE`;
+    None when unset, for the platform's default `local`) and the Spark master
+    (`MESH_SPARK_MASTER`: `local[*]` when unset, `spark://host:7077` for a standalone cluster,
+    `sc://host:15002` for Spark Connect or Databricks Connect)."""
+    return os.environ.get("MESH_ENGINE") or None, os.environ.get("MESH_SPARK_MASTER") or "local[*]"

@@ -1,7 +1,8 @@
-"""Engines by name. A spec's `engine:` (or the deployment default) picks one.
+"""Engines by name. A spec's `engine:` (or the deployment default, `MESH_ENGINE`) picks one.
 
 Engines are imported only when one is asked for, so loading specs and the CLI's quick
-commands never import an engine. Another package adds one with `register_engine`.
+commands never import an engine (nor pyspark). Another package adds one with
+`register_engine`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from mesh_platform.config import environment
 from mesh_platform.engine.base import Engine
-from mesh_platform.errors import PlatformError
+from mesh_platform.errors import ConfigurationError, PlatformError
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class EngineEntry:
 
 _ENGINES: dict[str, EngineEntry] = {
     "local": EngineEntry("mesh_platform.engine.duckdb:DuckDBEngine", ("duckdb",)),
+    "spark": EngineEntry("mesh_platform.engine.spark:SparkEngine", ("spark",)),
 }
 DEFAULT_ENGINE = "local"
 
@@ -47,8 +50,14 @@ def available_engines() -> tuple[str, ...]:
 
 
 def default_engine() -> str:
-    """The engine of products that name none."""
-    return DEFAULT_ENGINE
+    """The engine of products that name none: the deployment's `MESH_ENGINE`, else `local`."""
+    configured = environment.engine_settings()[0]
+    if configured is not None and configured not in _ENGINES:
+        raise ConfigurationError(
+            f"MESH_ENGINE={configured!r} is not an engine. Fix: set MESH_ENGINE to one of "
+            f"{', '.join(available_engines())} (unset means {DEFAULT_ENGINE})"
+        )
+    return configured or DEFAULT_ENGINE
 
 
 def engine_class(name: str | None = None) -> type[Engine]:
