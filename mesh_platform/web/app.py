@@ -9,7 +9,7 @@ asset in the Dagster UI.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +23,9 @@ from mesh_platform.errors import MeshError
 from mesh_platform.web.charts import pass_rate_chart
 from mesh_platform.web.lineage import domain_colour, lineage_graph
 from mesh_platform.web.source import CatalogSource, WebSettings
+
+if TYPE_CHECKING:
+    from mesh_platform.marketplace import ProductPage, SearchHit
 
 HERE = Path(__file__).parent
 FILTERS = ("domain", "tag", "column", "owner")
@@ -46,10 +49,11 @@ class CatalogApp:
             product_href=product_href, domain_colour=domain_colour, ui_url=settings.ui_url
         )
 
-    def dagster_url(self, name: str) -> str:
-        """The product's asset in the Dagster UI."""
-        domain, _, product = name.partition(".")
-        return f"{self.settings.ui_url.rstrip('/')}/assets/{domain}/{product}"
+    def dagster_url(self, *path: str) -> str:
+        """The asset of `domain.product` (or of the key `domain`, `product`) in the Dagster UI."""
+        if len(path) == 1:
+            path = tuple(path[0].split("."))
+        return f"{self.settings.ui_url.rstrip('/')}/assets/{'/'.join(path)}"
 
     def render(
         self, request: Request, template: str, status: int = 200, **context: Any
@@ -62,12 +66,19 @@ class CatalogApp:
 
         words = request.query_params.get("q", "").strip()
         filters = {name: request.query_params.get(name, "").strip() or None for name in FILTERS}
-        hits: list[dict[str, Any]] = []
+        hits: list[SearchHit] = []
         asked = bool(words or any(filters.values()))
         if asked:
             catalog, _ = self.source.get()
-            found = search(catalog, words, limit=SEARCH_LIMIT, **filters)  # type: ignore[arg-type]
-            hits = [hit.to_dict() for hit in found]
+            hits = search(
+                catalog,
+                words,
+                domain=filters["domain"],
+                tag=filters["tag"],
+                column=filters["column"],
+                owner=filters["owner"],
+                limit=SEARCH_LIMIT,
+            )
         return self.render(
             request,
             "search.html",
@@ -82,19 +93,17 @@ class CatalogApp:
         from mesh_platform.marketplace import product_page
 
         name = self._name(request)
-        catalog, mesh = self.source.get()
-        page = self._found(name, lambda: product_page(catalog, mesh, name).to_dict())
-        series = [(point[0], point[1]) for point in page.get("quality_series", [])]
-        upstream = [_product_name(p) for p in page.get("upstream", [])]
-        downstream = [_product_name(p) for p in page.get("downstream", [])]
+        catalog, _ = self.source.get()
+        # The catalog as last synced: the source keeps it in step, not every request.
+        page: ProductPage = self._found(name, lambda: product_page(catalog, None, name))
         return self.render(
             request,
             "product.html",
             name=name,
             page=page,
-            chart=pass_rate_chart(series),
-            graph=lineage_graph(name, upstream, downstream, product_href),
-            dagster_url=self.dagster_url(name),
+            chart=pass_rate_chart(page.quality_series),
+            graph=lineage_graph(name, page.upstream, page.downstream, product_href),
+            dagster_url=self.dagster_url(*page.dagster_asset_path),
         )
 
     def impact(self, request: Request) -> Response:
@@ -155,18 +164,6 @@ class CatalogApp:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
         return self.render(request, "error.html", status=status, status_code=status, detail=detail)
-
-
-def _product_name(item: Any) -> str:
-    """A neighbour in a page's `upstream` / `downstream`: "d.p", a key, or a dict with one."""
-    if isinstance(item, str):
-        return item
-    if isinstance(item, list | tuple):
-        return ".".join(item)
-    for key in ("product", "name", "key"):
-        if key in item:
-            return _product_name(item[key])
-    raise ValueError(f"not a product: {item!r}")
 
 
 def create_app(settings: WebSettings) -> Starlette:
