@@ -1,5 +1,5 @@
 """The platform team's standards: standard steps, security steps, business rules, sequences,
-budgets.
+budgets, the access policy.
 
 They plug into the platform through one entry point (`register`, declared in pyproject.toml
 under `mesh.standards`): the platform never imports this package by name.
@@ -14,6 +14,7 @@ from standards import business_rules, security, transforms
 
 SEQUENCES = Path(__file__).parent / "sequences"
 BUDGETS = Path(__file__).parent / "budgets"
+ACCESS_POLICY = Path(__file__).parent / "access_policy.yaml"
 
 
 def register(registry: Registry) -> None:
@@ -24,6 +25,16 @@ def register(registry: Registry) -> None:
     registry.add_sequence_folder(SEQUENCES)
     for budget in sorted(BUDGETS.glob("*.yaml")):
         registry.add_budget_file(budget)
+    _add_access_policy(registry, ACCESS_POLICY)
 
 
-__all__ = ["BUDGETS", "SEQUENCES", "register"]
+def _add_access_policy(registry: Registry, path: Path) -> None:
+    """Publish the access policy (read by `mesh_platform.access.policy`)."""
+    files = getattr(registry, "access_policy_files", None)
+    if files is None:  # a registry without the policy slot: give it one
+        files = []
+        registry.access_policy_files = files  # type: ignore[attr-defined]
+    files.append(path)
+
+
+__all__ = ["ACCESS_POLICY", "BUDGETS", "SEQUENCES", "register"]

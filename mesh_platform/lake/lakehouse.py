@@ -33,6 +33,10 @@ class LandingError(PlatformError):
     """A landing export is missing, unreadable or not what its ingestion product declares."""
 
 
+class ForeignWrite(BusinessLogicError):
+    """A domain's run tried to write (overwrite, delete) a product of another domain."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What a write committed."""
@@ -50,6 +54,21 @@ class Lakehouse(dg.ConfigurableResource):
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="delta-rs storage options (object-store credentials)."
     )
+    domain: str | None = Field(
+        default=None,
+        description="The domain whose code location uses this lakehouse: its runs may write "
+        "that domain's tables only (None: the platform's own tools, e.g. the CLI).",
+    )
+
+    def check_writer(self, key: Key) -> None:
+        """Refuse a write to `key` from another domain's run (`ForeignWrite`)."""
+        if self.domain is not None and key[0] != self.domain:
+            raise ForeignWrite(
+                f"a run of the {self.domain} domain may not write {'.'.join(key)}: a "
+                f"product's table belongs to its domain ({key[0]}), others only read it. "
+                f"Fix: write a product of the {self.domain} domain, or ask the {key[0]} team "
+                "to change theirs"
+            )
 
     def uri(self, key: Key) -> str:
         """Where the product's table lives."""
@@ -144,9 +163,11 @@ class Lakehouse(dg.ConfigurableResource):
         """Replace the table, or only `partition`'s rows of a partitioned table, atomically.
 
         Data files left by earlier killed or failed writes are removed first (see `orphans`).
+        A lakehouse bound to a domain refuses another domain's table first (`check_writer`).
         """
         from deltalake import write_deltalake
 
+        self.check_writer(key)
         uri = self.uri(key)
         options = self.storage_options or None
         remove_orphans(uri)

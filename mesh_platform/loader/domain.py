@@ -13,6 +13,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.contracts import PublishedContract, check_published, contract_of
@@ -27,6 +28,10 @@ from mesh_platform.spec.loading import (
     load_product_module,
     load_product_yaml,
 )
+from mesh_platform.spec.model import PythonStep
+
+if TYPE_CHECKING:
+    from mesh_platform.access.masking import InputMask
 from mesh_platform.spec.workspace import (
     Key,
     domain_folder,
@@ -45,6 +50,7 @@ class ContractReader:
         self.root = root
         self._known = dict(known or {})
         self._contracts: dict[Key, PublishedContract | SpecError] = {}
+        self._spec_tags: dict[Key, dict[str, str]] = {}
 
     def contract(self, key: Key) -> PublishedContract:
         """The contract of `key`; a SpecError when the product does not exist or is broken."""
@@ -54,6 +60,11 @@ class ContractReader:
         if isinstance(found, SpecError):
             raise found
         return found
+
+    def spec_tags(self, key: Key) -> dict[str, str]:
+        """The product-level tags of `key`'s spec (read with its contract), for the policy."""
+        self.contract(key)
+        return self._spec_tags.get(key, {})
 
     def candidates(self, ref: Key) -> list[Key]:
         """Products of `ref`'s domain (every known one when that domain does not exist)."""
@@ -71,6 +82,7 @@ class ContractReader:
                 return exc
             except SpecErrors as exc:
                 return exc.errors[0]
+        self._spec_tags[key] = dict(source.spec.tags)
         return contract_of(source)
 
 
@@ -147,13 +159,27 @@ class DomainPlanner:
         known = self.products.get(key)
         if known is not None and known.spec == source.spec and key in self._plans:
             return self._plans[key]
+        # The access package's __init__ loads the subscriptions' catalog models: not at import.
+        from mesh_platform.access.masking import mask_plan
+        from mesh_platform.access.readonly import check_python_step
+
         self._check_engine(source)
+        for index, step in enumerate(source.spec.steps):
+            if isinstance(step, PythonStep):
+                check_python_step(source, index, step.python)
         schemas: dict[str, Schema | None] = {}
         tags: dict[str, Mapping[str, tuple[str, ...]]] = {}
+        masks: dict[str, InputMask] = {}
         for port, ref in source.spec.input_refs().items():
             schemas[port], tags[port] = self._input(source, port, ref)
+            mask = self._mask(source, port, ref) if ref[0] != self.name else None
+            if mask is not None:
+                # The consumer's steps are checked against what it will see; the tags stay:
+                # what it derives from a column it sees masked keeps the column's sensitivity.
+                masks[port], schemas[port] = mask, mask.schema
         plan = plan_product(source, schemas, tags)
         check_published(source, plan)
+        plan = mask_plan(source, plan, masks)
         if known is not None and known.spec == source.spec:
             self._plans[key] = plan
         return plan
@@ -206,6 +232,32 @@ class DomainPlanner:
                 f"{ref[0]} team to publish it (`visibility: published`)",
             )
         return contract.schema, contract.tags
+
+    def _mask(self, source: ProductSource, port: str, ref: Key) -> InputMask | None:
+        """What the access policy masks of another domain's product for this domain."""
+        from mesh_platform.access.masking import input_mask
+        from mesh_platform.access.policy import access_for
+
+        contract = self.contracts.contract(ref)
+        access = access_for(
+            ref[0],
+            contract.tags,
+            self.name,
+            self.domain.spec.clearances,
+            self.contracts.spec_tags(ref),
+            {c.name: c.type for c in contract.columns},
+        )
+        if not access.readable:
+            raise source.error(
+                f"input {port!r} reads {contract.qualified_name}, which the access policy "
+                f"does not let the {self.name} domain read ({access.because})",
+                "inputs",
+                port,
+                fix="ask the platform team for the clearance (`clearances:` in "
+                f"domains/{self.name}/domain.yaml; see docs/access.md)",
+            )
+        schema = {c.name: c.type for c in contract.columns}
+        return input_mask(port, schema, access)
 
     @staticmethod
     def _check_engine(source: ProductSource) -> None:
