@@ -1,15 +1,38 @@
-"""The web catalog's pictures, drawn on the server: the quality chart puts each day's pass rate
-where it belongs, the lineage graph draws every neighbour as a link with an edge to the product,
-and Dagster assets carry the link to their catalog page."""
+"""The web catalog, served over real HTTP over the checkout's demo mesh and a catalog of its
+own: search with the score's parts, the product page (its published contract, the quality chart
+against the day-by-day pass rates, the lineage graph against the specs), impact, the ODCS
+document, links to the Dagster UI and back from its assets, and `mesh up`'s port choice. The
+SVG renderers are checked on their own first.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
 
+import dagster as dg
+import httpx
 import pytest
+import yaml
 
+from mesh_platform.catalog import Catalog, QualityResult
+from mesh_platform.cli.serve import start_catalog
+from mesh_platform.dagster.metadata import CATALOG_PAGE_KEY, definition_metadata
+from mesh_platform.errors import MeshError
+from mesh_platform.loader.mesh import Mesh
+from mesh_platform.spec.workspace import repo_root
+from mesh_platform.web import CatalogServer, WebSettings
 from mesh_platform.web.charts import BOTTOM, HEIGHT, TOP, pass_rate_chart
 from mesh_platform.web.lineage import domain_colour, lineage_graph
+from tests.ui_support import free_port
+
+Response = httpx.Response
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -81,3 +104,256 @@ def test_a_product_without_neighbours_is_drawn_alone() -> None:
     svg = _svg(lineage_graph("a.b", [], [], lambda n: "/x"))
     assert [a.get("data-product") for a in svg.findall(f"{SVG}a")] == ["a.b"]
     assert not svg.findall(f"{SVG}path[@class='edge']")
+
+
+# --- The pages, over the checkout's demo mesh and a catalog of its own --------------------------
+
+UI = "http://ui.example:3000"
+PRODUCT = "sales.customer_revenue"
+# Quality results of three days (passed flags per day): the chart must show these rates.
+DAYS = {
+    datetime(2026, 11, 1, 9, tzinfo=UTC): [True, True, True, True],
+    datetime(2026, 11, 2, 9, tzinfo=UTC): [True, False, True, False],
+    datetime(2026, 11, 3, 9, tzinfo=UTC): [True, True, True, False],
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'catalog.db'}"
+    catalog = Catalog.open(url)
+    with catalog.session() as session:
+        event = 0
+        for at, flags in DAYS.items():
+            for i, passed in enumerate(flags):
+                event += 1
+                session.add(
+                    QualityResult(
+                        event_id=event,
+                        product=PRODUCT,
+                        check_name=f"check_{i}",
+                        passed=passed,
+                        severity="ERROR",
+                        evaluated_at=at,
+                    )
+                )
+    settings = WebSettings(mesh_root=repo_root(), catalog_url=url, ui_url=UI)
+    server = CatalogServer(settings, port=0).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+VOID = {"meta", "link", "input", "br", "img", "hr"}  # HTML elements without an end tag
+
+
+class _Tree(HTMLParser):
+    """An HTML page as an ElementTree (stdlib only): void elements closed, end tags matched."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.builder = ET.TreeBuilder()
+        self.open: list[str] = []
+        self.builder.start("document", {})
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.builder.start(tag, {k: v or "" for k, v in attrs})
+        if tag in VOID:
+            self.builder.end(tag)
+        else:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.builder.start(tag, {k: v or "" for k, v in attrs})
+        self.builder.end(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        assert tag in self.open, f"</{tag}> closes nothing"
+        while self.open:
+            self.builder.end(closing := self.open.pop())
+            if closing == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.builder.data(data)
+
+    def root(self) -> ET.Element:
+        self.close()
+        while self.open:
+            self.builder.end(self.open.pop())
+        self.builder.end("document")
+        return self.builder.close()
+
+
+def _html(response: Response) -> ET.Element:
+    assert response.status_code == 200, response.text
+    tree = _Tree()
+    tree.feed(response.text)
+    return tree.root()
+
+
+def test_search_ranks_products_and_shows_the_score_parts(site: httpx.Client) -> None:
+    page = _html(site.get("/search", params={"q": "customer revenue"}))
+    hits = page.findall(".//ol[@id='results']/li[@class='hit']")
+    names = [hit.findtext(".//a[@class='product']") for hit in hits]
+    assert PRODUCT in names
+    assert all(
+        hit.find(".//a").get("href") == f"/products/{n.replace('.', '/')}"  # type: ignore[union-attr]
+        for hit, n in zip(hits, names, strict=True)
+    )
+    parts = [th.text for th in hits[0].findall(".//table[@class='parts']//th")]
+    assert parts == ["relevance", "consumers", "quality", "freshness"]
+    scores = [float(hit.findtext(".//strong[@class='score']") or "nan") for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_filters_and_an_empty_result(site: httpx.Client) -> None:
+    page = _html(site.get("/search", params={"q": "revenue", "domain": "finance"}))
+    names = [a.text for a in page.findall(".//a[@class='product']")]
+    assert names and all(name.startswith("finance.") for name in names), names  # type: ignore[union-attr]
+    page = _html(site.get("/search", params={"q": "zzzunknownword"}))
+    assert "No published product matches" in ET.tostring(page, encoding="unicode")
+
+
+def test_internal_products_have_no_page_and_are_not_found(site: httpx.Client, mesh: Mesh) -> None:
+    internal = [k for k, s in mesh.products.items() if s.spec.visibility != "published"]
+    assert internal, "the demo mesh has internal products"
+    domain, name = internal[0]
+    response = site.get(f"/products/{domain}/{name}")
+    assert response.status_code == 404
+    assert f"{domain}.{name}" in response.text and "mesh search" in response.text
+    page = _html(site.get("/search", params={"q": name.replace("_", " ")}))
+    assert f"{domain}.{name}" not in [a.text for a in page.findall(".//a[@class='product']")]
+
+
+def test_the_product_page_shows_the_published_contract(site: httpx.Client, mesh: Mesh) -> None:
+    page = _html(site.get("/products/sales/customer_revenue"))
+    spec = mesh.product(PRODUCT).spec
+    rows = page.findall(".//table[@id='columns']/tr[@data-column]")
+    assert [r.get("data-column") for r in rows] == [c.name for c in spec.columns]
+    for row, column in zip(rows, spec.columns, strict=True):
+        cells = row.findall("td")
+        assert cells[1].findtext("code") == column.type
+        assert (cells[2].text or "").strip() == column.description
+    assert page.findtext(".//strong[@id='version']") == spec.version
+    assert (page.findtext(".//h1/a") or "") == PRODUCT
+
+
+def test_the_chart_shows_each_days_pass_rate(site: httpx.Client) -> None:
+    page = _html(site.get("/products/sales/customer_revenue"))
+    svg = page.find(".//svg[@id='quality-chart']")
+    assert svg is not None
+    tips = [c.findtext("title") for c in svg.findall(".//circle")]
+    expected = [f"{at.date()}: {sum(f) / len(f):.1%}" for at, f in DAYS.items()]
+    assert tips == expected
+
+
+def test_the_lineage_graph_shows_inputs_and_consumers(site: httpx.Client, mesh: Mesh) -> None:
+    page = _html(site.get("/products/sales/customer_revenue"))
+    nodes = {a.get("data-product") for a in page.findall(".//svg[@id='lineage-graph']//a")}
+    spec = mesh.product(PRODUCT).spec
+    inputs = {".".join(ref) for ref in spec.input_refs().values()}
+    readers = {
+        ".".join(key)
+        for key, source in mesh.products.items()
+        if ("sales", "customer_revenue") in source.spec.input_refs().values()
+        and source.spec.visibility == "published"
+    }
+    assert nodes == {PRODUCT} | inputs | readers
+
+
+def test_every_page_links_to_the_asset_in_the_dagster_ui(site: httpx.Client) -> None:
+    for path in ("", "/impact", "/contract"):
+        page = _html(site.get(f"/products/sales/customer_revenue{path}"))
+        link = page.find(".//a[@id='dagster-link']")
+        assert link is not None and link.get("href") == f"{UI}/assets/sales/customer_revenue"
+
+
+def test_impact_names_downstream_products_and_how(site: httpx.Client) -> None:
+    page = _html(site.get("/products/platform/silver_orders/impact"))
+    rows = {
+        r.get("data-product"): r for r in page.findall(".//table[@id='impact']//tr[@data-product]")
+    }
+    assert PRODUCT in rows
+    formulas = [c.text or "" for c in rows[PRODUCT].findall(".//code")]
+    assert any("order_count" in f and "o_orderkey" in f for f in formulas), formulas
+    page = _html(
+        site.get("/products/platform/silver_orders/impact", params={"column": "o_orderkey"})
+    )
+    assert page.find(".//table[@id='impact']") is not None
+
+
+def test_the_odcs_document_is_served_as_yaml(site: httpx.Client) -> None:
+    response = site.get("/products/sales/customer_revenue/odcs.yaml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/yaml")
+    document = yaml.safe_load(response.text)
+    assert document["id"] == PRODUCT and document["kind"] == "DataContract"
+    page = _html(site.get("/products/sales/customer_revenue/contract"))
+    assert yaml.safe_load(page.findtext(".//pre[@id='odcs']") or "") == document
+
+
+def test_pages_load_nothing_from_elsewhere(site: httpx.Client) -> None:
+    for path in ("/search?q=revenue", "/products/sales/customer_revenue"):
+        page = _html(site.get(path))
+        refs = [
+            e.get("src") or e.get("href") or ""
+            for e in page.iter()
+            if e.tag in ("script", "link", "img")
+        ]
+        assert refs and all(r.startswith("/") for r in refs), refs
+    assert site.get("/static/catalog.css").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Mesh:
+    return Mesh.load_healthy(repo_root())
+
+
+# --- Served: a real HTTP server, the link from Dagster assets, mesh up's port choice ------------
+
+
+def test_the_server_answers_over_http_and_stops(tmp_path: Path) -> None:
+    settings = WebSettings(repo_root(), f"sqlite:///{tmp_path / 'c.db'}", UI)
+    server = CatalogServer(settings, port=0).start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
+            assert response.read() == b"ok"
+        port = server.port
+    finally:
+        server.stop()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_assets_link_to_their_catalog_page(monkeypatch: pytest.MonkeyPatch, mesh: Mesh) -> None:
+    monkeypatch.setenv("MESH_CATALOG_WEB_URL", "http://127.0.0.1:4555/")
+    source = mesh.product(PRODUCT)
+    metadata = definition_metadata(source.spec, mesh.plans[("sales", "customer_revenue")])
+    link = metadata[CATALOG_PAGE_KEY]
+    assert isinstance(link, dg.UrlMetadataValue)
+    assert link.url == "http://127.0.0.1:4555/products/sales/customer_revenue"
+
+
+def test_mesh_up_takes_the_next_port_or_a_free_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MESH_HOME", str(tmp_path))
+    ui_port = free_port()
+    server = start_catalog(repo_root(), UI, ui_port, None)
+    try:
+        taken = server.port
+        assert taken in (ui_port + 1, server.port)
+        assert os.environ["MESH_CATALOG_WEB_URL"] == server.url
+        # Its port is taken now: the default moves to a free one, an explicit one is refused.
+        other = start_catalog(repo_root(), UI, taken - 1, None)
+        assert other.port != taken
+        other.stop()
+        with pytest.raises(MeshError, match="--catalog-port"):
+            start_catalog(repo_root(), UI, ui_port, taken)
+    finally:
+        server.stop()

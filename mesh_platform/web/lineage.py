@@ -30,9 +30,9 @@ def _box(name: str, x: float, y: float, href: str, current: bool) -> str:
     return (
         f'<a href="{escape(href)}" class="{css}" data-product="{escape(name)}">'
         f"<title>{escape(name)}</title>"
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{BOX_W}" height="{BOX_H}" rx="6" '
+        f'<rect class="box" x="{x:.1f}" y="{y:.1f}" width="{BOX_W}" height="{BOX_H}" rx="6" '
         f'style="stroke:{domain_colour(domain)}"/>'
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="6" height="{BOX_H}" rx="2" '
+        f'<rect class="stripe" x="{x:.1f}" y="{y:.1f}" width="6" height="{BOX_H}" rx="2" '
         f'style="fill:{domain_colour(domain)}"/>'
         f'<text x="{x + 14:.1f}" y="{y + BOX_H / 2 + 4:.1f}">{escape(label)}</text></a>'
     )
