@@ -1,6 +1,8 @@
 """Ranked search over the catalog's products, with the score's parts to show why.
 
-score = 0.6 relevance + 0.2 consumers + 0.1 quality + 0.1 freshness, each part in [0, 1]:
+score = 0.7 relevance + 0.1 consumers + 0.1 quality + 0.1 freshness, each part in [0, 1]
+(relevance first: a product named for the words stays above one that mentions them in a
+column's description, however popular, good and fresh that one is):
 
 - relevance: the full-text rank (bm25 on SQLite, ts_rank on PostgreSQL) relative to the best
   match of the search (1.0 for it); 1.0 for every product when no word is given;
@@ -25,7 +27,7 @@ from sqlalchemy import text
 from mesh_platform.catalog import Catalog
 from mesh_platform.marketplace import fulltext
 
-WEIGHTS = {"relevance": 0.6, "consumers": 0.2, "quality": 0.1, "freshness": 0.1}
+WEIGHTS = {"relevance": 0.7, "consumers": 0.1, "quality": 0.1, "freshness": 0.1}
 CONSUMERS_HALF = 2.0  # consumers at which that part is 0.5
 UNKNOWN_QUALITY = 50.0
 DEFAULT_SLA_HOURS = 24.0

@@ -10,6 +10,7 @@ error is fixed). Consumers, versions, samples and quality scores are refreshed e
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -154,7 +155,8 @@ def remove_products(session: Session, ids: Sequence[int]) -> None:
 def write_consumers(session: Session, ids: dict[str, int], links: Iterable[ConsumerRow]) -> None:
     """Replace every consumer link, and each product's consumer count."""
     session.execute(delete(MarketConsumer))
-    rows = [
+    links = list(links)
+    rows: list[dict[str, Any]] = [
         {
             "product_id": ids[link.product],
             "consumer": link.consumer,
@@ -168,9 +170,7 @@ def write_consumers(session: Session, ids: dict[str, int], links: Iterable[Consu
     ]
     if rows:
         session.execute(insert(MarketConsumer), rows)
-    counts: dict[int, int] = {}
-    for row in rows:
-        counts[row["product_id"]] = counts.get(row["product_id"], 0) + 1
+    counts = Counter(ids[link.product] for link in links if link.product in ids)
     session.execute(update(MarketProduct).values(consumer_count=0))
     for ident, count in counts.items():
         session.execute(
