@@ -13,7 +13,6 @@ it is listed as a possible use (`certain: false`) and followed on downstream.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -220,28 +219,28 @@ def _no_lineage(col: ColumnPlan) -> bool:
 def _sql_reads(mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]]) -> set[str]:
     """The affected upstream columns the product's SQL names anywhere (`domain.product.col`)."""
     found: set[str] = set()
+    schemas: dict[str, set[str]] = {}
     for step in plan.steps:
         if step.query is None:
             continue
-        tables = {t.alias_or_name: t.name for t in step.query.find_all(exp.Table)}
+        tables: dict[str, str] = {}
+        refs: list[exp.Column] = []
+        for node in step.query.walk():  # one pass: tables (with aliases) and column references
+            if isinstance(node, exp.Table):
+                tables[node.alias_or_name] = node.name
+            elif isinstance(node, exp.Column):
+                refs.append(node)
         ports = [p for p in dict.fromkeys(tables.values()) if p in hit]
-        if not ports:
-            continue
-        for ref in step.query.find_all(exp.Column):
-            for port in _ports_of(ref, tables, ports, mesh, hit):
-                if ref.name in hit[port][1]:
-                    found.add(f"{'.'.join(hit[port][0])}.{ref.name}")
+        for port in ports:
+            if port not in schemas:
+                schemas[port] = set(mesh.plans[hit[port][0]].schema)
+        for ref in refs if ports else ():
+            name = ref.name
+            if ref.table:
+                owners = [tables.get(ref.table, "")]
+            else:
+                owners = [p for p in ports if name in schemas[p]]
+            for port in owners:
+                if port in hit and name in hit[port][1]:
+                    found.add(f"{'.'.join(hit[port][0])}.{name}")
     return found
-
-
-def _ports_of(
-    ref: exp.Column,
-    tables: dict[str, str],
-    ports: list[str],
-    mesh: Mesh,
-    hit: dict[str, tuple[Key, set[str]]],
-) -> Iterable[str]:
-    if ref.table:
-        port = tables.get(ref.table)
-        return [port] if port in hit else []
-    return [p for p in ports if ref.name in mesh.plans[hit[p][0]].schema]
