@@ -14,6 +14,7 @@ from mesh_platform.catalog.db import Catalog
 from mesh_platform.config.environment import catalog_url
 from mesh_platform.spec import workspace
 from mesh_platform.spec.model import ProductSpec
+from mesh_platform.spec.workspace import domain_folder
 
 
 def cross_domain_reads(spec: ProductSpec) -> list[str]:
@@ -22,10 +23,12 @@ def cross_domain_reads(spec: ProductSpec) -> list[str]:
     return sorted(refs)
 
 
-def approvals_roots() -> list[Path]:
-    """Where the mesh's approvals file is looked for: the checkout, and the working directory
-    of the process (`mesh up` and its runs work in the folder of the workspace they serve)."""
-    return list(dict.fromkeys([workspace.repo_root().resolve(), Path.cwd().resolve()]))
+def approvals_roots(domain: str) -> list[Path]:
+    """The roots of the meshes `domain` may belong to: the checkout, and the working directory
+    of the process (`mesh up` and its runs work in the folder of the workspace they serve),
+    those that hold the domain's folder."""
+    candidates = dict.fromkeys([workspace.repo_root().resolve(), Path.cwd().resolve()])
+    return [root for root in candidates if domain_folder(root, domain).is_dir()]
 
 
 def require_access(
@@ -35,7 +38,7 @@ def require_access(
     has no approved subscription to.
 
     Before refusing, the platform team's approvals files (`subscriptions.yaml` in `roots`,
-    by default `approvals_roots()`) are applied once, so a fresh home runs the approved reads.
+    by default `approvals_roots`) are applied once, so a fresh home runs the approved reads.
     """
     reads = cross_domain_reads(spec)
     if not reads:
@@ -49,6 +52,6 @@ def require_access(
             if applied:
                 raise
             applied = True
-            for root in approvals_roots() if roots is None else roots:
+            for root in approvals_roots(spec.domain) if roots is None else roots:
                 apply_approvals_file(catalog, root)
             require_subscription(catalog, spec.domain, product)

@@ -49,8 +49,8 @@ ACTOR = f"sensor:{SENSOR_NAME}"
 # The tags that need a person's decision, and those the platform team decides centrally.
 # The platform's access policy (standards/access_policy.yaml, `central_approval`) is meant to
 # supply these; until it is wired here, this is the one place that names them.
-SENSITIVE_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"})
 CENTRAL_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"})
+SENSITIVE_TAGS = CENTRAL_TAGS | {"sensitivity=confidential"}
 # notify/messages.py's AlertKind names the operational kinds; the column holds any kind.
 SUBSCRIPTION_KIND = cast(AlertKind, "subscription")
 
