@@ -213,3 +213,22 @@ def test_versions_and_types() -> None:
     assert widens("int", "decimal(12,0)") and not widens("bigint", "decimal(12,0)")
     assert widens("date", "timestamp") and not widens("timestamp", "date")
     assert not widens("double", "string") and not widens("double", "float")
+
+
+def test_deleting_a_published_product_fails_and_says_how_to_retire_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with cli_mesh(tmp_path, MESH, monkeypatch) as cli:
+        _git(tmp_path, "init", "-b", "main")
+        _git(tmp_path, "add", "domains", "workspace.yaml")
+        _git(tmp_path, "commit", "-m", "base")
+        (tmp_path / "domains/shop/products/orders.yaml").unlink()
+        (tmp_path / "domains/shop/products/refunds.yaml").write_text(
+            ORDERS.replace("name: orders", "name: refunds")
+        )
+        code, output = _run(cli, "diff")
+    assert code == 1
+    assert "shop.orders (1.4.0 -> removed):\n  BREAKING: product removed" in output
+    assert "sales.revenue (owners: sales-data@example.com)" in output
+    assert "unpublish it (`visibility: internal`, `version: 2.0.0`)" in output
+    assert "shop.refunds (new -> 1.4.0):\n  ok: product published" in output

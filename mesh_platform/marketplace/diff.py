@@ -67,7 +67,9 @@ class ProductDiff:
 
     def message(self) -> str:
         """Why the check fails (or passes) for this product, naming consumers and columns."""
-        lines = [f"{self.product} ({self.base_version} -> {self.head_version or 'removed'}):"]
+        lines = [
+            f"{self.product} ({self.base_version or 'new'} -> {self.head_version or 'removed'}):"
+        ]
         for change in self.changes:
             mark = "BREAKING" if change.breaking else "ok"
             lines.append(f"  {mark}: {change.kind}: {change.detail}")
@@ -82,10 +84,16 @@ class ProductDiff:
                     lines += [f"      {c}" for c in consumer.columns]
             else:
                 lines.append("  no consumer in the mesh depends on what changed")
-            if self.fails:
+            major = next_major(self.base_version or "1.0.0")
+            if self.fails and self.head_version is None:
                 lines.append(
-                    f"  fix: bump `version:` to {next_major(self.base_version or '1.0.0')} and "
-                    "tell the consumers, or keep the contract compatible"
+                    f"  fix: retire it in two steps: unpublish it (`visibility: internal`, "
+                    f"`version: {major}`) and tell the consumers; delete it once none is left"
+                )
+            elif self.fails:
+                lines.append(
+                    f"  fix: bump `version:` to {major} and tell the consumers, or keep the "
+                    "contract compatible"
                 )
             else:
                 lines.append(f"  allowed: version bumped to {self.head_version}")
