@@ -86,15 +86,34 @@ def build_asset(
     def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
         # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
         # its code location loads.
+        from mesh_platform.dagster.versions import (
+            Held,
+            held_outputs,
+            hold_notice,
+            raise_if_held,
+            record_written,
+        )
         from mesh_platform.quality.gate import QualityGate
         from mesh_platform.quality.volume import VOLUME_ACCEPT, VOLUME_TAG
         from mesh_platform.run.materialize import materialize
 
         lakehouse: Lakehouse = context.resources.lakehouse
+        # A product held after a rollback is not computed at all (docs/versions.md).
+        held = hold_notice(spec, lakehouse)
+        if held is not None:
+            yield from held_outputs(context, held)
+            return
         engine = get_engine(spec.engine, keys=context.resources.keys if keyed else None)
         accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
         started_at = datetime.now(UTC)
+
+        def audit(table: Any) -> None:
+            # Checked again just before the write: a rollback made while this run computed
+            # must not be overwritten by it.
+            raise_if_held(spec, lakehouse)
+            gate.audit(table)
+
         with product_template(context, spec, hooks) as facts:
             try:
                 done = materialize(
@@ -103,8 +122,12 @@ def build_asset(
                     lakehouse,
                     partition_slice(spec, context),
                     engine,
-                    audit=gate.audit,
+                    audit=audit,
                 )
+            except Held as error:
+                facts.update(held=error.notice.message)
+                yield from held_outputs(context, error.notice)
+                return
             except Exception as error:
                 # The checks evaluated so far are recorded even when the run fails.
                 gate.failed_before_audit(error)
@@ -133,6 +156,7 @@ def build_asset(
                 done.engine_usage,
             )
             metadata.update(record_run_cost(context, spec, done.usage, started_at))
+            record_written(context, spec, done.written)
             yield dg.MaterializeResult(metadata=metadata)
             yield from gate.results
 
@@ -154,6 +178,8 @@ def build_asset(
             partitions_def=partitions,
             backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
             automation_condition=automation_condition(spec),
+            # Optional: a held product's run ends without a materialization (dagster/versions).
+            output_required=False,
             code_version=spec.version,
             metadata=definition_metadata(spec, plan),
             freshness_policy=freshness,
