@@ -10,6 +10,7 @@ import pytest
 
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.marketplace.impact import ImpactError, impact
+from mesh_platform.marketplace.impact_load import mesh_for_impact
 from tests.cli_mesh import cli_mesh
 from tests.mini_mesh import write_mesh
 
@@ -129,6 +130,18 @@ def test_a_product_reaches_every_transitive_consumer(mesh: Mesh) -> None:
     assert {c.column for c in kpi.columns} == {"customer", "gross", "order_count"}  # count(*) too
     assert impact(mesh, "finance.kpi").impacted == ()
     assert "Nothing downstream depends on finance.kpi" in impact(mesh, "finance.kpi").render()
+
+
+def test_the_command_plans_only_the_domains_downstream(mesh: Mesh) -> None:
+    partial = mesh_for_impact(mesh.root, "sales.revenue")
+    assert {key[0] for key in partial.plans} == {"sales", "finance"}  # not shop
+    for column in (None, "net", "customer"):
+        assert impact(partial, "sales.revenue", column) == impact(mesh, "sales.revenue", column)
+    demo = Mesh.load_healthy()
+    for name in ("platform.silver_customer", "sales.customer_revenue"):
+        assert impact(mesh_for_impact(demo.root, name), name) == impact(demo, name)
+    with pytest.raises(ImpactError, match=r"no product 'sales\.nope'"):
+        mesh_for_impact(mesh.root, "sales.nope")
 
 
 def test_unknown_product_or_column_names_the_fix(mesh: Mesh) -> None:

@@ -31,9 +31,13 @@ def contract(product: str, as_json: bool) -> None:
 def impact(product: str, column: str | None, as_json: bool) -> None:
     """Every product downstream of PRODUCT (domain.product), transitively and across domains:
     which of its columns depend on it, by what formula, and who owns it."""
+    from mesh_platform.cli.isolation import warn_left_out
     from mesh_platform.marketplace.impact import impact as analyse
+    from mesh_platform.marketplace.impact_load import mesh_for_impact
 
-    report = analyse(loaded_mesh(), product, column)
+    mesh = mesh_for_impact(mesh_root(), product)  # plans only the domains downstream
+    warn_left_out(mesh)
+    report = analyse(mesh, product, column)
     emit(as_json, report.to_dict(), report.render())
 
 

@@ -13,7 +13,9 @@ it is listed as a possible use (`certain: false`) and followed on downstream.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -124,8 +126,8 @@ def impact(mesh: Mesh, name: str, column: str | None = None) -> ImpactReport:
     depth, via = _downstream(mesh, root)
     affected: dict[Key, set[str]] = {root: {column} if column else set(root_plan.schema)}
     found: list[ImpactedProduct] = []
-    for key in mesh.order:  # dependency order: a product's inputs are settled before it
-        if key not in depth or key == root:
+    for key in _dependency_order(mesh, depth):  # a product's inputs are settled before it
+        if key == root:
             continue
         spec = mesh.products[key].spec
         hit = {
@@ -176,6 +178,16 @@ def _downstream(mesh: Mesh, root: Key) -> tuple[dict[Key, int], dict[Key, Key]]:
                 via[consumer] = key
                 queue.append(consumer)
     return depth, via
+
+
+def _dependency_order(mesh: Mesh, keys: Iterable[Key]) -> list[Key]:
+    """`keys` ordered so that each comes after its inputs among them."""
+    members = set(keys)
+    graph = {
+        key: {up for up in mesh.products[key].spec.input_refs().values() if up in members}
+        for key in members
+    }
+    return list(TopologicalSorter(graph).static_order())
 
 
 def _uses(
