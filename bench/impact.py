@@ -1,8 +1,9 @@
 """Impact analysis on a generated mesh of 10,000 products with 100,000 columns.
 
-`mesh impact` answers from the specs and their plans (no catalog), so the figure that matters
-for a user is the query on a loaded mesh (target: under 200 ms in-process); the whole command,
-which first loads and plans every spec of the mesh, is timed beside it in a fresh process.
+`mesh impact` answers from the specs and their plans (no catalog): the query on a loaded mesh
+is timed in-process (target: under 200 ms), and the whole command beside it in a fresh process
+(imports, reading every spec for the product graph, planning the domains downstream of the
+product, the query, the output).
 
 The mesh: 1,000 domains of 10 products with 10 columns each, in clusters of 10 domains. In a
 domain, p00 is a published landing product, p01 reads it and the previous domain's published
@@ -98,19 +99,20 @@ workspace.repo_root = lambda: root
 from mesh_platform.cli import main
 main(["impact", "d0000.p00", "--column", "c1", "--json"], standalone_mode=False)
 done = time.time()
-from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.impact import impact
-mesh = Mesh.load_healthy(root)  # the command's mesh (cached): time the query alone
+from mesh_platform.marketplace.impact_load import mesh_for_impact
 targets = json.loads(sys.argv[2])
 timings = {}
 for product, column in targets:
+    # What the command loads: every spec (the graph of all products), plans downstream.
+    mesh = mesh_for_impact(root, product)
     runs = []
     for _ in range(int(sys.argv[3])):
         start = time.perf_counter()
         report = impact(mesh, product, column)
         runs.append(time.perf_counter() - start)
     timings[f"{product}.{column}" if column else product] = [runs, len(report.impacted)]
-print(json.dumps({"done": done, "products": len(mesh.plans), "timings": timings}))
+print(json.dumps({"done": done, "products": len(mesh.products), "timings": timings}))
 """
 
 # A cluster's first product and one of its columns (90 products downstream across 10 domains),
@@ -162,7 +164,8 @@ def main() -> None:
         f"({'met' if worst < TARGET_MS else 'MISSED'}; target {TARGET_MS:.0f} ms)"
     )
     print(
-        f"whole command (fresh process: imports, load and plan every spec, query, print): "
+        "whole command (fresh process: imports, read every spec, plan the domains downstream, "
+        f"query, print): "
         f"{data['command_seconds']:.1f} s, {worst / 1000 / data['command_seconds']:.2%} of it "
         "the query"
     )

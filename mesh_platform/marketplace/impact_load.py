@@ -20,7 +20,8 @@ from mesh_platform.spec.workspace import Key
 
 
 def mesh_for_impact(root: Path, name: str) -> Mesh:
-    """The mesh under `root` with plans for `name`'s domain and its downstream domains."""
+    """The mesh under `root`: every spec, with plans for `name`'s domain and the domains
+    downstream of it (`plans` holds only those; `order` is the specs' sorted keys)."""
     specs = MeshSpecs.load(root)
     try:
         key = specs.product(name).spec.key
@@ -44,9 +45,8 @@ def mesh_for_impact(root: Path, name: str) -> Mesh:
         )
         if failed:
             broken[domain] = failed[0].problem
-    products = {k: specs.products[k] for k in plans}
-    order = tuple(k for k in specs.order if k in plans)
-    return Mesh(root, specs.domains, products, order, plans, (), excluded, broken)
+    # Every spec stays in `products` (the product graph impact walks); only `plans` is partial.
+    return Mesh(root, specs.domains, specs.products, specs.order, plans, (), excluded, broken)
 
 
 def _downstream_keys(specs: MeshSpecs, root: Key) -> set[Key]:
