@@ -5,7 +5,7 @@ answered by the domain itself or by the platform team acting as its proxy (`answ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,13 +48,19 @@ class AnswersRow:
     clearances: tuple[str, ...]
 
 
-def answers_matrix(domains: Mapping[str, DomainSpec]) -> list[AnswersRow]:
+def answers_matrix(
+    domains: Mapping[str, DomainSpec], budget_by_platform: Collection[str] = ()
+) -> list[AnswersRow]:
     """Every domain, by name, with who answers for its operations, access and budget (the
-    answering team's name: the domain's own, or the platform's)."""
+    answering team's name: the domain's own, or the platform's). `budget_by_platform`: domains
+    whose budget alerts the budget standard sends to the platform team whatever domain.yaml
+    says."""
     rows = []
     for name in sorted(domains):
         spec = domains[name]
         who = {c: answering(name, c, domains) for c in CONCERNS}
+        if name in budget_by_platform:
+            who["budget"] = answering(PLATFORM_DOMAIN, "budget", domains)
         rows.append(
             AnswersRow(
                 domain=name,

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mesh_platform.access.models import APPROVED, REQUESTED
+from mesh_platform.access.models import APPROVED, REQUESTED, Subscription
 from mesh_platform.access.subscriptions import (
     SubscriptionError,
     access_state,
@@ -101,10 +101,12 @@ def seed_subscriptions(
     )
 
 
-def request_declared(catalog: Catalog, mesh: MeshProducts, *, actor: str) -> list[DeclaredRead]:
+def request_declared(
+    catalog: Catalog, mesh: MeshProducts, *, actor: str
+) -> list[tuple[DeclaredRead, Subscription]]:
     """Request a subscription for each declared cross-domain read that has none (a spec gained
-    an input from another domain); return the reads still waiting for a decision."""
-    pending = []
+    an input from another domain); return the reads not approved, with their subscription."""
+    waiting = []
     for read in declared_reads(mesh):
         row = access_state(catalog, read.consumer, read.product)
         if row is None:
@@ -116,8 +118,8 @@ def request_declared(catalog: Catalog, mesh: MeshProducts, *, actor: str) -> lis
                 purpose=f"input of {read.reader}",
             ).subscription
         if row.state != APPROVED:
-            pending.append(read)
-    return pending
+            waiting.append((read, row))
+    return waiting
 
 
 class _Approval(BaseModel):

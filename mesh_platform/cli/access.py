@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mesh_platform.cli.app import emit, main, mesh_root, prepare_environment
+from mesh_platform.cli.app import emit, main, mesh_root
 
 if TYPE_CHECKING:
     from mesh_platform.access import Subscription, Transition
@@ -19,7 +19,6 @@ def _catalog() -> Catalog:
     from mesh_platform.catalog import Catalog, CatalogUnavailable
     from mesh_platform.config import environment
 
-    prepare_environment()
     try:
         return Catalog.open(environment.catalog_url())
     except CatalogUnavailable as exc:
@@ -207,10 +206,17 @@ def domains(as_json: bool) -> None:
     from dataclasses import asdict
 
     from mesh_platform.access.answers import answers_matrix
+    from mesh_platform.cost.budgets import budget_standard
     from mesh_platform.loader.mesh import MeshSpecs
 
     specs = MeshSpecs.load(mesh_root())
-    rows = answers_matrix({name: source.spec for name, source in specs.domains.items()})
+    standard = budget_standard()
+    rows = answers_matrix(
+        {name: source.spec for name, source in specs.domains.items()},
+        budget_by_platform={
+            d for d in specs.domains if standard and standard.platform_answers_for(d)
+        },
+    )
     header = ("domain", "operations", "access", "budget", "clearances")
     table = [header] + [
         (r.domain, r.operations, r.access, r.budget, ", ".join(r.clearances) or "-") for r in rows

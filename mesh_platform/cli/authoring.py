@@ -4,6 +4,7 @@ standards."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -49,11 +50,58 @@ def validate(as_json: bool) -> None:
         emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
         sys.exit(1)
     assert mesh is not None
+    waiting, note = _declared_subscriptions(mesh)
+    result: dict[str, Any] = {"ok": True, "products": len(mesh.products)}
+    if waiting:
+        result["subscriptions_waiting"] = waiting
     emit(
-        as_json,
-        {"ok": True, "products": len(mesh.products)},
-        f"ok: {len(mesh.products)} products in {len(mesh.domains)} domains",
+        as_json, result, f"ok: {len(mesh.products)} products in {len(mesh.domains)} domains" + note
     )
+
+
+def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
+    """Request a subscription for each new cross-domain input (after the platform team's
+    approvals file), and say which reads wait for a decision and what to do: their runs fail
+    until approved. The catalog being down is a warning, not a spec error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mesh_platform.access import apply_approvals_file, request_declared
+    from mesh_platform.catalog import Catalog, CatalogUnavailable
+    from mesh_platform.config import environment
+
+    try:
+        catalog = Catalog.open(environment.catalog_url())
+        apply_approvals_file(catalog, mesh.root)
+        waiting = request_declared(catalog, mesh, actor="mesh validate")
+    except (CatalogUnavailable, SQLAlchemyError) as exc:
+        return [], f"\nwarning: subscriptions not checked (the catalog): {exc}"
+    rows = [
+        {
+            "id": row.id,
+            "consumer": read.consumer,
+            "product": read.product,
+            "reader": read.reader,
+            "state": row.state,
+        }
+        for read, row in waiting
+    ]
+    if not rows:
+        return [], ""
+    lines = [f"\n{len(rows)} cross-domain read(s) without an approved subscription:"]
+    for r in rows:
+        if r["state"] == "requested":
+            todo = (
+                f"subscription {r['id']} is requested and waits for a decision (the approval "
+                f"sensor routes it; `mesh subscriptions --consumer {r['consumer']}`)"
+            )
+        else:
+            todo = (
+                f"subscription {r['id']} is {r['state']}: ask again with `mesh subscribe "
+                f'{r["product"]} --as {r["consumer"]} --purpose "..."`'
+            )
+        lines.append(f"  {r['reader']} reads {r['product']}: {todo}")
+    lines.append("Runs of these products fail until their subscription is approved.")
+    return rows, "\n".join(lines)
 
 
 class ScaffoldGroup(click.Group):
