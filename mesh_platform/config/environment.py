@@ -7,15 +7,38 @@ variable names for `dg.EnvVar`, or handed to the resource that needs them, never
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from mesh_platform.errors import ConfigurationError
 
 Environment = Literal["local", "branch", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("local", "branch", "prod")
+Profile = Literal["embedded", "prod"]
+PROFILES: tuple[Profile, ...] = ("embedded", "prod")
+POSTGRES_URL_VARIABLE = "MESH_POSTGRES_URL"
+CELERY_BROKER_VARIABLE = "MESH_CELERY_BROKER"
+CELERY_BACKEND_VARIABLE = "MESH_CELERY_BACKEND"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/mesh"
+# dagster-postgres 0.29 sends `NOTIFY run_events, $1`, which PostgreSQL refuses from psycopg 3
+# (server-side parameters): its storage works only through psycopg2.
+POSTGRES_DRIVER = "postgresql+psycopg2"
+DEFAULT_CELERY_BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_CELERY_BACKEND = "rpc://"
+DEFAULT_CELERY_QUEUE = "dagster"
+# Broker URL schemes and the Python module each transport needs (kombu's transports).
+_BROKER_MODULES = {
+    "amqp": "amqp",
+    "pyamqp": "amqp",
+    "amqps": "amqp",
+    "redis": "redis",
+    "rediss": "redis",
+    "sqs": "boto3",
+}
 KEY_PREFIX = "MESH_KEY_"
 WEBHOOK_PREFIX = "MESH_WEBHOOK_"
 
@@ -56,8 +79,105 @@ def landing_root() -> str:
 
 
 def catalog_url() -> str:
-    """The catalog database: `MESH_CATALOG_URL` (e.g. PostgreSQL), else SQLite in MESH_HOME."""
-    return os.environ.get("MESH_CATALOG_URL") or f"sqlite:///{mesh_home() / 'catalog.db'}"
+    """The catalog database: `MESH_CATALOG_URL` (e.g. PostgreSQL), else SQLite in MESH_HOME;
+    in the prod profile, else the database `<instance database>_catalog` beside the instance's.
+    """
+    explicit = os.environ.get("MESH_CATALOG_URL")
+    if explicit:
+        return explicit
+    if current_profile() == "prod":
+        return sibling_database(postgres_url(), "_catalog")
+    return f"sqlite:///{mesh_home() / 'catalog.db'}"
+
+
+def current_profile() -> Profile:
+    """`MESH_PROFILE`: `embedded` (unset: SQLite instance and catalog, Dagster's default
+    executor, no service needed) or `prod` (instance and catalog on PostgreSQL, steps on
+    Celery workers)."""
+    value = os.environ.get("MESH_PROFILE") or "embedded"
+    if value not in PROFILES:
+        raise ConfigurationError(
+            f"MESH_PROFILE={value!r} is not a profile. Fix: set MESH_PROFILE to one of "
+            f"{', '.join(PROFILES)} (unset means embedded)"
+        )
+    return value  # type: ignore[return-value]
+
+
+def postgres_url() -> str:
+    """The prod profile's Dagster instance database (run, event-log and schedule storage):
+    `MESH_POSTGRES_URL`, else the database `mesh` of the local PostgreSQL."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE) or DEFAULT_POSTGRES_URL
+    scheme = urlsplit(url).scheme
+    if scheme != POSTGRES_DRIVER:
+        fixed = urlunsplit(urlsplit(url)._replace(scheme=POSTGRES_DRIVER))
+        raise ConfigurationError(
+            f"{POSTGRES_URL_VARIABLE} starts with {scheme}://: Dagster's PostgreSQL storage "
+            f"needs the psycopg2 driver. Fix: start the URL with {POSTGRES_DRIVER}:// "
+            f"(e.g. {_without_password(fixed)})"
+        )
+    return url
+
+
+def _without_password(url: str) -> str:
+    """`url` as it may be shown: its password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def sibling_database(url: str, suffix: str) -> str:
+    """`url` with its database name followed by `suffix`, on the same server and options.
+
+    The catalog cannot share the instance's database: both keep an `alembic_version` table.
+    """
+    parts = urlsplit(url)
+    name = parts.path.strip("/")
+    if not name:
+        raise ConfigurationError(
+            f"{POSTGRES_URL_VARIABLE} names no database. Fix: end the URL with the database, "
+            "e.g. postgresql+psycopg2://user@host:5432/mesh"
+        )
+    return urlunsplit(parts._replace(path=f"/{name}{suffix}"))
+
+
+@dataclass(frozen=True)
+class CeleryEnvironment:
+    """Where the prod profile's executor sends steps and its workers take them from.
+
+    `broker` and `backend` may carry passwords: the executor names their variables
+    (`MESH_CELERY_BROKER`, `MESH_CELERY_BACKEND`) when they are set, never the values.
+    """
+
+    broker: str
+    backend: str
+    queue: str
+
+
+def celery() -> CeleryEnvironment:
+    """The Celery settings: `MESH_CELERY_BROKER` (default: the local RabbitMQ),
+    `MESH_CELERY_BACKEND` (default `rpc://`) and `MESH_CELERY_QUEUE` (default `dagster`)."""
+    broker = os.environ.get(CELERY_BROKER_VARIABLE) or DEFAULT_CELERY_BROKER
+    scheme = urlsplit(broker).scheme.split("+")[0]
+    module = _BROKER_MODULES.get(scheme)
+    if module is None:
+        raise ConfigurationError(
+            f"{CELERY_BROKER_VARIABLE} has the scheme {scheme!r}, not a Celery broker. Fix: use "
+            f"one of {', '.join(sorted(_BROKER_MODULES))}, e.g. {DEFAULT_CELERY_BROKER} "
+            "(RabbitMQ) or redis://127.0.0.1:6379/0"
+        )
+    if importlib.util.find_spec(module) is None:
+        raise ConfigurationError(
+            f"{CELERY_BROKER_VARIABLE} is a {scheme} broker, whose client `{module}` is not "
+            f"installed. Fix: install it (e.g. `pip install 'celery[{scheme}]'`) or use RabbitMQ "
+            f"({DEFAULT_CELERY_BROKER})"
+        )
+    return CeleryEnvironment(
+        broker=broker,
+        backend=os.environ.get(CELERY_BACKEND_VARIABLE) or DEFAULT_CELERY_BACKEND,
+        queue=os.environ.get("MESH_CELERY_QUEUE") or DEFAULT_CELERY_QUEUE,
+    )
 
 
 def ui_base_url() -> str:
@@ -128,22 +248,29 @@ def key_material() -> tuple[dict[str, bytes], str | None]:
     return keys, os.environ.get(f"{KEY_PREFIX}CURRENT")
 
 
-def instance_template() -> Path:
-    """The embedded default instance's dagster.yaml (SQLite, telemetry off, run monitoring)."""
-    return Path(__file__).with_name("dagster.yaml")
+def instance_template(profile: Profile | None = None) -> Path:
+    """The dagster.yaml of `profile` (default: the current one): `dagster.yaml` for the
+    embedded instance (SQLite), `dagster-prod.yaml` for the prod one (PostgreSQL through
+    `MESH_POSTGRES_URL`); both with telemetry off and run monitoring."""
+    name = {"embedded": "dagster.yaml", "prod": "dagster-prod.yaml"}
+    return Path(__file__).with_name(name[profile or current_profile()])
 
 
 def dagster_home() -> Path:
     """The Dagster instance folder: `DAGSTER_HOME`, else `<mesh home>/dagster_home`.
 
-    The instance template beside this module (`config/dagster.yaml`: the embedded default
-    instance) is copied there when missing.
+    The current profile's instance template (`instance_template`) is copied there when it
+    has none, or when it has another profile's template unchanged (switching `MESH_PROFILE`
+    switches the instance); a dagster.yaml written by hand is left as it is.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(instance_template().read_text())
+    wanted = instance_template().read_text()
+    current = config.read_text() if config.exists() else None
+    templates = {instance_template(p).read_text() for p in PROFILES}
+    if current is None or (current != wanted and current in templates):
+        config.write_text(wanted)
     return home
 
 
@@ -152,6 +279,11 @@ def export_for_children() -> dict[str, str]:
     env = dict(os.environ)
     env["MESH_HOME"] = str(mesh_home())
     env["DAGSTER_HOME"] = str(dagster_home())
+    if current_profile() == "prod":
+        # The instance's dagster.yaml reads the database from the variable; the defaults are
+        # made explicit so that every process (daemon, run, Celery worker) sees the same ones.
+        env[POSTGRES_URL_VARIABLE] = postgres_url()
+        env["MESH_CATALOG_URL"] = catalog_url()
     return env
 
 

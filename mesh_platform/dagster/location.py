@@ -1,5 +1,6 @@
 """A domain's code location: every product in its folder, stamped with the domain's identity,
-and the automation sensor that refreshes its `eager` and `on_cron` products."""
+the automation sensor that refreshes its `eager` and `on_cron` products, and the resources and
+executor of the current profile."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dagster as dg
 
 from mesh_platform.dagster.component import DataProduct
 from mesh_platform.dagster.freshness import freshness_definitions
-from mesh_platform.dagster.resources import build_resources
+from mesh_platform.dagster.resources import build_executor, build_resources
 from mesh_platform.errors import SpecError
 from mesh_platform.loader import planner_for
 from mesh_platform.spec.workspace import find_domain_folder
@@ -37,7 +38,8 @@ def load_domain(
     parts = [domain_definitions(folder.parent.parent, folder.name), automation_definitions()]
     if extra is not None:
         parts.append(extra)
-    return dg.Definitions.merge(*parts, dg.Definitions(resources=build_resources()))
+    settings = dg.Definitions(resources=build_resources(), executor=build_executor())
+    return dg.Definitions.merge(*parts, settings)
 
 
 def automation_definitions() -> dg.Definitions:

@@ -1,8 +1,9 @@
-"""The resources every code location gets, built for the current environment.
+"""The resources and the executor every code location gets, built for the current environment.
 
 Values come from `config/environment.py` when the location loads its definitions, never at
 import; in prod the lake, landing and catalog settings are passed as `dg.EnvVar`, so they are
-read where the run happens and never shown in the UI.
+read where the run happens and never shown in the UI. The executor follows the profile
+(`MESH_PROFILE`): Dagster's default in the embedded one, dagster-celery's in prod.
 """
 
 from __future__ import annotations
@@ -26,10 +27,34 @@ def build_resources() -> dict[str, Any]:
             root=dg.EnvVar("MESH_LAKE_ROOT"), landing_root=dg.EnvVar("MESH_LANDING_ROOT")
         )
     else:
-        lakehouse = Lakehouse(
-            root=environment.lake_root(), landing_root=environment.landing_root()
-        )
+        lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
     return {"lakehouse": lakehouse, KEYS_RESOURCE: build_keyring(), "notifier": build_notifier()}
+
+
+def build_executor() -> dg.ExecutorDefinition | None:
+    """The executor of the current profile: None (Dagster's default: a process per step for
+    launched runs) when embedded; in prod, dagster-celery's, which sends each step to the
+    Celery workers listening on `MESH_CELERY_QUEUE` through `MESH_CELERY_BROKER`.
+
+    The broker and backend URLs may hold passwords: when set they are passed as the names of
+    their variables, read by the run's process, and never shown in the UI.
+    """
+    if environment.current_profile() != "prod":
+        return None
+    from dagster_celery import celery_executor
+
+    settings = environment.celery()
+
+    def source(variable: str, value: str) -> str | dict[str, str]:
+        return {"env": variable} if environment.is_set(variable) else value
+
+    return celery_executor.configured(
+        {
+            "broker": source(environment.CELERY_BROKER_VARIABLE, settings.broker),
+            "backend": source(environment.CELERY_BACKEND_VARIABLE, settings.backend),
+            "config_source": {"task_default_queue": settings.queue},
+        }
+    )
 
 
 def build_notifier() -> Notifier:
