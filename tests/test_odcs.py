@@ -13,6 +13,7 @@ import yaml
 from open_data_contract_standard.model import OpenDataContractStandard
 
 from mesh_platform.loader.mesh import Mesh
+from mesh_platform.marketplace.impact_load import mesh_for_product
 from mesh_platform.marketplace.odcs import ContractError, odcs_document, odcs_yaml
 from tests.cli_mesh import cli_mesh
 
@@ -51,6 +52,13 @@ def test_every_published_product_validates_against_the_standard(demo: Mesh) -> N
 
 def test_formulas_classification_and_sla(demo: Mesh) -> None:
     document = odcs_document(demo, "sales.customer_revenue")
+    # `mesh contract` plans only the product's domain: the same document.
+    assert (
+        odcs_document(
+            mesh_for_product(demo.root, "sales.customer_revenue"), "sales.customer_revenue"
+        )
+        == document
+    )
     columns = {p["name"]: p for p in document["schema"][0]["properties"]}
     revenue = columns["revenue"]
     assert revenue["transformLogic"] == "SUM(l_extendedprice * (1 - l_discount))"

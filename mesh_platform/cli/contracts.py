@@ -15,9 +15,12 @@ from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root
 def contract(product: str, as_json: bool) -> None:
     """The published contract of PRODUCT (domain.product) as an Open Data Contract Standard
     (ODCS v3) document: columns with types, formulas and classification, quality, SLA, team."""
+    from mesh_platform.cli.isolation import warn_left_out
+    from mesh_platform.marketplace.impact_load import mesh_for_product
     from mesh_platform.marketplace.odcs import odcs_document, odcs_yaml
 
-    mesh = loaded_mesh()
+    mesh = mesh_for_product(mesh_root(), product)  # plans only the product's domain
+    warn_left_out(mesh)
     if as_json:
         click.echo(json.dumps(odcs_document(mesh, product), indent=2))
     else:

@@ -23,11 +23,18 @@ def mesh_for_impact(root: Path, name: str) -> Mesh:
     """The mesh under `root`: every spec, with plans for `name`'s domain and the domains
     downstream of it (`plans` holds only those; `order` is the specs' sorted keys)."""
     specs = MeshSpecs.load(root)
-    try:
-        key = specs.product(name).spec.key
-    except KeyError as exc:
-        raise ImpactError(str(exc.args[0])) from None
-    domains = {k[0] for k in _downstream_keys(specs, key)}
+    key = _key(specs, name)
+    return partial_mesh(root, {k[0] for k in _downstream_keys(specs, key)})
+
+
+def mesh_for_product(root: Path, name: str) -> Mesh:
+    """The mesh under `root`: every spec, with plans for `name`'s domain only (its contract)."""
+    return partial_mesh(root, {_key(MeshSpecs.load(root), name)[0]})
+
+
+def partial_mesh(root: Path, domains: set[str]) -> Mesh:
+    """Every spec under `root`, with the plans of `domains` (each planned as its location)."""
+    specs = MeshSpecs.load(root)
     contracts = ContractReader(root, specs.products)
     plans: dict[Key, ProductPlan] = {}
     excluded: dict[Key, str] = {}
@@ -47,6 +54,13 @@ def mesh_for_impact(root: Path, name: str) -> Mesh:
             broken[domain] = failed[0].problem
     # Every spec stays in `products` (the product graph impact walks); only `plans` is partial.
     return Mesh(root, specs.domains, specs.products, specs.order, plans, (), excluded, broken)
+
+
+def _key(specs: MeshSpecs, name: str) -> Key:
+    try:
+        return specs.product(name).spec.key
+    except KeyError as exc:
+        raise ImpactError(str(exc.args[0])) from None
 
 
 def _downstream_keys(specs: MeshSpecs, root: Key) -> set[Key]:
