@@ -357,3 +357,16 @@ def test_mesh_up_takes_the_next_port_or_a_free_one(
             start_catalog(repo_root(), UI, ui_port, taken)
     finally:
         server.stop()
+
+
+def test_an_unavailable_catalog_database_is_a_page_saying_so() -> None:
+    # A PostgreSQL catalog on a port nothing listens on: the database is down.
+    down = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/test"
+    settings = WebSettings(repo_root(), down, UI, sync=False)
+    server = CatalogServer(settings, port=0).start()
+    try:
+        response = httpx.get(f"{server.url}/search", params={"q": "revenue"}, timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    assert "unavailable" in response.text and "MESH_CATALOG_URL" in response.text

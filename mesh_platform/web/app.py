@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from mesh_platform.catalog import CatalogUnavailable
 from mesh_platform.errors import MeshError
 from mesh_platform.web.charts import pass_rate_chart
 from mesh_platform.web.lineage import domain_colour, lineage_graph
@@ -69,7 +70,7 @@ class CatalogApp:
         hits: list[SearchHit] = []
         asked = bool(words or any(filters.values()))
         if asked:
-            catalog, _ = self.source.get()
+            catalog = self.source.catalog()
             hits = search(
                 catalog,
                 words,
@@ -93,7 +94,7 @@ class CatalogApp:
         from mesh_platform.marketplace import product_page
 
         name = self._name(request)
-        catalog, _ = self.source.get()
+        catalog = self.source.catalog()
         # The catalog as last synced: the source keeps it in step, not every request.
         page: ProductPage = self._found(name, lambda: product_page(catalog, None, name))
         return self.render(
@@ -112,7 +113,7 @@ class CatalogApp:
 
         name = self._name(request)
         column = request.query_params.get("column", "").strip() or None
-        _, mesh = self.source.get()
+        mesh = self.source.mesh()
         report = self._found(name, lambda: impact(mesh, name, column=column).to_dict())
         return self.render(
             request,
@@ -143,7 +144,7 @@ class CatalogApp:
     def _odcs(self, name: str) -> str:
         from mesh_platform.marketplace.odcs import odcs_yaml
 
-        _, mesh = self.source.get()
+        mesh = self.source.mesh()
         return self._found(name, lambda: odcs_yaml(mesh, name))
 
     @staticmethod
@@ -161,8 +162,16 @@ class CatalogApp:
             raise HTTPException(404, str(exc)) from None
 
     async def error(self, request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        """The error page: what went wrong and what to do (404, 503 when the catalog database
+        is unavailable, 500 for a bug, whose trace goes to the log)."""
+        if isinstance(exc, HTTPException):
+            status, detail = exc.status_code, str(exc.detail)
+        elif isinstance(exc, CatalogUnavailable):
+            status, detail = 503, str(exc)
+        elif isinstance(exc, MeshError):
+            status, detail = 500, str(exc)
+        else:
+            status, detail = 500, "internal error (the trace is in mesh up's log)"
         return self.render(request, "error.html", status=status, status_code=status, detail=detail)
 
 
@@ -186,6 +195,8 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/products/{domain}/{product}/odcs.yaml", handlers.contract_yaml),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: handlers.error})
+    # Any other exception: Starlette logs its trace and answers with the same page.
+    errors = {HTTPException: handlers.error, CatalogUnavailable: handlers.error}
+    app = Starlette(routes=routes, exception_handlers={**errors, Exception: handlers.error})
     app.state.source = handlers.source
     return app

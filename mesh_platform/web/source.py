@@ -31,29 +31,42 @@ class WebSettings:
 
 
 class CatalogSource:
-    """The mesh and the catalog database, loaded (and synced) once, thread-safe."""
+    """The catalog database (synced with the specs once, on first use) and the mesh, each
+    loaded once; thread-safe."""
 
     def __init__(self, settings: WebSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._loaded: tuple[Catalog, Mesh] | None = None
+        self._catalog: Catalog | None = None
+        self._mesh: Mesh | None = None
 
     def warm(self) -> None:
         """Load the mesh and sync the catalog now (else on the first request)."""
-        self.get()
+        self.catalog()
 
-    def get(self) -> tuple[Catalog, Mesh]:
-        """The catalog (synced with the specs on the first call) and the mesh."""
+    def catalog(self) -> Catalog:
+        """The catalog database, brought in step with the specs on the first call (unless
+        the settings say to read it as it is)."""
         with self._lock:
-            if self._loaded is None:
+            if self._catalog is None:
                 from mesh_platform.catalog import Catalog
-                from mesh_platform.loader.mesh import Mesh
 
                 catalog = Catalog.open(self.settings.catalog_url)
-                mesh = Mesh.load_healthy(self.settings.mesh_root)
                 if self.settings.sync:
                     from mesh_platform.marketplace import sync_catalog
 
-                    sync_catalog(catalog, mesh)
-                self._loaded = (catalog, mesh)
-            return self._loaded
+                    sync_catalog(catalog, self._load_mesh())
+                self._catalog = catalog
+            return self._catalog
+
+    def mesh(self) -> Mesh:
+        """The mesh's specs, planned (for impact and ODCS documents)."""
+        with self._lock:
+            return self._load_mesh()
+
+    def _load_mesh(self) -> Mesh:
+        if self._mesh is None:
+            from mesh_platform.loader.mesh import Mesh
+
+            self._mesh = Mesh.load_healthy(self.settings.mesh_root)
+        return self._mesh
