@@ -8,12 +8,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from sqlalchemy import create_engine, text
 
+from mesh_platform.access.subscriptions import approve, request_subscription
 from mesh_platform.catalog import Catalog
+from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_healthy
 from mesh_platform.marketplace import ProductNotFound, product_page, search, sync_catalog
+from mesh_platform.marketplace.sensor import build_catalog_sensor
+from mesh_platform.notify import Notifier
 from tests.mini_mesh import write_mesh
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -197,3 +202,48 @@ def test_a_later_sync_writes_only_what_changed_and_keeps_a_product_broken_by_a_s
     kept = sync_catalog(catalog, broken)
     assert "shop.order_stats" not in kept.removed
     assert names(catalog, "basket") == ["shop.order_stats"]
+
+
+def test_approved_subscriptions_are_consumers_once_per_domain(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    root = write_mesh(tmp_path / "mesh", MESH)
+    sync_catalog(catalog, load_healthy(root))
+    for domain, columns in (("finance", ["amount"]), ("marketing", ["id"])):
+        asked = request_subscription(
+            catalog, domain, "shop.orders", actor=f"ana@{domain}", purpose="audit", columns=columns
+        )
+        approve(catalog, asked.subscription.id, actor="team:shop-team", reason="fine")
+    request_subscription(catalog, "finance", "shop.order_stats", actor="ana@finance")  # pending
+    sync_catalog(catalog, load_healthy(root))
+    orders = product_page(catalog, None, "shop.orders")
+    # marketing's subscription is what lets marketing.reach read: one consumer, not two.
+    assert [(c.consumer, c.kind, c.columns) for c in orders.consumers] == [
+        ("finance", "subscription", ("amount",)),
+        ("marketing.reach", "product", ("amount", "customer", "id")),
+    ]
+    assert orders.consumer_count == 2
+    assert product_page(catalog, None, "shop.order_stats").consumer_count == 1  # not pending
+
+
+def test_the_catalog_sensor_syncs_on_its_tick(tmp_path: Path) -> None:
+    root = write_mesh(tmp_path / "mesh", MESH)
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    sensor = build_catalog_sensor(root)
+    lake = tmp_path / "lake"
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "notifier": Notifier(catalog_url=url),
+                "lakehouse": Lakehouse(root=str(lake), landing_root=str(tmp_path / "landing")),
+            },
+        )
+        result = sensor(context)
+    assert isinstance(result, dg.SkipReason)
+    assert "5 added" in (result.skip_message or "")
+    assert sorted(names(Catalog.open(url))) == [
+        "marketing.reach",
+        "shop.order_stats",
+        "shop.orders",
+    ]

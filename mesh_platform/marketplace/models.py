@@ -103,6 +103,17 @@ class MarketOwner(Base):
     owner: Mapped[str] = mapped_column(String(200))
 
 
+class MarketInput(Base):
+    """A product reads `input` (`domain.product`): the lineage graph, downstream included."""
+
+    __tablename__ = "market_inputs"
+    __table_args__ = (Index("ix_market_inputs_input", "input", "product_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[int] = mapped_column(_product_fk(), index=True)
+    input: Mapped[str] = mapped_column(String(200))
+
+
 class MarketConsumer(Base):
     """Who consumes a product: another domain's product reading it, or a subscription."""
 

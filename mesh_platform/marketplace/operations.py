@@ -1,9 +1,9 @@
 """What the sync refreshes every time: consumers, table versions, failing samples, quality.
 
 Consumers come from the specs (a product of another domain reading the product, with the
-columns it uses) and from approved subscriptions (the `subscriptions` table, when the access
-feature has created it). Versions come from each product's Delta log and, with a Dagster
-instance, from its materialization events (run, row count, duration).
+columns it uses) and from approved subscriptions (`access.models.Subscription`). Versions come
+from each product's Delta log and, with a Dagster instance, from its materialization events
+(run, row count, duration).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import delete, insert, inspect, select, text, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from mesh_platform.access.models import APPROVED, Subscription
 from mesh_platform.catalog import QualityResult
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.models import (
@@ -51,7 +52,8 @@ class ConsumerRow:
 
 
 def consumers_of(mesh: Mesh, session: Session) -> list[ConsumerRow]:
-    """Every product of another domain reading a product, then approved subscriptions."""
+    """Every product of another domain reading a product, then each approved subscription of
+    a domain none of whose products reads it (yet)."""
     rows: list[ConsumerRow] = []
     for key in mesh.order:
         spec = mesh.products[key].spec
@@ -68,26 +70,26 @@ def consumers_of(mesh: Mesh, session: Session) -> list[ConsumerRow]:
                     columns=consumed_columns(mesh, key, port),
                 )
             )
-    return rows + _subscribers(session)
+    # A domain's subscription that its products' reads already show is not a consumer more.
+    reading = {(row.product, row.consumer_domain) for row in rows}
+    return rows + [
+        row for row in _subscribers(session) if (row.product, row.consumer_domain) not in reading
+    ]
 
 
 def _subscribers(session: Session) -> list[ConsumerRow]:
-    """Approved subscriptions (a domain consuming a product outside the mesh's specs)."""
-    if not inspect(session.connection()).has_table("subscriptions"):
-        return []
-    found = session.execute(
-        text("SELECT consumer, product, columns FROM subscriptions WHERE state = 'approved'")
-    ).all()
+    """Approved subscriptions (a domain's access to a product, for any use)."""
+    approved = session.scalars(select(Subscription).where(Subscription.state == APPROVED))
     return [
         ConsumerRow(
-            product=product,
-            consumer=consumer,
-            consumer_domain=consumer,
+            product=row.product,
+            consumer=row.consumer,
+            consumer_domain=row.consumer,
             kind="subscription",
             visibility="published",  # a domain's name is no secret
-            columns=tuple(json.loads(columns or "[]")),
+            columns=tuple(json.loads(row.columns or "[]")),
         )
-        for consumer, product, columns in found
+        for row in approved
     ]
 
 

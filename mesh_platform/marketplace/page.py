@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from mesh_platform.catalog import Catalog, QualityResult
@@ -23,6 +23,7 @@ from mesh_platform.marketplace.models import (
     MarketColumn,
     MarketConsumer,
     MarketFailingSample,
+    MarketInput,
     MarketMaterialization,
     MarketProduct,
 )
@@ -193,7 +194,6 @@ def _visible(visibility: str, domain: str, viewer: str | None) -> bool:
 
 
 def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) -> ProductPage:
-    visible = _visible_products(session, viewer)
     age = (now - p.last_materialized_epoch) / 3600 if p.last_materialized_epoch else None
     consumers = session.scalars(
         select(MarketConsumer).where(MarketConsumer.product_id == p.id)
@@ -214,7 +214,7 @@ def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) ->
         on_call=p.on_call,
         tags=json.loads(p.tags),
         spec_path=p.spec_path,
-        columns=_columns(session, p, visible),
+        columns=_columns(session, p, viewer),
         sla_hours=p.freshness_hours,
         last_materialized=_iso_epoch(p.last_materialized_epoch),
         age_hours=round(age, 2) if age is not None else None,
@@ -256,25 +256,45 @@ def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) ->
             for c in sorted(shown, key=lambda c: c.consumer)
         ),
         hidden_consumers=len(consumers) - len(shown),
-        upstream=tuple(sorted({ref for ref in inputs.values() if ref in visible})),
-        downstream=_downstream(session, p.name, visible),
+        upstream=tuple(
+            session.scalars(
+                select(MarketProduct.name)
+                .where(MarketProduct.name.in_(set(inputs.values())), _seen_by(viewer))
+                .order_by(MarketProduct.name)
+            )
+        ),
+        downstream=tuple(
+            session.scalars(
+                select(MarketProduct.name)
+                .join(MarketInput, MarketInput.product_id == MarketProduct.id)
+                .where(MarketInput.input == p.name, _seen_by(viewer))
+                .order_by(MarketProduct.name)
+            )
+        ),
         dagster_asset_path=(p.domain, p.product),
     )
 
 
-def _visible_products(session: Session, viewer: str | None) -> set[str]:
-    query = select(MarketProduct.name).where(
-        (MarketProduct.visibility == "published") | (MarketProduct.domain == (viewer or ""))
-    )
-    return set(session.scalars(query))
+def _seen_by(viewer: str | None) -> ColumnElement[bool]:
+    """The products `viewer` may see: published ones and its own domain's."""
+    return (MarketProduct.visibility == "published") | (MarketProduct.domain == (viewer or ""))
 
 
-def _columns(session: Session, p: MarketProduct, visible: set[str]) -> tuple[PageColumn, ...]:
-    rows = session.scalars(
-        select(MarketColumn).where(MarketColumn.product_id == p.id).order_by(MarketColumn.position)
+def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[PageColumn, ...]:
+    rows = session.execute(
+        select(
+            MarketColumn.name,
+            MarketColumn.type,
+            MarketColumn.description,
+            MarketColumn.formula,
+            MarketColumn.tags,
+            MarketColumn.sources,
+        )
+        .where(MarketColumn.product_id == p.id)
+        .order_by(MarketColumn.position)
     ).all()
-    sources = {r.name: [tuple(s) for s in json.loads(r.sources)] for r in rows}
-    upstream = _follow(session, sources, visible)
+    sources = {r.name: [(s[0], s[1]) for s in json.loads(r.sources)] for r in rows}
+    upstream = _follow(session, sources, viewer)
     return tuple(
         PageColumn(
             r.name,
@@ -289,46 +309,49 @@ def _columns(session: Session, p: MarketProduct, visible: set[str]) -> tuple[Pag
 
 
 def _follow(
-    session: Session, sources: dict[str, list[tuple[str, str]]], visible: set[str]
+    session: Session, sources: dict[str, list[tuple[str, str]]], viewer: str | None
 ) -> dict[str, list[Origin]]:
-    """Each column's origins, level by level up the lineage (one query per level)."""
+    """Each column's origins, level by level up the lineage (one query per level); a product
+    the viewer may not see ends its branch."""
     found: dict[str, list[Origin]] = {name: [] for name in sources}
-    frontier = {name: [s for s in refs if s[0] in visible] for name, refs in sources.items()}
+    frontier = sources
     seen: dict[str, set[tuple[str, str]]] = {name: set() for name in sources}
     for depth in range(1, MAX_LINEAGE_DEPTH + 1):
         wanted = {s for refs in frontier.values() for s in refs}
         if not wanted:
             break
-        known = _column_facts(session, wanted)
+        known = _column_facts(session, wanted, viewer)
         next_frontier: dict[str, list[tuple[str, str]]] = {}
         for name, refs in frontier.items():
-            nxt: list[tuple[str, str]] = []
+            parents: list[tuple[str, str]] = []
             for ref in sorted(set(refs)):
-                if ref in seen[name]:
+                if ref in seen[name] or ref not in known:
                     continue
                 seen[name].add(ref)
-                formula, parents = known.get(ref, ("", []))
+                formula, upstream = known[ref]
                 found[name].append(Origin(ref[0], ref[1], formula, depth))
-                nxt.extend(s for s in parents if s[0] in visible)
-            next_frontier[name] = nxt
+                parents.extend(upstream)
+            next_frontier[name] = parents
         frontier = next_frontier
     return found
 
 
 def _column_facts(
-    session: Session, refs: set[tuple[str, str]]
+    session: Session, refs: set[tuple[str, str]], viewer: str | None
 ) -> dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]:
+    """Formula and sources of each (product, column) the viewer may see."""
     products = sorted({p for p, _ in refs})
+    columns = sorted({c for _, c in refs})
     query = (
         select(MarketProduct.name, MarketColumn.name, MarketColumn.formula, MarketColumn.sources)
         .join(MarketColumn, MarketColumn.product_id == MarketProduct.id)
-        .where(MarketProduct.name.in_(products))
+        .where(MarketProduct.name.in_(products), MarketColumn.name.in_(columns), _seen_by(viewer))
     )
-    facts = {}
+    facts: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {}
     for product, column, formula, sources in session.execute(query):
         if (product, column) in refs:
-            facts[(product, column)] = (formula, [tuple(s) for s in json.loads(sources)])
-    return facts  # type: ignore[return-value]
+            facts[(product, column)] = (formula, [(s[0], s[1]) for s in json.loads(sources)])
+    return facts
 
 
 def _quality(
@@ -385,19 +408,6 @@ def _reads(session: Session, consumers: list[str], now: float) -> int:
         .where(MarketProduct.name.in_(consumers), MarketMaterialization.at >= since)
     )
     return int(session.scalar(query) or 0)
-
-
-def _downstream(session: Session, name: str, visible: set[str]) -> tuple[str, ...]:
-    query = select(MarketProduct.name, MarketProduct.inputs).where(
-        MarketProduct.inputs.contains(json.dumps(name))
-    )
-    return tuple(
-        sorted(
-            n
-            for n, inputs in session.execute(query)
-            if name in json.loads(inputs).values() and n in visible
-        )
-    )
 
 
 def _freshness(age: float | None, sla: float | None) -> str:

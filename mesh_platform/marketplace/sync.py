@@ -25,6 +25,7 @@ from mesh_platform.marketplace import fulltext
 from mesh_platform.marketplace.models import (
     MarketColumn,
     MarketConsumer,
+    MarketInput,
     MarketOwner,
     MarketProduct,
     MarketTag,
@@ -147,7 +148,7 @@ def remove_products(session: Session, ids: Sequence[int]) -> None:
     if not ids:
         return
     fulltext.remove(session, ids)
-    for model in (MarketColumn, MarketTag, MarketOwner, MarketConsumer):
+    for model in (MarketColumn, MarketTag, MarketOwner, MarketInput, MarketConsumer):
         session.execute(delete(model).where(model.product_id.in_(ids)))
     session.execute(delete(MarketProduct).where(MarketProduct.id.in_(ids)))
 
@@ -179,7 +180,7 @@ def write_consumers(session: Session, ids: dict[str, int], links: Iterable[Consu
 
 
 def _replace(session: Session, ident: int, record: ProductRecord) -> None:
-    for model in (MarketColumn, MarketTag, MarketOwner):
+    for model in (MarketColumn, MarketTag, MarketOwner, MarketInput):
         session.execute(delete(model).where(model.product_id == ident))
     row = _product_row(record, datetime.now(UTC))
     session.execute(update(MarketProduct).where(MarketProduct.id == ident).values(**row))
@@ -214,6 +215,7 @@ def _write_children(session: Session, products: Sequence[tuple[int, ProductRecor
     columns: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
     owners: list[dict[str, Any]] = []
+    inputs: list[dict[str, Any]] = []
     documents = []
     for ident, record in products:
         for position, column in enumerate(record.columns):
@@ -232,6 +234,9 @@ def _write_children(session: Session, products: Sequence[tuple[int, ProductRecor
         search_tags = record.search_tags()
         tags.extend({"product_id": ident, "tag": tag} for tag in search_tags)
         owners.extend({"product_id": ident, "owner": owner} for owner in record.owners)
+        inputs.extend(
+            {"product_id": ident, "input": ref} for ref in sorted(set(record.inputs.values()))
+        )
         documents.append(
             fulltext.Document(
                 product_id=ident,
@@ -242,7 +247,13 @@ def _write_children(session: Session, products: Sequence[tuple[int, ProductRecor
                 tags=" ".join(search_tags),
             )
         )
-    for model, rows in ((MarketColumn, columns), (MarketTag, tags), (MarketOwner, owners)):
+    written = (
+        (MarketColumn, columns),
+        (MarketTag, tags),
+        (MarketOwner, owners),
+        (MarketInput, inputs),
+    )
+    for model, rows in written:
         if rows:
             session.execute(insert(model), rows)
     fulltext.index(session, documents)

@@ -1,4 +1,5 @@
-"""The marketplace's catalog: products, columns, tags, owners, consumers, versions, samples,
+"""The marketplace's catalog: products, columns, tags, owners, inputs, consumers, versions,
+samples,
 and the full-text index (FTS5 on SQLite, a `tsvector` with a GIN index on PostgreSQL).
 
 Revision ID: 0006_marketplace
@@ -69,7 +70,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_market_columns_product_id", "market_columns", ["product_id"])
     op.create_index("ix_market_columns_name", "market_columns", ["name"])
-    for table, column in (("market_tags", "tag"), ("market_owners", "owner")):
+    for table, column in (
+        ("market_tags", "tag"),
+        ("market_owners", "owner"),
+        ("market_inputs", "input"),
+    ):
         op.create_table(
             table,
             sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -143,6 +148,7 @@ def downgrade() -> None:
         "market_failing_samples",
         "market_materializations",
         "market_consumers",
+        "market_inputs",
         "market_owners",
         "market_tags",
         "market_columns",

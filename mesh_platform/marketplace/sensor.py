@@ -1,0 +1,49 @@
+"""The platform's catalog sensor: the marketplace kept in step while `mesh up` serves.
+
+Every minute it syncs the catalog with the specs (the code location's view of them), the
+lake's Delta logs and the instance's materializations and check evaluations, so the web
+catalog shows a run's new version and a failed rule's sample within a minute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.loader.mesh import Mesh
+from mesh_platform.marketplace.sync import sync_catalog
+from mesh_platform.notify import Notifier
+
+SENSOR_NAME = "mesh_catalog_sync"
+
+
+def build_catalog_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
+    """`mesh_catalog_sync`: `sync_catalog` every minute (a catalog outage fails the tick)."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Keeps the marketplace catalog (search, product pages) in step with the "
+        "specs, the tables' versions and the quality history.",
+    )
+    def mesh_catalog_sync(
+        context: dg.SensorEvaluationContext, notifier: Notifier, lakehouse: Lakehouse
+    ) -> dg.SkipReason:
+        """Sync the catalog; the tick's message says what changed."""
+        report = sync_catalog(
+            notifier.catalog(),
+            Mesh.load_healthy(mesh_root),
+            instance=context.instance,
+            lakehouse=lakehouse,
+        )
+        return dg.SkipReason(report.summary())
+
+    return mesh_catalog_sync
+
+
+def catalog_sensors(mesh_root: Path | None = None) -> dg.Definitions:
+    """The catalog sensor, to merge into the platform domain's definitions."""
+    return dg.Definitions(sensors=[build_catalog_sensor(mesh_root)])
