@@ -8,14 +8,17 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from mesh_platform.access import approve, request_subscription
 from mesh_platform.catalog import Catalog, audit_entries
 from mesh_platform.dagster.orchestration import domain_definitions
+from mesh_platform.dagster.resources import build_notifier
 from mesh_platform.dagster.versions import HELD_TAG
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.run.versions import hold_on
@@ -162,6 +165,10 @@ def test_rollback_restores_audits_notifies_and_holds_until_released(
             record = instance.get_run_record_by_id(entry["run_id"])
             assert record is not None and record.dagster_run.is_success
 
+    # A domain with an approved subscription is told too, even before any product reads it.
+    catalog = Catalog.open(f"sqlite:///{mesh.home / 'catalog.db'}")
+    asked = request_subscription(catalog, "legal", "shop.summary", actor="lee", purpose="audit")
+    approve(catalog, asked.subscription.id, actor="shop-team", reason="ok")
     port, received = smtp
     monkeypatch.setenv("MESH_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("MESH_SMTP_PORT", str(port))
@@ -180,11 +187,10 @@ def test_rollback_restores_audits_notifies_and_holds_until_released(
         )
     )
     assert (done["from_version"], done["to_version"], done["new_version"]) == (1, 0, 2)
-    assert done["notified"] == ["finance"]
+    assert done["notified"] == ["finance", "legal"]
     assert_frame_equal(_table(mesh), good)  # every row of version 0, exactly
     assert_frame_equal(_table(mesh, 1), _expected(bad))  # nothing deleted: 1 still readable
 
-    catalog = Catalog.open(f"sqlite:///{mesh.home / 'catalog.db'}")
     with catalog.session() as session:
         [entry] = audit_entries(session, subject="product:shop.summary")
         assert (entry.actor, entry.action, entry.reason) == (
@@ -197,6 +203,8 @@ def test_rollback_restores_audits_notifies_and_holds_until_released(
     assert f"To: {FINANCE_MAIL}".encode() in mail
     assert b"shop.summary was rolled back to version 0" in mail
     assert b"bad orders export" in mail and b"finance.revenue" in mail
+    [legal] = [m for m in build_notifier().outbox("rollback:") if "legal" in m.dedupe_key]
+    assert f"subscription {asked.subscription.id}" in legal.body
 
     history = json.loads(_ok(mesh, "history", "shop.summary", "--json"))
     latest = history["versions"][0]
@@ -285,3 +293,40 @@ def test_a_held_product_stays_held_when_the_catalog_is_down(
     _ok(mesh, "rollback", "shop.summary", "--to", "0", "--reason", "r")
     notice = hold_on(lakehouse, ("shop", "summary"), down)
     assert notice is not None and "the catalog" in notice.message and notice.hold_id is None
+
+
+ROLL_BACK_WHEN_STARTED: list[str] = []  # products the hook below rolls back to version 0, once
+
+
+def roll_back_when_started(event: str, spec: Any, facts: dict[str, Any]) -> None:
+    """A template hook: roll the product back while its own run is computing it."""
+    from mesh_platform.config import environment
+    from mesh_platform.loader.mesh import MeshSpecs
+    from mesh_platform.ops.versions import rollback
+    from mesh_platform.spec import workspace
+
+    if event != "start" or spec.qualified_name not in ROLL_BACK_WHEN_STARTED:
+        return
+    ROLL_BACK_WHEN_STARTED.remove(spec.qualified_name)
+    lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
+    mesh = MeshSpecs.load(workspace.repo_root())
+    rollback(mesh, lakehouse, build_notifier(), spec.qualified_name, 0, reason="race", by="bob")
+
+
+def test_a_rollback_during_a_run_is_not_overwritten_by_that_run(mesh: CliMesh) -> None:
+    with (mesh.root / "domains" / "shop" / "domain.yaml").open("a") as domain:
+        domain.write("template_hooks: ['tests.test_rollback:roll_back_when_started']\n")
+    first = _orders(3, 1.0)
+    mesh.land("orders", first)
+    _ok(mesh, "materialize", "shop.orders", "shop.summary")
+    mesh.land("orders", _orders(5, 1.0))
+    _ok(mesh, "materialize", "shop.orders", "shop.summary")
+    mesh.land("orders", _orders(7, 1.0))
+    ROLL_BACK_WHEN_STARTED.append("shop.summary")
+    result = json.loads(mesh.run("materialize", "shop.orders", "shop.summary", "--json").output)
+    assert not ROLL_BACK_WHEN_STARTED, "the hook ran"
+    [run] = result["runs"]
+    assert run["success"] and run["materialized"] == ["orders"] and not result["failures"]
+    assert_frame_equal(_table(mesh), _expected(first))  # the rollback stands
+    history = json.loads(_ok(mesh, "history", "shop.summary", "--json"))
+    assert [v["operation"] for v in history["versions"]] == ["RESTORE", "WRITE", "WRITE"]

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from mesh_platform.catalog import record_audit
+from mesh_platform.access import APPROVED, subscriptions
+from mesh_platform.catalog import Catalog, record_audit
 from mesh_platform.errors import MeshError
 from mesh_platform.lake.lakehouse import Key, Lakehouse
 from mesh_platform.lake.versions import (
@@ -87,12 +88,18 @@ def _key(mesh: MeshSpecs, product: str) -> Key:
         raise MeshError(str(exc.args[0])) from None
 
 
-def consumers(mesh: MeshSpecs, key: Key) -> dict[str, list[str]]:
-    """Products of other domains reading `key`, by domain."""
+def consumers(mesh: MeshSpecs, key: Key, catalog: Catalog | None = None) -> dict[str, list[str]]:
+    """Other domains reading `key`, each with what reads it: its products (from the specs) and
+    its approved subscriptions (from the catalog, when given)."""
     found: dict[str, list[str]] = {}
     for other in mesh.order:
         if other[0] != key[0] and key in mesh.upstream(other):
             found.setdefault(other[0], []).append(".".join(other))
+    if catalog is not None:
+        product = ".".join(key)
+        for row in subscriptions(catalog, state=APPROVED, producer=key[0]):
+            if row.product == product and row.consumer != key[0]:
+                found.setdefault(row.consumer, []).append(f"subscription {row.id}")
     return found
 
 
@@ -152,8 +159,15 @@ def rollback(
 def _notify(mesh: MeshSpecs, notifier: Notifier, key: Key, done: Rollback) -> tuple[str, ...]:
     """One alert per consumer domain (unique per rollback), on that domain's channels."""
     told = []
-    for domain, products in consumers(mesh, key).items():
+    for domain, readers in consumers(mesh, key, notifier.catalog()).items():
         source = mesh.domains.get(domain)
+        products = [r for r in readers if not r.startswith("subscription ")]
+        rerun = (
+            f" What they computed from versions after {done.to_version} may be wrong: rerun "
+            f"them (`mesh materialize {' '.join(products)}`)."
+            if products
+            else ""
+        )
         notifier.publish(
             AlertDraft(
                 dedupe_key=f"rollback:{done.product}:{done.audit_id}:{domain}",
@@ -165,10 +179,8 @@ def _notify(mesh: MeshSpecs, notifier: Notifier, key: Key, done: Rollback) -> tu
                     f"{done.by} rolled {done.product} back from version {done.from_version} to "
                     f"the contents of version {done.to_version} (now version "
                     f"{done.new_version}) because: {done.reason}\n"
-                    f"Your products reading it: {', '.join(products)}. What they computed from "
-                    f"versions after {done.to_version} may be wrong: rerun them "
-                    f"(`mesh materialize {' '.join(products)}`). {done.product} is held (not "
-                    "refreshed) until its owner releases it."
+                    f"Reading it in {domain}: {', '.join(readers)}.{rerun} {done.product} is "
+                    "held (not refreshed) until its owner releases it."
                 ),
                 severity=SEVERITY,
                 recipients=recipients(source.spec) if source else (),
