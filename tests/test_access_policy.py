@@ -10,7 +10,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mesh_platform.access.policy import access_policy, load_policy, policy_files, who_sees
+from mesh_platform.access.policy import (
+    AccessPolicy,
+    access_for,
+    access_policy,
+    load_policy,
+    policy_files,
+    who_sees,
+)
 from mesh_platform.compile.contracts import contract_of
 from mesh_platform.engine import get_engine
 from mesh_platform.errors import SpecError, SpecErrors
@@ -243,3 +250,23 @@ def test_a_policy_file_with_a_mistake_names_the_file_and_line(tmp_path: Path) ->
     with pytest.raises(SpecError, match="'shuffle', which is not a standard step") as one:
         load_policy(path)
     assert one.value.line == 4
+
+
+def test_a_product_rule_masks_every_column_and_the_strictest_rule_wins() -> None:
+    policy = AccessPolicy.model_validate(
+        {
+            "version": 9,
+            "columns": [{"tag": "pii", "clear_for": ["pii"], "others": "hidden"}],
+            "products": [{"tag": "tier=gold", "clear_for": ["gold"], "others": "masked"}],
+        }
+    )
+    columns = {"id": (), "name": ("pii",)}
+    types = {"id": "bigint", "name": "string"}
+    seen = access_for("hr", columns, "ads", (), {"tier": "gold"}, types, policy)
+    assert [(c.column, c.action) for c in seen.columns] == [("id", "masked"), ("name", "hidden")]
+    assert seen.columns[0].step is not None and seen.columns[0].step.use == "nullify"
+    gold = access_for("hr", columns, "ads", ("gold",), {"tier": "gold"}, types, policy)
+    assert [c.action for c in gold.columns] == ["clear", "hidden"]
+    both = access_for("hr", columns, "ads", ("gold", "pii"), {"tier": "gold"}, types, policy)
+    assert [c.action for c in both.columns] == ["clear", "clear"]
+    assert access_for("hr", columns, "hr", (), {"tier": "gold"}, types, policy).masked() == {}

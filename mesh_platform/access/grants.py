@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesh_platform.access.policy import ColumnAccess, MaskStep, access_policy, who_sees
+from mesh_platform.compile.contracts import PublishedContract
 from mesh_platform.errors import MeshError
+from mesh_platform.spec.model import DomainSpec
 
 DIALECTS = ("databricks",)
 
@@ -71,8 +73,8 @@ def mask_expression(step: MaskStep | None, column_type: str, product: str, colum
 
 
 def databricks_grants(
-    contract: Any,
-    domains: Iterable[Any],
+    contract: PublishedContract,
+    domains: Iterable[DomainSpec],
     catalog: str = "mesh",
     spec_tags: Mapping[str, str] | None = None,
     visibility: str | None = None,
@@ -121,7 +123,7 @@ def databricks_grants(
 
 
 def _column_mask(
-    contract: Any,
+    contract: PublishedContract,
     table: str,
     column: str,
     column_type: str,

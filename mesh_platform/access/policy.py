@@ -16,29 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mesh_platform.column_types import family
+from mesh_platform.compile.contracts import PublishedContract
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.registry import registry
 from mesh_platform.security.pii import CONTAINS_PII, PII
+from mesh_platform.spec.fields import Frozen
+from mesh_platform.spec.model import DomainSpec
 
 Action = Literal["clear", "masked", "hidden"]
 _STRICTNESS: dict[Action, int] = {"clear": 0, "masked": 1, "hidden": 2}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MaskStep(_Frozen):
+class MaskStep(Frozen):
     """A standard masking step of the registry, and its parameters (without `columns`)."""
 
     use: str
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
 
 
-class TagRule(_Frozen):
+class TagRule(Frozen):
     """What consumers see of a column (or product) carrying `tag`."""
 
     tag: str = Field(min_length=1)
@@ -46,11 +45,11 @@ class TagRule(_Frozen):
         default=(), description="clearances that see the value in clear (any one suffices)"
     )
     others: Action = "masked"
-    mask: MaskStep = MaskStep(use="mask", **{"with": {"style": "partial", "keep": 1}})
+    mask: MaskStep = MaskStep(use="mask", params={"style": "partial", "keep": 1})
     mask_other: MaskStep = MaskStep(use="nullify")
 
 
-class AccessPolicy(_Frozen):
+class AccessPolicy(Frozen):
     """A version of the platform's access policy."""
 
     version: int = Field(ge=1)
@@ -136,12 +135,14 @@ def access_for(
         own = tuple(ColumnAccess(c, "clear", because="own domain") for c in columns)
         return ProductAccess(consumer, True, own, "own domain")
     cleared = frozenset(clearances)
-    action, rule = _decide(policy.product_rules(product_tags(columns, spec_tags)), cleared)
-    if action == "hidden" and rule is not None:
-        return ProductAccess(consumer, False, (), _reason(rule))
+    whole, whole_rule = _decide(policy.product_rules(product_tags(columns, spec_tags)), cleared)
+    if whole == "hidden" and whole_rule is not None:
+        return ProductAccess(consumer, False, (), _reason(whole_rule))
     seen: list[ColumnAccess] = []
     for name, tags in columns.items():
         action, rule = _decide(policy.column_rules(tags), cleared)
+        if whole_rule is not None and _STRICTNESS[whole] > _STRICTNESS[action]:
+            action, rule = whole, whole_rule  # a product rule covers every column
         if rule is None:
             seen.append(ColumnAccess(name, "clear"))
             continue
@@ -155,15 +156,15 @@ def _reason(rule: TagRule) -> str:
     return f"tag {rule.tag!r}: clear for {needs}"
 
 
-def mask_step(rule_step: TagRule, column_type: str) -> MaskStep:
-    """The masking step for a column of `column_type` under `rule_step`."""
+def mask_step(rule: TagRule, column_type: str) -> MaskStep:
+    """The masking step of `rule` for a column of `column_type` (text or not)."""
     text = column_type == "unknown" or family(column_type) == "string"
-    return rule_step.mask if text else rule_step.mask_other
+    return rule.mask if text else rule.mask_other
 
 
 def who_sees(
-    contract: Any,
-    domains: Iterable[Any],
+    contract: PublishedContract,
+    domains: Iterable[DomainSpec],
     spec_tags: Mapping[str, str] | None = None,
 ) -> dict[str, ProductAccess]:
     """Who sees what of a product: for each domain (a `DomainSpec`), its `ProductAccess`.
