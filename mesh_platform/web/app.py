@@ -26,7 +26,8 @@ from mesh_platform.web.lineage import domain_colour, lineage_graph
 from mesh_platform.web.source import CatalogSource, WebSettings
 
 if TYPE_CHECKING:
-    from mesh_platform.marketplace import ProductPage, SearchHit
+    from mesh_platform.marketplace.page import ProductPage
+    from mesh_platform.marketplace.search import SearchHit
 
 HERE = Path(__file__).parent
 FILTERS = ("domain", "tag", "column", "owner")
@@ -63,7 +64,7 @@ class CatalogApp:
 
     def search(self, request: Request) -> Response:
         """The search form and, when asked, the ranked results with the parts of each score."""
-        from mesh_platform.marketplace import search
+        from mesh_platform.marketplace.search import search
 
         words = request.query_params.get("q", "").strip()
         filters = {name: request.query_params.get(name, "").strip() or None for name in FILTERS}
@@ -91,7 +92,7 @@ class CatalogApp:
 
     def product(self, request: Request) -> Response:
         """A product's page: contract, freshness, quality chart, lineage graph, consumers."""
-        from mesh_platform.marketplace import product_page
+        from mesh_platform.marketplace.page import product_page
 
         name = self._name(request)
         catalog = self.source.catalog()

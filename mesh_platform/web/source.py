@@ -53,7 +53,7 @@ class CatalogSource:
 
                 catalog = Catalog.open(self.settings.catalog_url)
                 if self.settings.sync:
-                    from mesh_platform.marketplace import sync_catalog
+                    from mesh_platform.marketplace.sync import sync_catalog
 
                     sync_catalog(catalog, self._load_mesh())
                 self._catalog = catalog
