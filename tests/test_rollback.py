@@ -211,6 +211,9 @@ def test_rollback_restores_audits_notifies_and_holds_until_released(
     assert (latest["operation"], latest["restored_from"], latest["by"]) == ("RESTORE", 0, "alice")
     assert latest["held"] and latest["code_version"] == "1.0.0"
     assert "alice rolled it back to version 0" in history["held"]
+    shown = _ok(mesh, "history", "shop.summary").splitlines()
+    assert shown[0] == history["held"] and "restored version 0; by alice" in shown[2]
+    assert shown[2].rstrip().endswith("current, held")
 
     # Automation: new orders land and are written; the held summary's eager condition fires, and
     # its run succeeds without writing, saying why.
