@@ -18,7 +18,7 @@ from mesh_platform.catalog import Alert, Catalog, OutboxMessage, audit_entries
 from mesh_platform.loader import mesh as loader_mesh
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import Notifier
-from mesh_platform.ops.approvals import AccessRules, approvals_tick, route_requests
+from mesh_platform.ops.approvals import approvals_tick, policy_rules, route_requests
 from mesh_platform.ops.sensors import platform_sensors
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 
@@ -98,8 +98,10 @@ def test_the_policy_denies_what_it_hides_and_escalates_the_rest(tmp_path: Path) 
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     for consumer in ("books", "audit"):
         request_subscription(catalog, consumer, "shop.vault", actor=consumer, purpose="x")
-    rules = AccessRules(hidden={"sensitivity=restricted": frozenset({"restricted"})})
-    assert route_requests(catalog, MeshSpecs.load(tmp_path), rules) == [
+    # The platform's access policy (standards/access_policy.yaml) hides products tagged
+    # `sensitivity: restricted` from consumers without the `restricted` clearance.
+    assert policy_rules().hidden["sensitivity=restricted"] == {"restricted"}
+    assert route_requests(catalog, MeshSpecs.load(tmp_path)) == [
         (1, "policy"),
         (2, "platform"),
     ]

@@ -36,6 +36,7 @@ from mesh_platform.access import (
     subscriptions,
 )
 from mesh_platform.access.answers import PLATFORM_DOMAIN, answering
+from mesh_platform.access.policy import AccessPolicy, access_policy
 from mesh_platform.catalog import Catalog, audit_entries
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
@@ -46,23 +47,41 @@ from mesh_platform.spec.model import DomainSpec, ProductSpec
 
 SENSOR_NAME = "mesh_subscription_approvals"
 ACTOR = f"sensor:{SENSOR_NAME}"
-# The tags that need a person's decision, and those the platform team decides centrally.
-# The platform's access policy (standards/access_policy.yaml, `central_approval`) is meant to
-# supply these; until it is wired here, this is the one place that names them.
+# Without an access policy naming them, the tags the platform team decides centrally.
 CENTRAL_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"})
-SENSITIVE_TAGS = CENTRAL_TAGS | {"sensitivity=confidential"}
+# Sensitive tags the policy does not name, whose subscriptions the producer decides.
+PRODUCER_TAGS = frozenset({"sensitivity=confidential"})
 # notify/messages.py's AlertKind names the operational kinds; the column holds any kind.
 SUBSCRIPTION_KIND = cast(AlertKind, "subscription")
 
 
 @dataclass(frozen=True)
 class AccessRules:
-    """What the sensor applies: sensitive tags, tags of central approval, and the tags the
-    policy refuses to every consumer without one of the listed clearances."""
+    """What the sensor applies: sensitive tags (a person decides), tags of central approval
+    (the platform team decides), and product tags refused to every consumer without one of
+    the listed clearances."""
 
-    sensitive: frozenset[str] = SENSITIVE_TAGS
+    sensitive: frozenset[str] = CENTRAL_TAGS | PRODUCER_TAGS
     central: frozenset[str] = CENTRAL_TAGS
     hidden: Mapping[str, frozenset[str]] = field(default_factory=dict)  # tag -> clearances
+
+
+def policy_rules(policy: AccessPolicy | None = None) -> AccessRules:
+    """The rules of the access policy (default: the one in effect): every tag it names is
+    sensitive, its `central_approval` tags go to the platform team, its `hidden` product rules
+    deny; `PRODUCER_TAGS` are sensitive too."""
+    policy = policy or access_policy()
+    named = {rule.tag for rule in (*policy.columns, *policy.products)}
+    central = frozenset(policy.central_approval) or CENTRAL_TAGS
+    return AccessRules(
+        sensitive=frozenset(named) | central | PRODUCER_TAGS,
+        central=central,
+        hidden={
+            rule.tag: frozenset(rule.clear_for)
+            for rule in policy.products
+            if rule.others == "hidden"
+        },
+    )
 
 
 def product_tags(spec: ProductSpec) -> set[str]:
@@ -73,9 +92,7 @@ def product_tags(spec: ProductSpec) -> set[str]:
     return tags | {f"{k}={v}" for k, v in spec.tags.items()}
 
 
-def route_of(
-    request: Subscription, mesh: MeshSpecs, rules: AccessRules = AccessRules()
-) -> tuple[str, str]:
+def route_of(request: Subscription, mesh: MeshSpecs, rules: AccessRules) -> tuple[str, str]:
     """Who decides `request` (`auto`, `policy`, `producer`, `platform`), and why."""
     domains = {name: source.spec for name, source in mesh.domains.items()}
     producer, _, name = request.product.partition(".")
@@ -101,9 +118,11 @@ def route_of(
 
 
 def route_requests(
-    catalog: Catalog, mesh: MeshSpecs, rules: AccessRules = AccessRules()
+    catalog: Catalog, mesh: MeshSpecs, rules: AccessRules | None = None
 ) -> list[tuple[int, str]]:
-    """Route (or decide) every unrouted request once; `(id, route)` of those this call did."""
+    """Route (or decide) every unrouted request once, by `rules` (default: the access
+    policy's); `(id, route)` of those this call did."""
+    rules = rules or policy_rules()
     done = []
     for request in subscriptions(catalog, state=REQUESTED, unrouted=True):
         route, reason = route_of(request, mesh, rules)
@@ -224,7 +243,7 @@ def notify_transitions(
 
 
 def approvals_tick(
-    notifier: Notifier, mesh: MeshSpecs, cursor: int = 0, rules: AccessRules = AccessRules()
+    notifier: Notifier, mesh: MeshSpecs, cursor: int = 0, rules: AccessRules | None = None
 ) -> tuple[int, str]:
     """One evaluation: the platform team's approvals file, then a request for each declared
     cross-domain read without a subscription, the routing of new requests, the notifications
