@@ -333,3 +333,54 @@ def test_a_rollback_during_a_run_is_not_overwritten_by_that_run(mesh: CliMesh) -
     assert_frame_equal(_table(mesh), _expected(first))  # the rollback stands
     history = json.loads(_ok(mesh, "history", "shop.summary", "--json"))
     assert [v["operation"] for v in history["versions"]] == ["RESTORE", "WRITE", "WRITE"]
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty catalog database: a SQLite file, or a new database on the local PostgreSQL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    name = f"mesh_versions_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_one_active_hold_per_product_and_releases_are_kept(catalog_url: str) -> None:
+    import sqlalchemy as sa
+
+    from mesh_platform.run.versions import ProductHold, holds, place_hold, release_hold
+
+    catalog = Catalog(catalog_url)
+    with catalog.session() as session:
+        place_hold(session, "a.b", by="x", reason="r1", rolled_back_to=0, version=2)
+        again = place_hold(session, "a.b", by="y", reason="r2", rolled_back_to=1, version=3)
+        assert (again.held_by, again.rolled_back_to, again.delta_version) == ("y", 1, 3)
+    with catalog.session() as session:
+        release_hold(session, "a.b", by="x", reason="fixed")
+        place_hold(session, "a.b", by="z", reason="r3", rolled_back_to=3, version=4)
+    with pytest.raises(sa.exc.IntegrityError), catalog.session() as session:
+        session.add(
+            ProductHold(product="a.b", held_by="q", reason="r", rolled_back_to=0, delta_version=5)
+        )
+    with catalog.session() as session:
+        kept = holds(session, "a.b")
+        assert [(h.held_by, h.released_by) for h in kept] == [("y", "x"), ("z", None)]
+    catalog.engine.dispose()

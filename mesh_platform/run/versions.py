@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mesh_platform.catalog import Base, Catalog, CatalogUnavailable
@@ -56,7 +66,16 @@ class ProductHold(Base):
     """A hold on a product after a rollback; active until `released_at` is set."""
 
     __tablename__ = "product_holds"
-    # At most one active hold per product: a partial unique index, in the migration.
+    __table_args__ = (
+        # At most one active hold per product.
+        Index(
+            "uq_product_holds_active",
+            "product",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     product: Mapped[str] = mapped_column(String(200), index=True)
