@@ -171,7 +171,8 @@ def transition_drafts(
             body=body,
             severity="low",
             recipients=recipients(target),
-            product=product,
+            # No product: a notice, not an open alert counted against the product (`mesh status`).
+            product=None,
         )
 
     if entry_action == "routed":
