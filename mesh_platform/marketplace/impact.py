@@ -12,6 +12,8 @@ it is listed as a possible use (`certain: false`) and followed on downstream.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -156,12 +158,27 @@ def impact(mesh: Mesh, name: str, column: str | None = None) -> ImpactReport:
 
 
 def consumers_index(mesh: Mesh) -> dict[Key, list[Key]]:
-    """Each product's direct consumers (the products naming it as an input)."""
+    """Each product's direct consumers (the products naming it as an input).
+
+    Kept for as long as the mesh lives (it is immutable): a long-lived process such as the web
+    catalog answers every question after the first without walking all the specs again.
+    """
+    cached = _INDEXES.get(id(mesh))
+    if cached is not None and cached[0]() is mesh:
+        return cached[1]
     index: dict[Key, list[Key]] = {}
     for key, source in mesh.products.items():
         for up in set(source.spec.input_refs().values()):
             index.setdefault(up, []).append(key)
+    _INDEXES[id(mesh)] = (weakref.ref(mesh, functools.partial(_forget, id(mesh))), index)
     return index
+
+
+def _forget(mesh_id: int, _: object) -> None:
+    _INDEXES.pop(mesh_id, None)
+
+
+_INDEXES: dict[int, tuple[weakref.ref[Mesh], dict[Key, list[Key]]]] = {}
 
 
 def _downstream(mesh: Mesh, root: Key) -> tuple[dict[Key, int], dict[Key, Key]]:
