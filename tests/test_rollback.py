@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,8 +226,10 @@ def test_rollback_restores_audits_notifies_and_holds_until_released(
         cursor, run = _automation_tick(mesh, instance, cursor, 1)
         assert run is not None and run.success
         assert not run.get_asset_materialization_events()
-        assert instance.get_run_by_id(run.run_id).tags[HELD_TAG] == "shop.summary"  # type: ignore[union-attr]
-        warnings = [e.message for e in instance.all_logs(run.run_id) if e.level >= 30]
+        held_run = instance.get_run_by_id(run.run_id)
+        assert held_run is not None and held_run.tags[HELD_TAG] == "shop.summary"
+        logs = instance.all_logs(run.run_id)
+        warnings = [e.message for e in logs if e.level == logging.WARNING]
         assert any("shop.summary is held" in w and "bad orders export" in w for w in warnings)
         assert not [e for e in run.all_events if e.is_failure]
         # The tick after a request treats it as handled (Dagster's eager): nothing new.
