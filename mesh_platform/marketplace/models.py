@@ -25,6 +25,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mesh_platform.catalog.models import Base, utcnow
 
+# A check's pass rate (and a product's quality score) is over its last WINDOW evaluations,
+# as `mesh quality` computes it.
+WINDOW = 30
+
 
 def _product_fk() -> ForeignKey:
     """A row's product; it goes with its product."""
@@ -35,6 +39,19 @@ class MarketProduct(Base):
     """One product of the mesh: its spec's contract and operations, and what ran lately."""
 
     __tablename__ = "market_products"
+    # What ranking reads of every match, in one index: no product row is read to rank.
+    __table_args__ = (
+        Index(
+            "ix_market_products_rank",
+            "id",
+            "visibility",
+            "domain",
+            "freshness_hours",
+            "consumer_count",
+            "quality_score",
+            "last_materialized_epoch",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)  # domain.product

@@ -21,6 +21,7 @@ from mesh_platform.access.models import APPROVED, Subscription
 from mesh_platform.catalog import QualityResult
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.models import (
+    WINDOW,
     MarketFailingSample,
     MarketMaterialization,
     MarketProduct,
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 # Versions kept per product (the page shows them; the Delta log keeps the full history).
 VERSIONS_KEPT = 20
-# Quality score: the mean over a product's checks of their last WINDOW evaluations' pass rate
-# (as `mesh quality` computes it).
-WINDOW = 30
 SAMPLE_KEY = "mesh/sample"
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mesh_platform.catalog import Catalog, QualityResult
 from mesh_platform.errors import MeshError
 from mesh_platform.marketplace.models import (
+    WINDOW,
     MarketColumn,
     MarketConsumer,
     MarketFailingSample,
@@ -27,7 +28,6 @@ from mesh_platform.marketplace.models import (
     MarketMaterialization,
     MarketProduct,
 )
-from mesh_platform.marketplace.operations import WINDOW
 
 if TYPE_CHECKING:
     from mesh_platform.loader.mesh import Mesh

@@ -114,30 +114,36 @@ def search(
 
 
 def _ranked(hits: str, where: str) -> str:
+    """Scores over the narrow ranking index (`ix_market_products_rank`: no product row is read
+    for a match), the details only for the products returned."""
     w = WEIGHTS
+    sla = f"COALESCE(p.freshness_hours, {DEFAULT_SLA_HOURS}) * 3600.0"
     return f"""
-WITH hits AS ({hits}),
+WITH hits AS MATERIALIZED ({hits}),
 matched AS (
-  SELECT p.name, p.description, p.domain, p.owners, p.visibility, p.consumer_count,
-    p.quality_score, p.last_materialized_epoch,
+  SELECT p.id,
     hits.rank / NULLIF(MAX(hits.rank) OVER (), 0) AS relevance,
     CAST(p.consumer_count AS FLOAT) / (p.consumer_count + {CONSUMERS_HALF}) AS consumers,
     COALESCE(p.quality_score, {UNKNOWN_QUALITY}) / 100.0 AS quality,
     CASE
       WHEN p.last_materialized_epoch IS NULL THEN 0.0
-      WHEN :now - p.last_materialized_epoch
-        <= COALESCE(p.freshness_hours, {DEFAULT_SLA_HOURS}) * 3600.0 THEN 1.0
-      ELSE COALESCE(p.freshness_hours, {DEFAULT_SLA_HOURS}) * 3600.0
-        / (:now - p.last_materialized_epoch)
+      WHEN :now - p.last_materialized_epoch <= {sla} THEN 1.0
+      ELSE {sla} / (:now - p.last_materialized_epoch)
     END AS freshness
   FROM hits JOIN market_products p ON p.id = hits.id
   WHERE {where}
+),
+top AS (
+  SELECT matched.*, {w["relevance"]} * COALESCE(relevance, 1.0) + {w["consumers"]} * consumers
+    + {w["quality"]} * quality + {w["freshness"]} * freshness AS score
+  FROM matched
+  ORDER BY score DESC, id
+  LIMIT :limit
 )
-SELECT *, {w["relevance"]} * COALESCE(relevance, 1.0) + {w["consumers"]} * consumers
-  + {w["quality"]} * quality + {w["freshness"]} * freshness AS score
-FROM matched
-ORDER BY score DESC, name
-LIMIT :limit
+SELECT top.*, p.name, p.description, p.domain, p.owners, p.visibility, p.consumer_count,
+  p.quality_score, p.last_materialized_epoch
+FROM top JOIN market_products p ON p.id = top.id
+ORDER BY top.score DESC, p.name
 """
 
 

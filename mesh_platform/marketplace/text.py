@@ -54,6 +54,8 @@ def render_page(page: ProductPage) -> str:
         out.append(
             f"  {r.name:<32} {r.severity:<6} {rate} over {r.evaluations} run(s), last {last}"
         )
+    if not page.rules:
+        out.append("  none yet (the platform's checks show after the first run)")
     if page.quality_series:
         series = ", ".join(f"{day} {100 * rate:.0f}%" for day, rate in page.quality_series[-7:])
         out.append(f"  by day: {series}")

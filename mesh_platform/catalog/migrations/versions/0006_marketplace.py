@@ -56,6 +56,20 @@ def upgrade() -> None:
         sa.Column("delta_version", sa.Integer(), nullable=True),
     )
     op.create_index("ix_market_products_domain", "market_products", ["domain"])
+    # What ranking reads of every match, in one index: no product row is read to rank.
+    op.create_index(
+        "ix_market_products_rank",
+        "market_products",
+        [
+            "id",
+            "visibility",
+            "domain",
+            "freshness_hours",
+            "consumer_count",
+            "quality_score",
+            "last_materialized_epoch",
+        ],
+    )
     op.create_table(
         "market_columns",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
