@@ -333,6 +333,9 @@ def test_a_rollback_during_a_run_is_not_overwritten_by_that_run(mesh: CliMesh) -
     assert not ROLL_BACK_WHEN_STARTED, "the hook ran"
     [run] = result["runs"]
     assert run["success"] and run["materialized"] == ["orders"] and not result["failures"]
+    with dg.DagsterInstance.get() as instance:
+        tagged = instance.get_run_by_id(run["run_id"])
+        assert tagged is not None and tagged.tags[HELD_TAG] == "shop.summary"
     assert_frame_equal(_table(mesh), _expected(first))  # the rollback stands
     history = json.loads(_ok(mesh, "history", "shop.summary", "--json"))
     assert [v["operation"] for v in history["versions"]] == ["RESTORE", "WRITE", "WRITE"]

@@ -2,10 +2,11 @@
 
 A held product's materialization (whoever launched it: the automation sensor, a schedule,
 the UI, `mesh materialize`) writes nothing and succeeds: it is not a failure and pages nobody.
-The run says why in a warning, carries the tag `mesh/held`, and yields no materialization, so
-Dagster records none (the asset's checks show as not evaluated, and the products reading it in
-the same run are skipped). The hold is checked before the product is computed and again just
-before the write, so a rollback made while a run computes is not overwritten by it.
+The run says why in a warning, its tag `mesh/held` lists the held products it skipped
+(`a.b,c.d`), and it yields no materialization, so Dagster records none (the asset's checks show
+as not evaluated, and the products reading it in the same run are skipped). The hold is checked
+before the product is computed and again just before the write, so a rollback made while a run
+computes is not overwritten by it.
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ def held_outputs(context: dg.AssetExecutionContext, notice: HoldNotice) -> Itera
     check), so each is given as an empty output: no check is evaluated, none fails.
     """
     context.log.warning(notice.message)
-    if not context.instance.is_ephemeral:
-        context.instance.add_run_tags(context.run.run_id, {HELD_TAG: notice.product})
+    # One tag for the run, listing every held product it skipped (`a.b,c.d`).
+    run = context.instance.get_run_by_id(context.run.run_id)
+    earlier = run.tags.get(HELD_TAG, "") if run is not None else ""
+    held = sorted({*filter(None, earlier.split(",")), notice.product})
+    context.instance.add_run_tags(context.run.run_id, {HELD_TAG: ",".join(held)})
     for name in context.assets_def.check_specs_by_output_name:
         yield dg.Output(None, output_name=name)
 
