@@ -62,7 +62,7 @@ def provided() -> tuple[str, ...]:
 
 
 @functools.cache
-def _bodies() -> dict[str, tuple[tuple[str, ...], exp.Expression]]:
+def _bodies() -> dict[str, tuple[tuple[str, ...], exp.Expr]]:
     """Name -> (parameters, parsed Spark SQL body) of every inlined function; parsed once per
     process (the registry does not change within a process)."""
     bodies = dict(_BUILTIN_BODIES)
@@ -75,7 +75,7 @@ def _bodies() -> dict[str, tuple[tuple[str, ...], exp.Expression]]:
     }
 
 
-def _expand(node: exp.Expression) -> exp.Expression:
+def _expand(node: exp.Expr) -> exp.Expr:
     if not isinstance(node, exp.Anonymous):
         return node
     name = node.name.lower()
@@ -89,7 +89,7 @@ def _expand(node: exp.Expression) -> exp.Expression:
     params, body = found
     arguments = dict(zip(params, node.expressions, strict=True))
 
-    def substitute(inner: exp.Expression) -> exp.Expression:
+    def substitute(inner: exp.Expr) -> exp.Expr:
         if isinstance(inner, exp.Column) and not inner.table and inner.name in arguments:
             return exp.Paren(this=arguments[inner.name].copy())
         return inner
@@ -97,7 +97,7 @@ def _expand(node: exp.Expression) -> exp.Expression:
     return exp.Paren(this=body.copy().transform(substitute))
 
 
-def inline_functions(query: exp.Expression) -> exp.Expression:
+def inline_functions(query: exp.Expr) -> exp.Expr:
     """A copy of `query` with the catalogue's calls replaced by what Spark runs."""
     result = query.copy()
     for _ in range(_MAX_NESTING):
@@ -108,7 +108,7 @@ def inline_functions(query: exp.Expression) -> exp.Expression:
     raise ValueError(f"catalogue function calls nested more than {_MAX_NESTING} deep")
 
 
-def to_spark_sql(query: exp.Expression) -> str:
+def to_spark_sql(query: exp.Expr) -> str:
     """The Spark SQL text Spark runs for a planned query."""
     return inline_functions(query).sql(dialect="spark")
 
