@@ -182,6 +182,7 @@ def generated_catalog(url: str, products: int = 10_000, columns_per_product: int
         held = session.scalar(select(func.count()).select_from(MarketProduct)) or 0
         if held == products:
             return catalog
+        # A fresh fill: the statistics below are taken of it.
         remove_products(session, list(session.scalars(select(MarketProduct.id))))
     records = [_record(i, rng_for(i), columns_per_product) for i in range(products)]
     now = datetime.now(UTC)
@@ -236,6 +237,10 @@ def generated_catalog(url: str, products: int = 10_000, columns_per_product: int
         ]
         session.execute(insert(MarketMaterialization), versions)
     _quality_history(catalog, records, now, rng)
+    # Statistics and PostgreSQL's visibility map, as a live database has them (autovacuum).
+    statement = "VACUUM ANALYZE" if catalog.engine.dialect.name == "postgresql" else "ANALYZE"
+    with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(statement))
     return catalog
 
 

@@ -116,6 +116,9 @@ def test_a_failing_rule_shows_its_pass_rate_over_time_and_its_latest_failing_row
         result = mesh.run("show", "shop.orders", "--json")
         assert result.exit_code == 0, result.output
         page = json.loads(result.stdout)
+        missing = mesh.run("show", "shop.order", "--no-sync")
+        assert missing.exit_code == 1 and "Traceback" not in missing.output
+        assert "no product 'shop.order'" in missing.output and "mesh search" in missing.output
     rule = next(r for r in page["rules"] if r["name"] == "between_amount")
     assert (rule["severity"], rule["evaluations"], rule["pass_rate"]) == ("warn", 2, 0.5)
     assert rule["last_passed"] is False
