@@ -102,8 +102,13 @@ def materialization_metadata(
     seconds: float,
     usage: Usage | None = None,
 ) -> dict[str, Any]:
-    """Metadata recorded on every materialization."""
+    """Metadata recorded on every materialization.
+
+    Not the catalog link: it is the definition's (where the catalog is served now), and one
+    recorded here would go stale when the catalog moves to another port.
+    """
     metadata = definition_metadata(spec, plan)
+    del metadata[CATALOG_PAGE_KEY]
     metadata.update(
         {
             "dagster/uri": dg.MetadataValue.path(uri),
