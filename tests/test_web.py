@@ -18,12 +18,17 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import pyarrow as pa
 import pytest
 import yaml
 
 from mesh_platform.catalog import Catalog, QualityResult
 from mesh_platform.cli.serve import start_catalog
-from mesh_platform.dagster.metadata import CATALOG_PAGE_KEY, definition_metadata
+from mesh_platform.dagster.metadata import (
+    CATALOG_PAGE_KEY,
+    definition_metadata,
+    materialization_metadata,
+)
 from mesh_platform.errors import MeshError
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.spec.workspace import repo_root
@@ -337,6 +342,11 @@ def test_assets_link_to_their_catalog_page(monkeypatch: pytest.MonkeyPatch, mesh
     link = metadata[CATALOG_PAGE_KEY]
     assert isinstance(link, dg.UrlMetadataValue)
     assert link.url == "http://127.0.0.1:4555/products/sales/customer_revenue"
+    # A materialization does not record it: the definition's link follows the catalog's port.
+    recorded = materialization_metadata(
+        source.spec, mesh.plans[("sales", "customer_revenue")], pa.table({"x": [1]}), "uri", 0, 0.1
+    )
+    assert CATALOG_PAGE_KEY not in recorded
 
 
 def test_mesh_up_takes_the_next_port_or_a_free_one(
