@@ -346,3 +346,33 @@ def test_a_spec_on_spark_materializes_through_dagster(spark_mesh: Path) -> None:
     )
     assert_frame_equal(written, expected, check_dtypes=False)
     assert written.schema["last_at"] == pl.Datetime("us")  # a plain timestamp, as locally
+
+
+def test_the_idiom_suite_holds_on_the_spark_engine(spark: SparkEngine) -> None:
+    """The Spark meaning the local engine reproduces (tests/test_spark_idioms.py) is what the
+    Spark engine's sessions answer: its settings (ANSI off, UTC) are in force."""
+    import sqlglot
+    from sqlglot import exp
+
+    from tests.test_spark_idioms import IDIOMS, G, Idiom, T, arrow_family
+
+    batches: dict[tuple[str, bool], list[Idiom]] = {}
+    for idiom in IDIOMS:
+        aggregate = sqlglot.parse_one(idiom.expr, read="spark").find(exp.AggFunc) is not None
+        batches.setdefault((idiom.table, aggregate), []).append(idiom)
+    wrong = []
+    for (table, _), idioms in batches.items():
+        columns = ", ".join(f"{i.expr} AS v{n}" for n, i in enumerate(idioms))
+        result = spark.query(f"SELECT {columns} FROM {table}", {"t": T, "g": G})
+        for n, idiom in enumerate(idioms):
+            value = result.column(n)[0].as_py()
+            family = arrow_family(result.schema.types[n])
+            same = (
+                value == pytest.approx(idiom.value, rel=1e-12)
+                if isinstance(idiom.value, float)
+                else value == idiom.value
+            )
+            if not same or family != idiom.family:
+                wrong.append((idiom.expr, value, family, idiom.value, idiom.family))
+    assert wrong == [], wrong
+    assert sum(len(b) for b in batches.values()) == len(IDIOMS) > 200
