@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mesh_platform.catalog import Catalog, QualityResult
@@ -28,26 +28,16 @@ from mesh_platform.marketplace.models import (
     MarketMaterialization,
     MarketProduct,
 )
+from mesh_platform.marketplace.origins import Origin, follow_upstream, seen_by
 
 if TYPE_CHECKING:
     from mesh_platform.loader.mesh import Mesh
 
 READS_DAYS = 30  # popularity: consumers' runs over this many days
-MAX_LINEAGE_DEPTH = 12
 
 
 class ProductNotFound(MeshError):
     """No product of that name, or one the viewer may not see."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """A column upstream of a page's column: where it is and how it is computed."""
-
-    product: str
-    column: str
-    formula: str
-    depth: int  # 1: an input column of the product; 2: an input of that one; ...
 
 
 @dataclass(frozen=True)
@@ -259,7 +249,7 @@ def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) ->
         upstream=tuple(
             session.scalars(
                 select(MarketProduct.name)
-                .where(MarketProduct.name.in_(set(inputs.values())), _seen_by(viewer))
+                .where(MarketProduct.name.in_(set(inputs.values())), seen_by(viewer))
                 .order_by(MarketProduct.name)
             )
         ),
@@ -267,17 +257,12 @@ def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) ->
             session.scalars(
                 select(MarketProduct.name)
                 .join(MarketInput, MarketInput.product_id == MarketProduct.id)
-                .where(MarketInput.input == p.name, _seen_by(viewer))
+                .where(MarketInput.input == p.name, seen_by(viewer))
                 .order_by(MarketProduct.name)
             )
         ),
         dagster_asset_path=(p.domain, p.product),
     )
-
-
-def _seen_by(viewer: str | None) -> ColumnElement[bool]:
-    """The products `viewer` may see: published ones and its own domain's."""
-    return (MarketProduct.visibility == "published") | (MarketProduct.domain == (viewer or ""))
 
 
 def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[PageColumn, ...]:
@@ -294,7 +279,7 @@ def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[Pa
         .order_by(MarketColumn.position)
     ).all()
     sources = {r.name: [(s[0], s[1]) for s in json.loads(r.sources)] for r in rows}
-    upstream = _follow(session, sources, viewer)
+    upstream = follow_upstream(session, sources, viewer)
     return tuple(
         PageColumn(
             r.name,
@@ -306,52 +291,6 @@ def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[Pa
         )
         for r in rows
     )
-
-
-def _follow(
-    session: Session, sources: dict[str, list[tuple[str, str]]], viewer: str | None
-) -> dict[str, list[Origin]]:
-    """Each column's origins, level by level up the lineage (one query per level); a product
-    the viewer may not see ends its branch."""
-    found: dict[str, list[Origin]] = {name: [] for name in sources}
-    frontier = sources
-    seen: dict[str, set[tuple[str, str]]] = {name: set() for name in sources}
-    for depth in range(1, MAX_LINEAGE_DEPTH + 1):
-        wanted = {s for refs in frontier.values() for s in refs}
-        if not wanted:
-            break
-        known = _column_facts(session, wanted, viewer)
-        next_frontier: dict[str, list[tuple[str, str]]] = {}
-        for name, refs in frontier.items():
-            parents: list[tuple[str, str]] = []
-            for ref in sorted(set(refs)):
-                if ref in seen[name] or ref not in known:
-                    continue
-                seen[name].add(ref)
-                formula, upstream = known[ref]
-                found[name].append(Origin(ref[0], ref[1], formula, depth))
-                parents.extend(upstream)
-            next_frontier[name] = parents
-        frontier = next_frontier
-    return found
-
-
-def _column_facts(
-    session: Session, refs: set[tuple[str, str]], viewer: str | None
-) -> dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]:
-    """Formula and sources of each (product, column) the viewer may see."""
-    products = sorted({p for p, _ in refs})
-    columns = sorted({c for _, c in refs})
-    query = (
-        select(MarketProduct.name, MarketColumn.name, MarketColumn.formula, MarketColumn.sources)
-        .join(MarketColumn, MarketColumn.product_id == MarketProduct.id)
-        .where(MarketProduct.name.in_(products), MarketColumn.name.in_(columns), _seen_by(viewer))
-    )
-    facts: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {}
-    for product, column, formula, sources in session.execute(query):
-        if (product, column) in refs:
-            facts[(product, column)] = (formula, [(s[0], s[1]) for s in json.loads(sources)])
-    return facts
 
 
 def _quality(
