@@ -10,6 +10,7 @@ Celery queue, and drops and stops them after.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -204,19 +205,114 @@ def test_a_slice_of_the_mesh_on_postgresql_and_celery(
         [str(BIN / "mesh"), "cost", "--json"], cwd=ROOT, env=env, check=True, capture_output=True
     )
 
-    for domain, products in SLICE.items():
-        selection = ",".join(f"{domain}/{p}" for p in products)
+    *by_cli, last = SLICE
+    for domain in by_cli:  # as an operator would, with Dagster's CLI
+        selection = ",".join(f"{domain}/{p}" for p in SLICE[domain])
         command = [str(BIN / "dagster"), "asset", "materialize", "-m"]
         command += [f"domains.{domain}.definitions", "--select", selection]
         done = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_SECONDS
         )
         assert done.returncode == 0, f"{domain}: {done.stderr[-4000:]}"
+    _run_in_location(deployment, last)  # as the platform's own orchestration does
 
     pids = _worker_pids(workers)
     _check_instance(deployment, pids)
     _check_catalog(deployment)
     _check_results(deployment.home / "lake", landing)
+
+
+LAUNCH = """mutation { launchRun(executionParams: {selector: {repositoryLocationName: "finance",
+  repositoryName: "__repository__", jobName: "__ASSET_JOB",
+  assetSelection: [{path: ["finance", "order_priority_checking"]}]}}) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+def test_mesh_up_serves_the_postgresql_instance_and_its_runs_use_the_workers(
+    deployment: Deployment, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """`mesh up` in the prod profile: webserver and daemon on PostgreSQL; a run launched from
+    the UI is queued, launched by the daemon, and its step runs on a Celery worker."""
+    import dagster as dg
+
+    from tests.ui_support import free_port, graphql
+
+    workspace = deployment.home / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: domains.finance.definitions\n"
+        f"      location_name: finance\n      working_directory: {ROOT}\n"
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    output = deployment.home / "mesh-up.log"
+    command = [str(BIN / "mesh"), "up", "--no-materialize", "--workspace", str(workspace)]
+    with output.open("wb") as sink:
+        up = subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=ROOT,
+            env=deployment.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + RUN_SECONDS
+        launched: dict = {}
+        while launched.get("__typename") != "LaunchRunSuccess":
+            assert up.poll() is None, f"mesh up exited:\n{output.read_text()}"
+            assert time.monotonic() < deadline, f"no run launched: {launched}"
+            if "serving at" in output.read_text():
+                # Until the location has loaded, the job is not found: ask again.
+                launched = graphql(url, LAUNCH)["launchRun"]
+            time.sleep(1)
+        run_id = launched["run"]["runId"]
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MESH_POSTGRES_URL", deployment.instance_url)
+            with dg.DagsterInstance.from_config(deployment.env["DAGSTER_HOME"]) as instance:
+                while not (run := instance.get_run_by_id(run_id)) or not run.is_finished:
+                    assert time.monotonic() < deadline, "the launched run did not finish"
+                    time.sleep(1)
+                assert run.status == dg.DagsterRunStatus.SUCCESS, output.read_text()[-3000:]
+                starts = instance.get_records_for_run(
+                    run_id, of_type=dg.DagsterEventType.STEP_START
+                ).records
+                pids = {r.event_log_entry.step_key: _pid(r) for r in starts}
+        assert "finance__order_priority_checking" in pids
+        assert set(pids.values()) <= _worker_pids(workers), pids
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGINT)
+            try:
+                up.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
+                up.wait()
+
+
+def _run_in_location(deployment: Deployment, domain: str) -> None:
+    """`run_in_location` from this process: the location is imported here with the
+    deployment's environment, and the steps still go to the workers."""
+    import dagster as dg
+
+    from mesh_platform.dagster.location import run_in_location
+    from tests.fixtures_mesh import forget_domains
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in _CLEARED:
+            mp.delenv(key, raising=False)
+        for key, value in deployment.env.items():
+            mp.setenv(key, value)
+        previous = forget_domains()
+        try:
+            with dg.DagsterInstance.get() as instance:
+                keys = [(domain, product) for product in SLICE[domain]]
+                result = run_in_location(ROOT, domain, keys, instance, raise_on_error=False)
+        finally:
+            forget_domains()
+            sys.modules.update(previous)
+    assert result.success
+    written = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert written == set(keys)
 
 
 def _check_instance(deployment: Deployment, worker_pids: set[int]) -> None:

@@ -4,9 +4,12 @@ executor of the current profile."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from mesh_platform.dagster.component import DataProduct
 from mesh_platform.dagster.freshness import freshness_definitions
@@ -77,3 +80,42 @@ def domain_definitions(root: Path, domain: str) -> dg.Definitions:
     if freshness is not None:
         parts.append(freshness)
     return dg.Definitions.merge(*parts)
+
+
+def run_in_location(
+    root: Path,
+    domain: str,
+    keys: Iterable[tuple[str, str]],
+    instance: dg.DagsterInstance,
+    tags: Mapping[str, str] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecutionResult:
+    """Materialize `keys` of `domain` as one run of its code location's asset job, with the
+    location's executor (Celery workers in the prod profile), as `dagster asset materialize`
+    does.
+
+    The job is loaded by module (`domains.<domain>.definitions` under the mesh `root`), not
+    passed as an object, so that the processes the executor hands steps to (other machines'
+    workers) load the same job. `instance` must be a persistent instance (not ephemeral).
+    """
+    repository = ReconstructableRepository.for_module(
+        f"domains.{domain}.definitions", "defs", working_directory=str(root)
+    )
+    selection = [dg.AssetKey(list(key)) for key in keys]
+    job = repository.get_definition().get_implicit_job_def_for_assets(selection)
+    if job is None:
+        raise SpecError(
+            f"the products {', '.join('.'.join(k.path) for k in selection)} do not share one "
+            "partitioning, so they cannot run as one run",
+            fix="materialize them in separate runs, one per partitioning",
+        )
+    with dg.execute_job(
+        repository.get_reconstructable_job(job.name),
+        instance,
+        run_config=dict(run_config or {}),
+        tags=dict(tags or {}),
+        raise_on_error=raise_on_error,
+        asset_selection=selection,
+    ) as result:
+        return result
