@@ -1,23 +1,26 @@
 """Subscribe and access: subscriptions and their audit, the access policy (attribute-based,
-masking on read), read-only products and who answers for what."""
+masking on read), read-only products and who answers for what.
 
-from mesh_platform.access.models import (
-    APPROVED,
-    DENIED,
-    REQUESTED,
-    REVOKED,
-    STATES,
-    Subscription,
-)
-from mesh_platform.access.seeding import (
+Names whose modules need SQLAlchemy (the subscriptions' table, seeding) are imported on first
+use: the planner imports the access policy when a code location loads, and `mesh list` or
+`mesh validate` must not load the database machinery with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Light modules, imported now. `subscriptions` must be: it is both a module and a function of
+# this package, and importing the module binds the package's name to it.
+from mesh_platform.access.declared import (
     APPROVALS_FILE,
     DeclaredRead,
-    apply_approvals_file,
     approvals_file,
     declared_reads,
-    request_declared,
-    seed_subscriptions,
+    unlisted_reads,
 )
+from mesh_platform.access.states import APPROVED, DENIED, REQUESTED, REVOKED, STATES
 from mesh_platform.access.subscriptions import (
     SubscriptionError,
     SubscriptionRequired,
@@ -32,6 +35,30 @@ from mesh_platform.access.subscriptions import (
     subscription,
     subscriptions,
 )
+
+if TYPE_CHECKING:
+    from mesh_platform.access.models import Subscription
+    from mesh_platform.access.seeding import (
+        apply_approvals_file,
+        request_declared,
+        seed_subscriptions,
+    )
+
+# Names whose modules need SQLAlchemy: imported on first use.
+_LAZY = {
+    "Subscription": "models",
+    "apply_approvals_file": "seeding",
+    "request_declared": "seeding",
+    "seed_subscriptions": "seeding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "APPROVALS_FILE",
@@ -59,4 +86,5 @@ __all__ = [
     "seed_subscriptions",
     "subscription",
     "subscriptions",
+    "unlisted_reads",
 ]

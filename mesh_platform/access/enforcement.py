@@ -7,14 +7,15 @@ across domains, so a domain reading only its own products never depends on it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mesh_platform.access.seeding import apply_approvals_file
-from mesh_platform.access.subscriptions import SubscriptionRequired, require_subscription
-from mesh_platform.catalog.db import Catalog
 from mesh_platform.config.environment import catalog_url
 from mesh_platform.spec import workspace
 from mesh_platform.spec.model import ProductSpec
 from mesh_platform.spec.workspace import domain_folder
+
+if TYPE_CHECKING:
+    from mesh_platform.catalog.db import Catalog
 
 
 def cross_domain_reads(spec: ProductSpec) -> list[str]:
@@ -43,6 +44,11 @@ def require_access(
     reads = cross_domain_reads(spec)
     if not reads:
         return
+    # The catalog's machinery loads only for products that read across domains.
+    from mesh_platform.access.seeding import apply_approvals_file
+    from mesh_platform.access.subscriptions import SubscriptionRequired, require_subscription
+    from mesh_platform.catalog.db import Catalog
+
     catalog = catalog or Catalog.open(catalog_url())
     applied = False
     for product in reads:

@@ -13,15 +13,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mesh_platform.access.states import APPROVED, DENIED, REQUESTED, REVOKED, ROUTES, STATES
 from mesh_platform.catalog.models import Base, utcnow
-
-# A subscription's life: requested -> approved | denied; approved -> revoked; denied and
-# revoked -> requested again (a new round).
-REQUESTED, APPROVED, DENIED, REVOKED = "requested", "approved", "denied", "revoked"
-STATES = (REQUESTED, APPROVED, DENIED, REVOKED)
-# Who decides a request, as the approval sensor routed it: nobody yet (None), the policy
-# itself (`auto`: approved, `policy`: denied), the producer domain, or the platform team.
-ROUTES = ("auto", "policy", "producer", "platform")
 
 
 class Subscription(Base):
@@ -52,3 +45,6 @@ class Subscription(Base):
     def subject(self) -> str:
         """Its name in the audit log."""
         return f"subscription:{self.id}"
+
+
+__all__ = ["APPROVED", "DENIED", "REQUESTED", "REVOKED", "ROUTES", "STATES", "Subscription"]

@@ -15,54 +15,22 @@ so until it is requested and approved again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from mesh_platform.access.models import APPROVED, REQUESTED, Subscription
-from mesh_platform.access.subscriptions import (
-    SubscriptionError,
-    access_state,
-    approve,
-    qualified,
-    request_subscription,
+from mesh_platform.access.declared import (
+    APPROVALS_FILE,
+    DeclaredRead,
+    MeshProducts,
+    approvals_file,
+    declared_reads,
 )
+from mesh_platform.access.models import Subscription
+from mesh_platform.access.states import APPROVED, REQUESTED
+from mesh_platform.access.subscriptions import access_state, approve, request_subscription
 from mesh_platform.catalog.db import Catalog
-from mesh_platform.errors import SpecError
-from mesh_platform.spec.loading import ProductSource
 
-APPROVALS_FILE = "subscriptions.yaml"
 FILE_ACTOR = f"platform:{APPROVALS_FILE}"
-
-
-class MeshProducts(Protocol):
-    """What seeding reads of a mesh: its products' specs by `(domain, product)`."""
-
-    @property
-    def products(self) -> Mapping[tuple[str, str], ProductSource]: ...
-
-
-@dataclass(frozen=True)
-class DeclaredRead:
-    """A cross-domain input a spec declares: who reads what, and through which product."""
-
-    consumer: str
-    product: str  # domain.product read
-    reader: str  # domain.product that reads it
-
-
-def declared_reads(mesh: MeshProducts) -> list[DeclaredRead]:
-    """Every read of another domain's product the specs declare, in a stable order."""
-    found: dict[tuple[str, str], DeclaredRead] = {}
-    for key, source in sorted(mesh.products.items()):
-        for ref in source.spec.input_refs().values():
-            if ref[0] != key[0]:
-                read = DeclaredRead(key[0], ".".join(ref), ".".join(key))
-                found.setdefault((read.consumer, read.product), read)
-    return list(found.values())
 
 
 def _ensure_approved(
@@ -120,52 +88,6 @@ def request_declared(
         if row.state != APPROVED:
             waiting.append((read, row))
     return waiting
-
-
-class _Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    consumer: str
-    product: str
-    purpose: str = ""
-
-
-class _ApprovalsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    approved: tuple[_Approval, ...] = Field(default=())
-
-
-def approvals_file(root: Path) -> list[tuple[str, str, str]]:
-    """`(consumer, product, purpose)` of each approval in `root/subscriptions.yaml` (none when
-    the file does not exist); a malformed file is a `SpecError` with its line."""
-    from mesh_platform.spec.yaml_source import read_yaml, to_plain
-
-    path = root / APPROVALS_FILE
-    if not path.is_file():
-        return []
-    document = read_yaml(path)
-    try:
-        parsed = _ApprovalsFile.model_validate(to_plain(document.data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SpecError(
-            f"{first['msg']} at {'.'.join(str(p) for p in first['loc'])}",
-            file=path,
-            line=document.line_of(first["loc"]),
-            fix="each entry of `approved:` is {consumer: DOMAIN, product: DOMAIN.PRODUCT, "
-            "purpose: TEXT}",
-        ) from None
-    out = []
-    for index, entry in enumerate(parsed.approved):
-        try:
-            qualified(entry.product)
-        except SubscriptionError as exc:
-            raise SpecError(
-                str(exc), file=path, line=document.line_of(("approved", index, "product"))
-            ) from None
-        out.append((entry.consumer, entry.product, entry.purpose))
-    return out
 
 
 def apply_approvals_file(catalog: Catalog, root: Path) -> int:

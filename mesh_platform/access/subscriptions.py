@@ -11,24 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from mesh_platform.access.models import (
-    APPROVED,
-    DENIED,
-    REQUESTED,
-    REVOKED,
-    STATES,
-    Subscription,
-)
-from mesh_platform.catalog.audit import record_audit
-from mesh_platform.catalog.db import Catalog
-from mesh_platform.catalog.models import utcnow
+from mesh_platform.access.states import APPROVED, DENIED, REQUESTED, REVOKED, STATES
 from mesh_platform.errors import BusinessLogicError, MeshError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from mesh_platform.access.models import Subscription
+    from mesh_platform.catalog.db import Catalog
+
+# SQLAlchemy and the table load when a function runs, not when the package is imported (the
+# planner imports the access policy beside this module when a code location loads).
 
 
 class SubscriptionError(MeshError):
@@ -79,6 +74,8 @@ def qualified(product: str) -> tuple[str, str]:
 
 
 def _audit(session: Session, row: Subscription, action: str, actor: str, reason: str) -> None:
+    from mesh_platform.catalog.audit import record_audit
+
     details: dict[str, Any] = {
         "consumer": row.consumer,
         "product": row.product,
@@ -92,6 +89,10 @@ def _audit(session: Session, row: Subscription, action: str, actor: str, reason:
 
 
 def _row(session: Session, consumer: str, product: str) -> Subscription | None:
+    from sqlalchemy import select
+
+    from mesh_platform.access.models import Subscription
+
     return session.scalars(
         select(Subscription).where(
             Subscription.consumer == consumer, Subscription.product == product
@@ -113,6 +114,12 @@ def request_subscription(
     A pending or approved subscription is left as it is (`changed` False); a denied or revoked
     one is requested again (a new round, the approval sensor routes it again).
     """
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from mesh_platform.access.models import Subscription
+    from mesh_platform.catalog.models import utcnow
+
     producer, _ = qualified(product)
     if producer == consumer:
         raise SubscriptionError(
@@ -182,6 +189,11 @@ def _transition(
     route: str | None = None,
 ) -> Transition:
     """Move subscription `ident` from `source` to `target` exactly once."""
+    from sqlalchemy import update
+
+    from mesh_platform.access.models import Subscription
+    from mesh_platform.catalog.models import utcnow
+
     if not reason.strip():
         raise SubscriptionError(f"say why: --reason is required to make it {target}")
     with catalog.session() as session:
@@ -244,6 +256,10 @@ def route_request(
     catalog: Catalog, ident: int, round_: int, route: str, *, actor: str, reason: str
 ) -> Transition:
     """Record who decides pending request `ident` (round `round_`), once."""
+    from sqlalchemy import update
+
+    from mesh_platform.access.models import Subscription
+
     with catalog.session() as session:
         result = session.execute(
             update(Subscription)
@@ -267,6 +283,8 @@ def route_request(
 
 def subscription(catalog: Catalog, ident: int) -> Subscription:
     """One subscription by id."""
+    from mesh_platform.access.models import Subscription
+
     with catalog.session() as session:
         row = session.get(Subscription, ident)
     if row is None:
@@ -283,6 +301,10 @@ def subscriptions(
     unrouted: bool = False,
 ) -> list[Subscription]:
     """Subscriptions by id, filtered."""
+    from sqlalchemy import select
+
+    from mesh_platform.access.models import Subscription
+
     if state is not None and state not in STATES:
         raise SubscriptionError(f"state {state!r}: one of {', '.join(STATES)}")
     query = select(Subscription).order_by(Subscription.id)

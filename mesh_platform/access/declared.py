@@ -1,0 +1,100 @@
+"""The cross-domain reads the specs declare, and the approvals file the platform team keeps.
+
+Light on purpose (no database): `mesh validate` compares the two before deciding whether it
+needs the catalog at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mesh_platform.errors import SpecError
+from mesh_platform.spec.loading import ProductSource
+
+APPROVALS_FILE = "subscriptions.yaml"
+
+
+class MeshProducts(Protocol):
+    """What seeding reads of a mesh: its products' specs by `(domain, product)`."""
+
+    @property
+    def products(self) -> Mapping[tuple[str, str], ProductSource]: ...
+
+
+@dataclass(frozen=True)
+class DeclaredRead:
+    """A cross-domain input a spec declares: who reads what, and through which product."""
+
+    consumer: str
+    product: str  # domain.product read
+    reader: str  # domain.product that reads it
+
+
+def declared_reads(mesh: MeshProducts) -> list[DeclaredRead]:
+    """Every read of another domain's product the specs declare, in a stable order."""
+    found: dict[tuple[str, str], DeclaredRead] = {}
+    for key, source in sorted(mesh.products.items()):
+        for ref in source.spec.input_refs().values():
+            if ref[0] != key[0]:
+                read = DeclaredRead(key[0], ".".join(ref), ".".join(key))
+                found.setdefault((read.consumer, read.product), read)
+    return list(found.values())
+
+
+class _Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    consumer: str
+    product: str
+    purpose: str = ""
+
+
+class _ApprovalsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approved: tuple[_Approval, ...] = Field(default=())
+
+
+def approvals_file(root: Path) -> list[tuple[str, str, str]]:
+    """`(consumer, product, purpose)` of each approval in `root/subscriptions.yaml` (none when
+    the file does not exist); a malformed file is a `SpecError` with its line."""
+    from mesh_platform.spec.yaml_source import read_yaml, to_plain
+
+    path = root / APPROVALS_FILE
+    if not path.is_file():
+        return []
+    document = read_yaml(path)
+    try:
+        parsed = _ApprovalsFile.model_validate(to_plain(document.data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SpecError(
+            f"{first['msg']} at {'.'.join(str(p) for p in first['loc'])}",
+            file=path,
+            line=document.line_of(first["loc"]),
+            fix="each entry of `approved:` is {consumer: DOMAIN, product: DOMAIN.PRODUCT, "
+            "purpose: TEXT}",
+        ) from None
+    out = []
+    for index, entry in enumerate(parsed.approved):
+        domain, _, name = entry.product.partition(".")
+        if not domain or not name:
+            raise SpecError(
+                f"{entry.product!r} is not a product name",
+                file=path,
+                line=document.line_of(("approved", index, "product")),
+                fix="write DOMAIN.PRODUCT, e.g. sales.orders (`mesh list` shows them)",
+            )
+        out.append((entry.consumer, entry.product, entry.purpose))
+    return out
+
+
+def unlisted_reads(mesh: MeshProducts, root: Path) -> list[DeclaredRead]:
+    """The declared cross-domain reads `root/subscriptions.yaml` does not approve."""
+    listed = {(consumer, product) for consumer, product, _ in approvals_file(root)}
+    return [r for r in declared_reads(mesh) if (r.consumer, r.product) not in listed]
