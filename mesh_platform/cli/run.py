@@ -77,6 +77,9 @@ def materialize_targets(
         if summary.skipped:
             names = ", ".join(f"{summary.domain}.{p}" for p in summary.skipped)
             click.echo(f"  skipped ({SKIPPED_IN_RUN}): {names}", err=True)
+        for name in summary.held:
+            product = f"{summary.domain}.{name}"
+            click.echo(f"  held (rolled back; `mesh release {product}` lifts it): {product}")
 
     def skip(key: tuple[str, str], reason: str) -> None:
         nonlocal done
@@ -100,8 +103,10 @@ def materialize_targets(
     )
     failures = [f for s in summaries for f in s.failures]
     written = sum(len(s.materialized) for s in summaries)
+    held = [f"{s.domain}.{p}" for s in summaries for p in s.held]
     seconds = time.perf_counter() - started
-    not_written = total - written
+    # A held product is left as its owner rolled it back, on purpose: not a failure.
+    not_written = total - written - len(held)
     emit(
         as_json,
         {
@@ -109,12 +114,14 @@ def materialize_targets(
             "materialized": written,
             "seconds": round(seconds, 2),
             "upstream_added": [".".join(k) for k in upstream],
+            "held": held,
             "failures": [{**f.as_dict(), "run_url": f"{ui}/runs/{f.run_id}"} for f in failures],
             "not_run": [{"product": p, "reason": r} for p, r in skipped],
             "failed_runs": [s.run_id for s in summaries if not s.success],
             "runs": [{k: v for k, v in s.__dict__.items() if k != "failures"} for s in summaries],
         },
         f"materialized {written} of {total} products in {seconds:.1f}s"
+        + (f"; {len(held)} held" if held else "")
         + (f"; {len(failures)} failed" if failures else "")
         + (f"; {not_written - len(failures)} not run" if not_written > len(failures) else ""),
     )

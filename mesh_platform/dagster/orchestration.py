@@ -42,7 +42,8 @@ class RunSummary:
 
     `products` are the products the run was launched for; `materialized` those it actually
     wrote; `failures` one report per failed product (none for products Dagster skipped
-    because an input failed in the same run: they are in `skipped`).
+    because an input failed in the same run: they are in `skipped`); `held` those it left
+    as they are because they are held after a rollback (`mesh release` lifts it).
     """
 
     domain: str
@@ -55,6 +56,7 @@ class RunSummary:
     materialized: tuple[str, ...] = ()
     failures: tuple[FailureReport, ...] = ()
     skipped: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
@@ -193,6 +195,7 @@ def _run(
     failed = {f.product for f in failures} if failures else {".".join(k) for k in batch}
     failures = failures or _run_failure(batch, result)
     materialized = tuple(k[1] for k in batch if k in written)
+    held = _held(instance, result.run_id, domain)
     return RunSummary(
         domain,
         tuple(k[1] for k in batch),
@@ -203,7 +206,23 @@ def _run(
         failures[0].render().splitlines()[0] if failures else None,
         materialized,
         tuple(failures),
-        tuple(k[1] for k in batch if k[1] not in materialized and ".".join(k) not in failed),
+        tuple(
+            k[1]
+            for k in batch
+            if k[1] not in materialized and ".".join(k) not in failed and k[1] not in held
+        ),
+        held,
+    )
+
+
+def _held(instance: dg.DagsterInstance, run_id: str, domain: str) -> tuple[str, ...]:
+    """The products of `domain` the run left alone because they are held (its `mesh/held`)."""
+    from mesh_platform.dagster.versions import HELD_TAG
+
+    run = instance.get_run_by_id(run_id)
+    listed = run.tags.get(HELD_TAG, "") if run is not None else ""
+    return tuple(
+        name.partition(".")[2] for name in listed.split(",") if name.startswith(f"{domain}.")
     )
 
 

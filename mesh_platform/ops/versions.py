@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from mesh_platform.access import APPROVED, subscriptions
 from mesh_platform.catalog import Catalog, record_audit
@@ -171,7 +171,7 @@ def _notify(mesh: MeshSpecs, notifier: Notifier, key: Key, done: Rollback) -> tu
         notifier.publish(
             AlertDraft(
                 dedupe_key=f"rollback:{done.product}:{done.audit_id}:{domain}",
-                kind=cast(Any, "rollback"),
+                kind="rollback",
                 audience="domain",
                 domain=domain,
                 title=f"{done.product} was rolled back to version {done.to_version}",
