@@ -145,7 +145,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     settings = WebSettings(mesh_root=repo_root(), catalog_url=url, ui_url=UI)
     server = CatalogServer(settings, port=0).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        # The catalog's URL rides along for the tests that check the database behind the pages.
+        headers = {"x-catalog-url": url}
+        with httpx.Client(base_url=server.url, timeout=60, headers=headers) as client:
             yield client
     finally:
         server.stop()
@@ -380,3 +382,71 @@ def test_an_unavailable_catalog_database_is_a_page_saying_so() -> None:
         server.stop()
     assert response.status_code == 503
     assert "unavailable" in response.text and "MESH_CATALOG_URL" in response.text
+
+
+# --- Access: request from the product page, decide on the web (runs last: it adds a consumer) ---
+
+
+def test_request_access_then_approve_on_the_web(site: httpx.Client) -> None:
+    from mesh_platform.access import access_state
+    from mesh_platform.catalog import audit_entries
+
+    form = {"consumer": "finance", "by": "fay@example.com", "purpose": "regional revenue"}
+    asked = site.post(
+        "/products/sales/customer_revenue/subscribe",
+        data={**form, "columns": ["revenue", "nation"]},
+    )
+    assert asked.status_code == 303, asked.text
+    ident = int(asked.headers["location"].rsplit("/", 1)[1])
+    page = _html(site.get(f"/subscriptions/{ident}"))
+    assert page.findtext(".//strong[@id='state']") == "requested"
+    assert page.find(".//form[@id='approve-form']") is not None
+    product = _html(site.get("/products/sales/customer_revenue"))
+    rows = product.findall(".//table[@id='subscriptions']/tr[@data-subscription]")
+    assert [(r.get("data-subscription"), r.get("data-state")) for r in rows] == [
+        (str(ident), "requested")
+    ]
+
+    decided = site.post(
+        f"/subscriptions/{ident}/approve", data={"by": "sam@example.com", "reason": "fine"}
+    )
+    assert decided.status_code == 303, decided.text
+    catalog = Catalog.open(str(site.headers["x-catalog-url"]))
+    state = access_state(catalog, "finance", PRODUCT)
+    assert state is not None and state.state == "approved" and state.decided_by == "sam@example.com"
+    with catalog.session() as session:
+        actions = [
+            (e.action, e.actor) for e in audit_entries(session, subject=f"subscription:{ident}")
+        ]
+    assert ("requested", "fay@example.com") in actions and (
+        "approved",
+        "sam@example.com",
+    ) in actions
+    page = _html(site.get(f"/subscriptions/{ident}"))
+    assert page.findtext(".//strong[@id='state']") == "approved"
+    assert page.find(".//form[@id='revoke-form']") is not None
+
+    # Once only: a second approval changes nothing and says so; a denial now is refused.
+    again = site.post(f"/subscriptions/{ident}/approve", data={"by": "x", "reason": "y"})
+    assert again.headers["location"] == f"/subscriptions/{ident}?unchanged=1"
+    page = _html(site.get(again.headers["location"]))
+    assert "nothing changed" in (page.findtext(".//p[@id='unchanged']") or "")
+    state = access_state(catalog, "finance", PRODUCT)
+    assert state is not None and state.decided_by == "sam@example.com"
+    late = site.post(f"/subscriptions/{ident}/deny", data={"by": "x", "reason": "y"})
+    assert late.status_code == 400 and "is approved" in late.text
+
+
+def test_forms_from_another_site_or_half_filled_are_refused(site: httpx.Client) -> None:
+    from mesh_platform.access import access_state
+
+    forged = site.post(
+        "/products/sales/monthly_sales/subscribe",
+        data={"consumer": "marketing", "purpose": "x"},
+        headers={"origin": "http://evil.example", "sec-fetch-site": "cross-site"},
+    )
+    assert forged.status_code == 403
+    catalog = Catalog.open(str(site.headers["x-catalog-url"]))
+    assert access_state(catalog, "marketing", "sales.monthly_sales") is None
+    half = site.post("/products/sales/monthly_sales/subscribe", data={"consumer": "marketing"})
+    assert half.status_code == 400 and "purpose" in half.text

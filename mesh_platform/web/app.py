@@ -8,6 +8,7 @@ asset in the Dagster UI.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from mesh_platform.errors import MeshError
 from mesh_platform.web.charts import pass_rate_chart
 from mesh_platform.web.lineage import domain_colour, lineage_graph
 from mesh_platform.web.source import CatalogSource, WebSettings
+from mesh_platform.web.subscriptions import SubscriptionPages
 
 if TYPE_CHECKING:
     from mesh_platform.marketplace.page import ProductPage
@@ -50,6 +52,7 @@ class CatalogApp:
         self.templates.env.globals.update(
             product_href=product_href, domain_colour=domain_colour, ui_url=settings.ui_url
         )
+        self.templates.env.filters["fromjson"] = json.loads
 
     def dagster_url(self, *path: str) -> str:
         """The asset of `domain.product` (or of the key `domain`, `product`) in the Dagster UI."""
@@ -92,12 +95,14 @@ class CatalogApp:
 
     def product(self, request: Request) -> Response:
         """A product's page: contract, freshness, quality chart, lineage graph, consumers."""
+        from mesh_platform.access import subscriptions
         from mesh_platform.marketplace.page import product_page
 
         name = self._name(request)
         catalog = self.source.catalog()
         # The catalog as last synced: the source keeps it in step, not every request.
         page: ProductPage = self._found(name, lambda: product_page(catalog, None, name))
+        requests = [r for r in subscriptions(catalog, producer=page.domain) if r.product == name]
         return self.render(
             request,
             "product.html",
@@ -106,6 +111,7 @@ class CatalogApp:
             chart=pass_rate_chart(page.quality_series),
             graph=lineage_graph(name, page.upstream, page.downstream, product_href),
             dagster_url=self.dagster_url(*page.dagster_asset_path),
+            rows=requests,
         )
 
     def impact(self, request: Request) -> Response:
@@ -194,6 +200,7 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/products/{domain}/{product}/impact", handlers.impact),
         Route("/products/{domain}/{product}/contract", handlers.contract),
         Route("/products/{domain}/{product}/odcs.yaml", handlers.contract_yaml),
+        *SubscriptionPages(handlers).routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     # Any other exception: Starlette logs its trace and answers with the same page.

@@ -1,0 +1,179 @@
+"""Access on the web: request access to a product from its page, list the requests, approve,
+deny or revoke them. The same operations as `mesh subscribe|approve|deny|revoke`
+(`access/subscriptions.py`): each decision is taken once and recorded in the audit log.
+
+The catalog serves the machine it runs on (loopback) and, like the CLI, records who acts as
+the person says. A form posted from another site is refused: a page elsewhere must not be able
+to make the browser approve a request here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from mesh_platform.errors import MeshError
+from mesh_platform.web.source import CatalogSource
+
+DECISIONS = ("approve", "deny", "revoke")
+MAX_FIELD = 2000
+
+
+def _same_site(request: Request) -> None:
+    """Refuse a form posted from a page of another site (the browser says where it was)."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if site not in (None, "same-origin", "none") or (origin not in (None, "null", own)):
+        raise HTTPException(403, "a form from another site cannot act on the catalog")
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    _same_site(request)
+    async with request.form() as form:
+        values: dict[str, Any] = {
+            key: str(value).strip()[:MAX_FIELD]
+            for key, value in form.items()
+            if isinstance(value, str)
+        }
+        values["columns"] = [str(c) for c in form.getlist("columns") if isinstance(c, str)]
+    return values
+
+
+def _required(form: dict[str, Any], *names: str) -> None:
+    missing = [name for name in names if not form.get(name)]
+    if missing:
+        raise HTTPException(400, f"fill in {', '.join(missing)} and send the form again")
+
+
+class Site(Protocol):
+    """What these pages use of the catalog app (`app.CatalogApp`)."""
+
+    source: CatalogSource
+
+    def render(
+        self, request: Request, template: str, status: int = 200, **context: Any
+    ) -> Response:
+        """A page from a template."""
+        ...
+
+    def dagster_url(self, *path: str) -> str:
+        """A product's asset in the Dagster UI."""
+        ...
+
+
+class SubscriptionPages:
+    """The request handlers of access requests, on the catalog of `app`."""
+
+    def __init__(self, app: Site) -> None:
+        self.app = app
+
+    def routes(self) -> list[Route]:
+        """The routes these pages answer."""
+        return [
+            Route("/products/{domain}/{product}/subscribe", self.request, methods=["POST"]),
+            Route("/subscriptions", self.listing),
+            Route("/subscriptions/{ident:int}", self.detail),
+            Route("/subscriptions/{ident:int}/{decision}", self.decide, methods=["POST"]),
+        ]
+
+    async def request(self, request: Request) -> Response:
+        """Ask for a domain's access to this product; then its subscription's page."""
+        from mesh_platform.access import request_subscription
+
+        product = f"{request.path_params['domain']}.{request.path_params['product']}"
+        form = await _form(request)
+        _required(form, "consumer", "purpose")
+        catalog = self.app.source.catalog()
+        done = await self._run(
+            lambda: request_subscription(
+                catalog,
+                form["consumer"],
+                product,
+                actor=form.get("by") or form["consumer"],
+                purpose=form["purpose"],
+                columns=form["columns"],
+            )
+        )
+        return RedirectResponse(f"/subscriptions/{done.subscription.id}", status_code=303)
+
+    def listing(self, request: Request) -> Response:
+        """Subscriptions, filtered by state, producer or consumer domain."""
+        from mesh_platform.access import STATES, subscriptions
+
+        filters = {
+            name: request.query_params.get(name, "").strip() or None
+            for name in ("state", "producer", "consumer")
+        }
+        rows = self._sync(
+            lambda: subscriptions(
+                self.app.source.catalog(),
+                state=filters["state"],
+                producer=filters["producer"],
+                consumer=filters["consumer"],
+            )
+        )
+        return self.app.render(
+            request,
+            "subscriptions.html",
+            rows=rows,
+            states=STATES,
+            filters={k: v or "" for k, v in filters.items()},
+        )
+
+    def detail(self, request: Request) -> Response:
+        """One subscription: its state, what was asked, its history, the decisions left."""
+        from mesh_platform.access import subscription
+        from mesh_platform.catalog import audit_entries
+
+        catalog = self.app.source.catalog()
+        row = self._sync(lambda: subscription(catalog, request.path_params["ident"]), 404)
+        with catalog.session() as session:
+            history = audit_entries(session, subject=row.subject)
+        return self.app.render(
+            request,
+            "subscription.html",
+            row=row,
+            history=history,
+            unchanged=bool(request.query_params.get("unchanged")),
+            dagster_url=self.app.dagster_url(row.product),
+        )
+
+    async def decide(self, request: Request) -> Response:
+        """Approve, deny or revoke (once); then the subscription's page."""
+        from mesh_platform import access
+
+        decision = request.path_params["decision"]
+        if decision not in DECISIONS:
+            raise HTTPException(404, f"no decision {decision!r}: one of {', '.join(DECISIONS)}")
+        form = await _form(request)
+        _required(form, "by", "reason")
+        ident = request.path_params["ident"]
+        act = getattr(access, decision)
+        catalog = self.app.source.catalog()
+        done = await self._run(lambda: act(catalog, ident, actor=form["by"], reason=form["reason"]))
+        # Decided so already (a second approver, a resent form): the page says nothing changed.
+        note = "" if done.changed else "?unchanged=1"
+        return RedirectResponse(f"/subscriptions/{ident}{note}", status_code=303)
+
+    @staticmethod
+    async def _run(call: Callable[[], Any]) -> Any:
+        """`call()` in a worker thread (it writes the database); a refusal is a 400 page."""
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            return await run_in_threadpool(call)
+        except MeshError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @staticmethod
+    def _sync(call: Callable[[], Any], status: int = 400) -> Any:
+        try:
+            return call()
+        except MeshError as exc:
+            raise HTTPException(status, str(exc)) from None
