@@ -80,7 +80,7 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, Any]]:
     from deltalake import DeltaTable
 
     session = spark_session(extra=BENCH_SPARK)
-    spark = SparkEngine(keys=Keyring.dev(), spark=session)
+    spark = SparkEngine(keys=Keyring.dev(), pyspark=session)
     local = get_engine("local", keys=Keyring.dev())
     mesh = Mesh.load()
     rows = []

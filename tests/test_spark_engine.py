@@ -20,8 +20,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from mesh_platform.engine import get_engine
-from mesh_platform.engine.registry import default_engine, engine_kinds
-from mesh_platform.engine.spark import SparkEngine, spark_resource, spark_session
+from mesh_platform.engine.registry import (
+    default_engine,
+    engine_kinds,
+    engine_resource_keys,
+    engine_resources,
+)
+from mesh_platform.engine.spark import SparkEngine, spark_session
 from mesh_platform.errors import ConfigurationError, StepFailed
 from mesh_platform.loader import planner_for
 from mesh_platform.registry import registry
@@ -268,8 +273,10 @@ def test_the_deployment_default_engine_is_a_setting(monkeypatch: pytest.MonkeyPa
 def test_the_engine_takes_its_session_from_the_pyspark_resource(
     spark: SparkEngine, step_plans: dict[str, object]
 ) -> None:
-    with dg.build_resources({"pyspark": spark_resource("local[2]", TEST_SPARK)}) as resources:
-        engine = SparkEngine(keys=Keyring.dev(), spark=resources.pyspark)
+    assert engine_resource_keys("spark") == ("pyspark",) and engine_resource_keys("local") == ()
+    with dg.build_resources(engine_resources("spark")) as resources:
+        engine = get_engine("spark", keys=Keyring.dev(), pyspark=resources.pyspark)
+        assert isinstance(engine, SparkEngine)
         assert engine.session() is resources.pyspark.spark_session
         result = engine.run(step_plans["sales_segmentation"], {"people": PEOPLE})  # type: ignore[arg-type]
     assert result.table.column("value_segment").to_pylist()[0] == "high"

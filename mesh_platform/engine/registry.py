@@ -22,11 +22,18 @@ class EngineEntry:
 
     target: str  # "package.module:Class", imported on first use
     kinds: tuple[str, ...]
+    # Dagster resources the engine takes from the run (resource key, "module:factory"); the
+    # engine is built with each as the keyword argument of the same name.
+    resources: tuple[tuple[str, str], ...] = ()
 
 
 _ENGINES: dict[str, EngineEntry] = {
     "local": EngineEntry("mesh_platform.engine.duckdb:DuckDBEngine", ("duckdb",)),
-    "spark": EngineEntry("mesh_platform.engine.spark:SparkEngine", ("spark",)),
+    "spark": EngineEntry(
+        "mesh_platform.engine.spark:SparkEngine",
+        ("spark",),
+        (("pyspark", "mesh_platform.engine.spark:spark_resource"),),
+    ),
 }
 DEFAULT_ENGINE = "local"
 
@@ -58,6 +65,22 @@ def default_engine() -> str:
             f"{', '.join(available_engines())} (unset means {DEFAULT_ENGINE})"
         )
     return configured or DEFAULT_ENGINE
+
+
+def engine_resource_keys(name: str | None = None) -> tuple[str, ...]:
+    """The Dagster resource keys engine `name` takes from a run (e.g. `pyspark`), without
+    importing it: an asset requires them and passes each to `get_engine` by the same name."""
+    return tuple(key for key, _ in _entry(name).resources)
+
+
+def engine_resources(name: str | None = None) -> dict[str, Any]:
+    """The Dagster resources engine `name` takes, built for this deployment (a code location
+    adds them beside `lakehouse` and `keys` when one of its products runs on that engine)."""
+    built = {}
+    for key, target in _entry(name).resources:
+        module, _, attribute = target.partition(":")
+        built[key] = getattr(importlib.import_module(module), attribute)()
+    return built
 
 
 def engine_class(name: str | None = None) -> type[Engine]:

@@ -44,10 +44,11 @@ _REMOTE_LOCK = threading.Lock()  # a Spark Connect session has no `newSession`: 
 class SparkEngine:
     """Runs product plans on Spark (the `spark` engine).
 
-    `spark` is where the session comes from: dagster-pyspark's `PySparkResource` (under
-    Dagster), a `SparkSession`, or None for the process's session built from the deployment's
-    settings (`MESH_SPARK_MASTER`). `threads` is accepted for the engine protocol's callers;
-    Spark's parallelism is the master's (`local[N]`, the cluster's executors).
+    `pyspark` is where the session comes from: dagster-pyspark's `PySparkResource` (the run's
+    `pyspark` resource, `engine_resources("spark")`), a `SparkSession`, or None for the
+    process's session built from the deployment's settings (`MESH_SPARK_MASTER`). `threads`
+    is accepted for the engine protocol's callers; Spark's parallelism is the master's
+    (`local[N]`, the cluster's executors).
     """
 
     name: ClassVar[str] = "spark"
@@ -56,11 +57,11 @@ class SparkEngine:
     reads_lake_uris: ClassVar[bool] = True
 
     def __init__(
-        self, threads: int | None = None, keys: Keyring | None = None, spark: Any = None
+        self, threads: int | None = None, keys: Keyring | None = None, pyspark: Any = None
     ) -> None:
         self.threads = threads
         self.keys = keys
-        self._spark = spark
+        self._spark = pyspark
 
     def session(self) -> SparkSession:
         """The Spark session runs are made from."""
