@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -244,6 +245,22 @@ def test_the_catalog_sensor_syncs_on_its_tick(tmp_path: Path) -> None:
     assert "5 added" in (result.skip_message or "")
     assert sorted(names(Catalog.open(url))) == [
         "marketing.reach",
+        "shop.order_stats",
+        "shop.orders",
+    ]
+
+
+def test_two_syncs_at_once_both_succeed(catalog: Catalog, tmp_path: Path) -> None:
+    """The sensor and a command syncing together: the loser of the race retries."""
+    if catalog.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers: no race to lose")
+    mesh = load_healthy(write_mesh(tmp_path / "mesh", MESH))
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: sync_catalog(catalog, mesh), range(2)))
+    assert sorted(len(r.added) for r in reports) in ([0, 5], [5, 5])
+    assert sorted(names(catalog, viewer="shop")) == [
+        "marketing.reach",
+        "shop.big_orders",
         "shop.order_stats",
         "shop.orders",
     ]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mesh_platform.catalog import Catalog
@@ -83,6 +84,22 @@ def sync_catalog(
     """
     started = time.perf_counter()
     records = [product_record(mesh, key) for key in mesh.order]
+    try:
+        return _sync(catalog, mesh, records, started, instance, lakehouse)
+    except IntegrityError:
+        # Another process (the sensor, a command) added the same product at the same moment:
+        # its transaction is committed now, so this one finds the product and goes on.
+        return _sync(catalog, mesh, records, started, instance, lakehouse)
+
+
+def _sync(
+    catalog: Catalog,
+    mesh: Mesh,
+    records: list[ProductRecord],
+    started: float,
+    instance: dg.DagsterInstance | None,
+    lakehouse: Lake | None,
+) -> SyncReport:
     # Left out by a spec error: the last good record stays until the error is fixed.
     protected = {".".join(key) for key in mesh.excluded}
     kept_domains = set(mesh.broken_domains)
