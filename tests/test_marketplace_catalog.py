@@ -68,7 +68,7 @@ description: Which customers did marketing reach with an order?
 visibility: published
 inputs: {orders: shop.orders}
 steps:
-  - sql: SELECT id, amount FROM orders WHERE customer IS NOT NULL
+  - sql: SELECT o.id, o.amount FROM orders o WHERE o.customer IS NOT NULL
 columns:
   - {name: id, type: bigint}
   - {name: amount, type: double}

@@ -191,10 +191,12 @@ def consumed_columns(mesh: Mesh, consumer: Key, port: str) -> tuple[str, ...]:
     for step in plan.steps:
         if step.query is None:
             continue
+        # The input as the SQL names it: `orders`, or an alias (`FROM orders o`).
+        names = {t.alias_or_name.lower() for t in step.query.find_all(exp.Table) if t.name == port}
         for column in step.query.find_all(exp.Column):
             name = column.name.lower()
             table = column.table.lower()
-            if table == port or (not table and name in available and name not in others):
+            if table in names or (not table and name in available and name not in others):
                 used.add(name)
     return tuple(sorted(n for n in used if not available or n in available))
 
