@@ -13,12 +13,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mesh_platform.access import request_subscription, subscriptions
+from mesh_platform.access import approve, request_subscription, subscriptions
 from mesh_platform.access.answers import answers_matrix
 from mesh_platform.catalog import Alert, Catalog
 from mesh_platform.cli import main
 from mesh_platform.loader.mesh import MeshSpecs, load_mesh
-from mesh_platform.ops.approvals import route_requests
+from mesh_platform.notify import Notifier
+from mesh_platform.ops.approvals import notify_transitions, route_requests
 from tests import test_routing_support as rs
 from tests.mini_mesh import write_mesh
 
@@ -74,8 +75,25 @@ def test_access_decisions_of_a_proxied_producer_go_to_the_platform(tmp_path: Pat
                 f.write(PROXIED)
         catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
         request_subscription(catalog, "books", "shop.ledger", actor="books", purpose="audit")
-        assert route_requests(catalog, MeshSpecs.load(root)) == [(1, expected)]
+        mesh = MeshSpecs.load(root)
+        assert route_requests(catalog, mesh) == [(1, expected)]
         assert [s.route for s in subscriptions(catalog)] == [expected]
+        approve(catalog, 1, actor="someone", reason="ok")
+        notify_transitions(catalog, Notifier(catalog_url=catalog.url), mesh)
+        with catalog.session() as session:
+            alerts = session.scalars(select(Alert).order_by(Alert.id)).all()
+            told = [(a.title.split(":")[0], a.domain, a.audience) for a in alerts]
+        # The decision is asked of whoever answers for shop's access; shop itself always hears
+        # of its new consumer.
+        assert told == [
+            (
+                "Subscription 1",
+                "platform" if proxied else "shop",
+                "platform" if proxied else "domain",
+            ),
+            ("New consumer of shop.ledger", "shop", "domain"),
+            ("Subscription 1 approved", "books", "domain"),
+        ]
 
 
 def test_mesh_domains_shows_the_matrix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

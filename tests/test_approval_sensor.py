@@ -152,3 +152,19 @@ def test_two_sensors_at_once_decide_and_notify_each_request_once(tmp_path: Path)
     assert len(alerts) == len(set(alerts)) == 2 * len(consumers)
     assert len(outbox) == len(set(outbox)) == 2 * len(consumers)
     assert {s.state for s in subscriptions(first)} == {"approved"}
+
+
+def test_the_approvals_file_is_applied_by_the_sensor_without_notices(tmp_path: Path) -> None:
+    from tests.mini_mesh import write_mesh
+
+    write_mesh(tmp_path, {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}})
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    _, summary = approvals_tick(Notifier(catalog_url=url), MeshSpecs.load(tmp_path))
+    assert (
+        summary
+        == "0 request(s) routed or decided, 0 declared read(s) waiting, 0 notification(s) sent"
+    )
+    catalog = Catalog.open(url)
+    assert [(s.consumer, s.product, s.state, s.decided_by) for s in subscriptions(catalog)] == [
+        ("books", "shop.orders", "approved", "platform:subscriptions.yaml")
+    ]

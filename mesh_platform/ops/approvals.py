@@ -37,6 +37,7 @@ from mesh_platform.access import (
 )
 from mesh_platform.access.answers import PLATFORM_DOMAIN, answering
 from mesh_platform.access.policy import AccessPolicy, access_policy
+from mesh_platform.access.seeding import FILE_ACTOR
 from mesh_platform.catalog import Catalog, audit_entries
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
@@ -147,17 +148,21 @@ def transition_drafts(
     actor: str,
     domains: Mapping[str, DomainSpec],
 ) -> list[AlertDraft]:
-    """The messages of one audited transition of a subscription."""
+    """The messages of one audited transition of a subscription (none for the approvals file's:
+    the platform team's reviewed file is the notice, and a fresh home would repeat it)."""
+    if actor == FILE_ACTOR:
+        return []
     consumer, product = str(details.get("consumer")), str(details.get("product"))
     producer = product.partition(".")[0]
     ident = subject.partition(":")[2]
     key = f"{subject}:{details.get('round')}:{entry_action}"
     who = f"{consumer} -> {product}"
 
-    def draft(audience_domain: str, concern: str, title: str, body: str) -> AlertDraft:
+    def draft(audience_domain: str, title: str, body: str, decides: bool = False) -> AlertDraft:
+        # A decision goes to whoever answers for the domain's access; a notice to the domain.
         target = (
             answering(audience_domain, "access", domains)
-            if concern == "access"
+            if decides
             else domains.get(
                 audience_domain, DomainSpec(name=audience_domain, team=audience_domain)
             )
@@ -180,25 +185,23 @@ def transition_drafts(
         return [
             draft(
                 decider,
-                "access",
                 f"Subscription {ident}: {consumer} asks to read {product}",
                 f"{who} waits for your decision ({reason}).\n"
                 f"Approve: mesh approve {ident} --by YOU --reason ...\n"
                 f"Deny: mesh deny {ident} --by YOU --reason ...",
+                decides=True,
             )
         ]
     if entry_action == "approved":
         return [
             draft(
                 producer,
-                "access",
                 f"New consumer of {product}: {consumer}",
                 f"{consumer} now reads {product} (subscription {ident}, approved by {actor}: "
                 f"{reason}). Breaking changes to its contract now affect {consumer}.",
             ),
             draft(
                 consumer,
-                "consumer",
                 f"Subscription {ident} approved: {consumer} may read {product}",
                 f"Approved by {actor}: {reason}",
             ),
@@ -207,7 +210,6 @@ def transition_drafts(
         return [
             draft(
                 consumer,
-                "consumer",
                 f"Subscription {ident} {entry_action}: {consumer} may not read {product}",
                 f"{entry_action.capitalize()} by {actor}: {reason}\nRuns of {consumer} reading "
                 f"{product} are refused. To ask again: mesh subscribe {product} --as {consumer} "
