@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 import tempfile
 from pathlib import Path
 
 from mesh_platform.dev.sample_data import generate
+
+# Benchmarks with their own options (`python -m bench.NAME --help`), run here with defaults.
+STANDALONE = ("catalog", "impact", "web", "masking", "spark", "versions")
+ALL = ("engines", "security", "quality", "startup", "overhead", *STANDALONE)
 
 
 def main() -> None:
@@ -14,8 +20,9 @@ def main() -> None:
     parser.add_argument(
         "names",
         nargs="*",
-        default=["engines", "security", "quality", "startup", "overhead"],
-        help="benchmarks to run (default: all): engines, security, quality, startup, overhead",
+        default=list(ALL),
+        help=f"benchmarks to run (default: all): {', '.join(ALL)}; each of "
+        f"{', '.join(STANDALONE)} also runs alone with its options: python -m bench.NAME --help",
     )
     parser.add_argument(
         "--scale", type=float, default=None, help="TPC-H scale (default 1; overhead --quick: 0.01)"
@@ -84,6 +91,10 @@ def main() -> None:
             print(f"== overhead: parts {parts}; TPC-H scale {args.scale}; part 4 scales {scales}")
             results = overhead.run(args.part, args.scale, args.quick, landing_for, scales)
             print(overhead.report(results))
+        elif name in STANDALONE:
+            print(f"== {name}: python -m bench.{name} (defaults)", flush=True)
+            sys.argv = [f"bench.{name}"]
+            importlib.import_module(f"bench.{name}").main()
         else:
             parser.error(f"unknown benchmark {name!r}")
 
