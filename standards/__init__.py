@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mesh_platform.registry import Registry
-from standards import business_rules, security, transforms
+from standards import access_masks, business_rules, security, transforms
 
 SEQUENCES = Path(__file__).parent / "sequences"
 BUDGETS = Path(__file__).parent / "budgets"
@@ -22,6 +22,7 @@ def register(registry: Registry) -> None:
     for step in (*security.STEPS, *transforms.STEPS):
         registry.steps.register(step)
     business_rules.register(registry)
+    access_masks.register(registry)
     registry.add_sequence_folder(SEQUENCES)
     for budget in sorted(BUDGETS.glob("*.yaml")):
         registry.add_budget_file(budget)

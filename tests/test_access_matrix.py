@@ -34,8 +34,8 @@ SAMPLE_ROWS = 5  # rows of each product given to the product-test cases
 
 
 def masked(value: str) -> str:
-    """The policy's standard mask for text (`mask`, partial, keep 1), computed independently."""
-    return value[:1] + "*" * (len(value) - 1)
+    """The policy's mask for text (`redact`, keep 1), computed independently."""
+    return value[:1] + "***"
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,8 @@ ROWS = {
 
 
 def masked(value: str) -> str:
-    """The policy's standard mask (`mask`, partial, keep 1), computed independently."""
-    return value[:1] + "*" * (len(value) - 1)
+    """The policy's mask for text (`redact`, keep 1), computed independently."""
+    return value[:1] + "***"
 
 
 def _mesh(root: Path) -> tuple[Mesh, Lakehouse]:
@@ -129,7 +129,7 @@ def test_the_policy_is_a_registered_versioned_standard() -> None:
     policy = access_policy()
     assert policy == load_policy(path) and policy.version >= 1
     pii = policy.column_rules(["pii"])[0]
-    assert pii.clear_for == ("pii",) and pii.others == "masked" and pii.mask.use == "mask"
+    assert pii.clear_for == ("pii",) and pii.others == "masked" and pii.mask.use == "redact"
     assert "contains_pii" in policy.central_approval
     text = path.read_text()
     assert "# " in text and "clear_for" in text  # written for people, with its comments
@@ -138,10 +138,11 @@ def test_the_policy_is_a_registered_versioned_standard() -> None:
 def test_a_consumer_without_clearance_reads_pii_masked_inside_its_plan(tmp_path: Path) -> None:
     mesh, lakehouse = _mesh(tmp_path)
     plan = mesh.plans[("ads", "see_people")]
-    first, step = plan.steps
-    assert first.name == "people_masked"  # a projection step before the consumer's first
-    assert "MASK_PARTIAL(name, 1) AS name" in first.query.sql("spark")  # type: ignore[union-attr]
-    assert "people_masked AS p" in step.query.sql("spark")  # type: ignore[union-attr]
+    (step,) = plan.steps  # the consumer's steps, unchanged in number and names
+    sql = step.query.sql("spark")  # type: ignore[union-attr]
+    # Its input is read through the masking projection, a WITH query first in the step.
+    assert sql.startswith("WITH people_masked AS (SELECT id, MASK_REDACT(name, 1) AS name, ")
+    assert sql.endswith("FROM people_masked AS p")
     # Tags do not follow the mask: what the consumer derives from PII stays PII.
     tags = {c.name: c.tags for c in plan.columns}
     assert tags["name"] == ("pii",) and tags["shout"] == ("pii",)
@@ -159,7 +160,8 @@ def test_clearance_and_the_own_domain_see_clear_values(tmp_path: Path) -> None:
         rows = _see(mesh, lakehouse, domain, "people")
         assert [r["name"] for r in rows] == ROWS["name"], domain
         assert [r["born"] for r in rows] == ROWS["born"], domain
-    assert [s.name for s in mesh.plans[("hr", "see_people")].steps] == ["step_1"]
+    own = mesh.plans[("hr", "see_people")].steps[0].query
+    assert own is not None and "masked" not in own.sql("spark")
     # `care` has `pii` but not `secret`: the salary stays hidden from it.
     assert [r["salary"] for r in _see(mesh, lakehouse, "care", "people")] == [None] * 3
     assert [r["salary"] for r in _see(mesh, lakehouse, "hr", "people")] == ROWS["salary"]
@@ -197,7 +199,7 @@ def test_who_sees_what_of_a_product(tmp_path: Path) -> None:
     }
     assert actions["care"]["name"] == "clear" and actions["care"]["salary"] == "hidden"
     name = next(c for c in seen["ads"].columns if c.column == "name")
-    assert name.step is not None and name.step.use == "mask"
+    assert name.step is not None and name.step.use == "redact"
     assert name.because == "tag 'pii': clear for clearance 'pii'"
     born = next(c for c in seen["ads"].columns if c.column == "born")
     assert born.step is not None and born.step.use == "nullify"
@@ -270,3 +272,27 @@ def test_a_product_rule_masks_every_column_and_the_strictest_rule_wins() -> None
     both = access_for("hr", columns, "ads", ("gold", "pii"), {"tier": "gold"}, types, policy)
     assert [c.action for c in both.columns] == ["clear", "clear"]
     assert access_for("hr", columns, "hr", (), {"tier": "gold"}, types, policy).masked() == {}
+
+
+def test_every_read_of_a_masked_input_in_a_step_is_masked(tmp_path: Path) -> None:
+    # Subqueries and WITH queries of the step, and a later step, read the masked input too.
+    probe = """\
+name: see_people
+description: x
+inputs: {people: hr.people}
+steps:
+  - name: firsts
+    sql: |
+      WITH named AS (SELECT id, name FROM people WHERE id IN (SELECT id FROM people))
+      SELECT n.id, n.name, (SELECT max(name) FROM people) AS top FROM named n
+  - sql: SELECT f.id, f.name, f.top, p.name AS again FROM firsts f JOIN people p ON p.id = f.id
+"""
+    write_mesh(tmp_path, {"hr": {"people": PEOPLE}, "ads": {"see_people": probe}})
+    mesh = load_mesh(tmp_path)
+    lakehouse = local_lakehouse(tmp_path)
+    lakehouse.write(("hr", "people"), pl.DataFrame(ROWS).to_arrow())
+    rows = _see(mesh, lakehouse, "ads", "people")
+    names = [masked(n) for n in ROWS["name"]]
+    assert [r["name"] for r in rows] == [r["again"] for r in rows] == names
+    assert {r["top"] for r in rows} == {max(names)}
+    assert [s.name for s in mesh.plans[("ads", "see_people")].steps] == ["firsts", "step_2"]

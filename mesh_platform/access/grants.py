@@ -52,6 +52,8 @@ def mask_expression(step: MaskStep | None, column_type: str, product: str, colum
     if step is None or step.use == "nullify":
         return f"CAST(NULL AS {_sql_type(column_type)})"
     params: Mapping[str, Any] = step.params
+    if step.use == "redact":
+        return f"concat(left(value, {int(params.get('keep', 1))}), '***')"
     if step.use == "mask":
         style = params.get("style", "partial")
         if style == "email":

@@ -1,10 +1,11 @@
-"""Masking on read: the access policy applied inside the engine, as the plan's first steps.
+"""Masking on read: the access policy applied inside the engine, as part of the plan.
 
-For each input from another domain whose columns the consumer may not see in clear, the plan
-gets a projection step over that input (`SELECT c_custkey, mask_partial(c_name, 1) AS c_name,
-... FROM customer`) built from the policy's standard masking steps, and the consumer's steps
-read that projection instead of the input. The masking is part of the plan, so a run, `mesh
-preview` and product tests run it alike on every engine, and the preview shows it as a step.
+For each input from another domain whose columns the consumer may not see in clear, the
+policy's standard masking steps give a projection over that input (`SELECT c_custkey,
+mask_redact(c_name, 1) AS c_name, ... FROM customer`), and each of the consumer's SQL steps
+that reads the input reads that projection instead (a WITH query put first in the step). The
+masking is part of the plan, so a run, `mesh preview` and product tests run it alike on every
+engine, and nothing reads the input unmasked for the consumer.
 Tags do not follow the masking: what a consumer derives from a `pii` column it sees masked stays
 `pii` (a partial mask keeps characters of the value, and a consumer's contract must not change
 when its clearance does).
@@ -80,43 +81,40 @@ def _protect(column: str, typ: str, step: MaskStep) -> tuple[str, str]:
     return expression, new_type
 
 
-def view_name(port: str, taken: set[str]) -> str:
-    """The masking step's name: `<port>_masked`, made unique among ports and steps."""
-    name = f"{port}_masked"
-    while name in taken:
-        name += "_"
-    return name
-
-
 def mask_plan(
     source: ProductSource, plan: ProductPlan, masks: Mapping[str, InputMask]
 ) -> ProductPlan:
-    """`plan` with a masking step before its first step for each masked input, and its steps
-    reading those instead of the inputs."""
+    """`plan` whose SQL steps read each masked input through its masking projection.
+
+    The projection is a WITH query put first in each step that reads the input, so the steps
+    keep their names, number and kinds (what `mesh preview` shows), and a subquery or a later
+    WITH query of the step reads the masked values too.
+    """
     if not masks:
         return plan
     _refuse_raw_readers(source, plan, masks)
-    taken = {s.name for s in plan.steps} | set(source.spec.inputs)
-    views: dict[str, str] = {}
-    first: list[PlannedStep] = []
-    for port, mask in masks.items():
-        views[port] = name = view_name(port, taken)
-        taken.add(name)
-        query = sqlmod.parse(f"SELECT {', '.join(mask.select)} FROM {port}")
-        first.append(PlannedStep(name, "sql", query=query, output=dict(mask.schema)))
-    steps = [
-        replace(s, query=_read_views(source, s, s.query, views)) if s.query is not None else s
+    projections = {
+        port: sqlmod.parse(f"SELECT {', '.join(mask.select)} FROM {port}")
+        for port, mask in masks.items()
+    }
+    steps = tuple(
+        replace(s, query=_read_masked(source, s, s.query, projections))
+        if s.query is not None
+        else s
         for s in plan.steps
-    ]
-    return replace(plan, steps=(*first, *steps))
+    )
+    return replace(plan, steps=steps)
 
 
-def _read_views(
-    source: ProductSource, step: PlannedStep, query: exp.Query, views: Mapping[str, str]
+def _read_masked(
+    source: ProductSource,
+    step: PlannedStep,
+    query: exp.Query,
+    projections: Mapping[str, exp.Query],
 ) -> exp.Query:
-    """`query` with each table reference to a masked input pointing at its masking step."""
+    """`query` with its references to masked inputs reading their masking projections."""
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
-    shadowed = sorted(ctes & set(views))
+    shadowed = sorted(ctes & set(projections))
     if shadowed:
         raise source.error(
             f"step {step.name!r} names a WITH query {shadowed[0]!r} like a masked input; the "
@@ -124,12 +122,30 @@ def _read_views(
             "steps",
             fix=f"rename the WITH query {shadowed[0]!r}",
         )
+    tables = [t for t in query.find_all(exp.Table) if not t.db and not t.catalog]
+    read = sorted({t.name for t in tables if t.name in projections})
+    if not read:
+        return query
+    taken = ctes | {t.name for t in tables} | set(projections)
+    names: dict[str, str] = {}
+    for port in read:
+        names[port] = f"{port}_masked"
+        while names[port] in taken:
+            names[port] += "_"
+        taken.add(names[port])
     rewritten = query.copy()
     for table in list(rewritten.find_all(exp.Table)):
-        if table.db or table.catalog or table.name not in views:
-            continue
-        alias = table.alias or table.name
-        table.replace(exp.to_table(views[table.name]).as_(alias))
+        if not table.db and not table.catalog and table.name in names:
+            table.replace(exp.to_table(names[table.name]).as_(table.alias or table.name))
+    masked = [
+        exp.CTE(this=projections[port].copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
+        for port, name in names.items()
+    ]
+    existing = rewritten.args.get("with_")
+    if existing is None:
+        rewritten.set("with_", exp.With(expressions=masked))
+    else:
+        existing.set("expressions", [*masked, *existing.expressions])
     return rewritten
 
 

@@ -45,7 +45,7 @@ class TagRule(Frozen):
         default=(), description="clearances that see the value in clear (any one suffices)"
     )
     others: Action = "masked"
-    mask: MaskStep = MaskStep(use="mask", params={"style": "partial", "keep": 1})
+    mask: MaskStep = MaskStep(use="redact", params={"keep": 1})
     mask_other: MaskStep = MaskStep(use="nullify")
 
 

@@ -17,7 +17,7 @@ CREATE OR REPLACE FUNCTION mesh.platform.silver_customer_c_name_mask(value STRIN
   RETURNS STRING
   RETURN CASE
     WHEN is_account_group_member('marketing-analytics') OR is_account_group_member('data-platform') OR is_account_group_member('sales-analytics') THEN value
-    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), repeat('*', greatest(length(value) - 1, 0)))
+    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), '***')
     ELSE CAST(NULL AS STRING)
   END;
 ALTER TABLE mesh.platform.silver_customer ALTER COLUMN c_name SET MASK mesh.platform.silver_customer_c_name_mask;
@@ -26,7 +26,7 @@ CREATE OR REPLACE FUNCTION mesh.platform.silver_customer_c_address_mask(value ST
   RETURNS STRING
   RETURN CASE
     WHEN is_account_group_member('marketing-analytics') OR is_account_group_member('data-platform') OR is_account_group_member('sales-analytics') THEN value
-    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), repeat('*', greatest(length(value) - 1, 0)))
+    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), '***')
     ELSE CAST(NULL AS STRING)
   END;
 ALTER TABLE mesh.platform.silver_customer ALTER COLUMN c_address SET MASK mesh.platform.silver_customer_c_address_mask;
@@ -35,7 +35,7 @@ CREATE OR REPLACE FUNCTION mesh.platform.silver_customer_c_phone_mask(value STRI
   RETURNS STRING
   RETURN CASE
     WHEN is_account_group_member('marketing-analytics') OR is_account_group_member('data-platform') OR is_account_group_member('sales-analytics') THEN value
-    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), repeat('*', greatest(length(value) - 1, 0)))
+    WHEN is_account_group_member('finance-analytics') THEN concat(left(value, 1), '***')
     ELSE CAST(NULL AS STRING)
   END;
 ALTER TABLE mesh.platform.silver_customer ALTER COLUMN c_phone SET MASK mesh.platform.silver_customer_c_phone_mask;
