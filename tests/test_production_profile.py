@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +74,11 @@ def _admin() -> sa.Engine:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Fresh databases and a home; the environment `mesh` gives its children for MESH_PROFILE=prod
     with only the instance database named (the catalog's is derived from it)."""
+    for port, service in ((5432, "PostgreSQL"), (5672, "RabbitMQ")):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except OSError:
+            pytest.fail(f"{service} does not answer on 127.0.0.1:{port}: start it (.ci/run does)")
     name = f"mesh_test_{uuid.uuid4().hex[:10]}"
     admin = _admin()
     with admin.connect() as connection:

@@ -168,9 +168,10 @@ def celery() -> CeleryEnvironment:
             "(RabbitMQ) or redis://127.0.0.1:6379/0"
         )
     if importlib.util.find_spec(module) is None:
+        extra = "sqs" if module == "boto3" else module
         raise ConfigurationError(
             f"{CELERY_BROKER_VARIABLE} is a {scheme} broker, whose client `{module}` is not "
-            f"installed. Fix: install it (e.g. `pip install 'celery[{scheme}]'`) or use RabbitMQ "
+            f"installed. Fix: install it (`pip install 'celery[{extra}]'`) or use RabbitMQ "
             f"({DEFAULT_CELERY_BROKER})"
         )
     return CeleryEnvironment(
