@@ -10,6 +10,7 @@ import dagster as dg
 from mesh_platform.cost.budget_watch import evaluate_budgets
 from mesh_platform.cost.budgets import BudgetStandard, budget_standard
 from mesh_platform.loader.mesh import MeshSpecs
+from mesh_platform.marketplace.sensor import build_catalog_sensor
 from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.ops.approvals import build_approval_sensor
 from mesh_platform.ops.quality_history import build_quality_sensor
@@ -73,8 +74,8 @@ def build_budget_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
 
 
 def platform_sensors(mesh_root: Path | None = None) -> dg.Definitions:
-    """Failure routing, quality history, notification retries, the budget watch and the
-    subscription approvals."""
+    """Failure routing, quality history, notification retries, the budget watch, the
+    subscription approvals and the marketplace catalog's sync."""
     return dg.Definitions(
         sensors=[
             build_failure_sensor(mesh_root),
@@ -82,5 +83,6 @@ def platform_sensors(mesh_root: Path | None = None) -> dg.Definitions:
             build_retry_sensor(),
             build_budget_sensor(mesh_root),
             build_approval_sensor(mesh_root),
+            build_catalog_sensor(mesh_root),
         ]
     )
