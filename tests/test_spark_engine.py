@@ -78,6 +78,7 @@ CALLS = {
     "decrypt_det": "decrypt_det(encrypt_det(phone))",
     "sales_region": "sales_region(nation)",
     "sales_segment": "sales_segment(revenue)",
+    "mask_redact": "mask_redact(name, 2)",
     "nested": "mask_partial(sales_region(nation), 1)",
 }
 
@@ -176,6 +177,7 @@ STEPS = {
     "generalize_month": "{use: generalize, with: {columns: [born], to: month}}",
     "generalize_bucket": "{use: generalize, with: {columns: [balance], to: bucket, width: 500}}",
     "nullify": "{use: nullify, with: {columns: [email]}}",
+    "redact": "{use: redact, with: {columns: [name, email], keep: 1}}",
     "sales_segmentation": "{use: sales_segmentation, with: {nation: nation, revenue: revenue}}",
     "include_protect_contacts": (
         "{include: protect_contacts, with: {encrypt: [phone], pseudonymize: [name]}}"
