@@ -1,7 +1,8 @@
 """The web catalog in a real headless browser (Debian's chromium through Playwright), served by
 a real `mesh up` over the materialized demo mesh: search, open a product page, see the quality
 chart and the lineage graph, follow the link to the asset in the Dagster UI, and come back
-through the asset's catalog link. Ctrl-C stops the catalog with the UI.
+through the asset's catalog link; request access from the product page and approve it. Ctrl-C
+stops the catalog with the UI.
 
 The tests share one `mesh up` and one browser and run in order; the last one stops mesh up.
 """
@@ -189,6 +190,29 @@ def test_impact_and_contract_pages_from_the_product_page(served: Served, page: P
     expect(page.locator("#odcs")).to_contain_text("apiVersion")
     page.locator("nav.product-nav a", has_text="Impact").click()
     expect(page.locator("#impact-summary")).to_be_visible()
+
+
+def test_request_access_from_the_product_page_and_approve_it(served: Served, page: Page) -> None:
+    page.goto(f"{served.catalog_url}/products/sales/customer_revenue")
+    details = page.locator("#request-access")
+    if details.get_attribute("open") is None:  # folded when the product has subscriptions
+        details.locator("summary").click()
+    form = details.locator("form")
+    form.locator("input[name=consumer]").fill("finance")
+    form.locator("input[name=by]").fill("fay@example.com")
+    form.locator("input[name=purpose]").fill("revenue by region")
+    form.locator("input[name=columns][value=revenue]").check()
+    form.locator("button").click()
+    expect(page.locator("#state")).to_have_text("requested")
+    decision = page.locator("#approve-form")
+    decision.locator("input[name=by]").fill("sam@example.com")
+    decision.locator("input[name=reason]").fill("regional reporting is fine")
+    decision.locator("button").click()
+    expect(page.locator("#state")).to_have_text("approved")
+    expect(page.locator("#history")).to_contain_text("approved by sam@example.com")
+    page.goto(f"{served.catalog_url}/products/sales/customer_revenue")
+    row = page.locator("#subscriptions tr[data-subscription]", has_text="finance")
+    expect(row).to_have_attribute("data-state", "approved")
 
 
 def test_ctrl_c_stops_the_catalog_with_the_ui(served: Served) -> None:
