@@ -39,6 +39,7 @@ _DEFAULTS = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 _LOCK = threading.Lock()
+_BUILT: list[SparkSession] = []  # the session `spark_session` built, reused while it runs
 
 
 def spark_config(
@@ -62,16 +63,25 @@ def _prepare_process() -> None:
 def spark_session(
     master: str | None = None, extra: Mapping[str, str] | None = None
 ) -> SparkSession:
-    """The process's Spark session (built on first use with `spark_config`)."""
+    """The process's Spark session (built on first use with `spark_config`; later calls
+    without arguments reuse it while it runs)."""
     from pyspark.sql import SparkSession
 
     with _LOCK:
+        if _BUILT and master is None and extra is None and not _stopped(_BUILT[0]):
+            return _BUILT[0]
         _prepare_process()
         builder: Any = SparkSession.builder
         for key, value in spark_config(master, extra).items():
             builder = builder.config(key, value)
         session: SparkSession = builder.getOrCreate()
+        _BUILT[:] = [session]
     return session
+
+
+def _stopped(session: SparkSession) -> bool:
+    context = getattr(session, "_sc", None)  # a Spark Connect session has no SparkContext
+    return context is not None and getattr(context, "_jsc", None) is None
 
 
 def spark_resource(
