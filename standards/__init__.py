@@ -26,16 +26,7 @@ def register(registry: Registry) -> None:
     registry.add_sequence_folder(SEQUENCES)
     for budget in sorted(BUDGETS.glob("*.yaml")):
         registry.add_budget_file(budget)
-    _add_access_policy(registry, ACCESS_POLICY)
-
-
-def _add_access_policy(registry: Registry, path: Path) -> None:
-    """Publish the access policy (read by `mesh_platform.access.policy`)."""
-    files = getattr(registry, "access_policy_files", None)
-    if files is None:  # a registry without the policy slot: give it one
-        files = []
-        registry.access_policy_files = files  # type: ignore[attr-defined]
-    files.append(path)
+    registry.add_access_policy_file(ACCESS_POLICY)
 
 
 __all__ = ["ACCESS_POLICY", "BUDGETS", "SEQUENCES", "register"]

@@ -174,3 +174,26 @@ def test_the_workers_app_takes_the_same_settings(tmp_path) -> None:  # type: ign
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["amqp://mesh@mq:5673//", "rpc://", "mesh_etl", "True"]
+
+
+def test_prod_materialize_refuses_at_once_when_no_worker_takes_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Against the machine's RabbitMQ: a queue no worker consumes, then a broker that is down;
+    each is one error naming the fix, instead of runs waiting forever."""
+    from mesh_platform.dagster.location import NoWorkers, require_celery_workers
+
+    monkeypatch.setenv("MESH_PROFILE", "prod")
+    monkeypatch.delenv("MESH_CELERY_BROKER", raising=False)
+    monkeypatch.setenv("MESH_CELERY_QUEUE", "mesh_no_worker_here")
+    with pytest.raises(
+        NoWorkers, match="no Celery worker consumes the queue 'mesh_no_worker_here'"
+    ):
+        require_celery_workers()
+    monkeypatch.setenv("MESH_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:1//")
+    with pytest.raises(NoWorkers, match=r"broker .* does not answer") as refused:
+        require_celery_workers()
+    assert "guest:guest" not in str(refused.value)
+    assert "celery -A mesh_platform.config.celery_app worker -Q mesh_no_worker_here" in str(
+        refused.value
+    )

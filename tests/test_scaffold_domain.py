@@ -48,6 +48,10 @@ def mesh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "domains" / "other" / "definitions.py").write_text("")
     (root / "workspace.yaml").write_text(WORKSPACE)
     monkeypatch.setattr("mesh_platform.spec.workspace.repo_root", lambda: root)
+    # Its own home: validate records subscription requests in the catalog.
+    for name in ("MESH_CATALOG_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MESH_HOME", str(tmp_path / "home"))
     return root
 
 

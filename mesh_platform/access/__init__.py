@@ -37,15 +37,37 @@ from mesh_platform.access.subscriptions import (
 )
 
 if TYPE_CHECKING:
+    from mesh_platform.access.grants import GrantsError, databricks_grants
+    from mesh_platform.access.masking import InputMask, mask_plan
     from mesh_platform.access.models import Subscription
+    from mesh_platform.access.policy import (
+        AccessPolicy,
+        ColumnAccess,
+        ProductAccess,
+        access_for,
+        access_policy,
+        who_sees,
+    )
+    from mesh_platform.access.readonly import check_python_step
     from mesh_platform.access.seeding import (
         apply_approvals_file,
         request_declared,
         seed_subscriptions,
     )
 
-# Names whose modules need SQLAlchemy: imported on first use.
+# Names whose modules need SQLAlchemy, or that few commands use: imported on first use.
 _LAZY = {
+    "AccessPolicy": "policy",
+    "ColumnAccess": "policy",
+    "ProductAccess": "policy",
+    "access_for": "policy",
+    "access_policy": "policy",
+    "who_sees": "policy",
+    "InputMask": "masking",
+    "mask_plan": "masking",
+    "GrantsError": "grants",
+    "databricks_grants": "grants",
+    "check_python_step": "readonly",
     "Subscription": "models",
     "apply_approvals_file": "seeding",
     "request_declared": "seeding",
@@ -67,17 +89,27 @@ __all__ = [
     "REQUESTED",
     "REVOKED",
     "STATES",
+    "AccessPolicy",
+    "ColumnAccess",
     "DeclaredRead",
+    "GrantsError",
+    "InputMask",
+    "ProductAccess",
     "Subscription",
     "SubscriptionError",
     "SubscriptionRequired",
     "Transition",
+    "access_for",
+    "access_policy",
     "access_state",
     "apply_approvals_file",
     "approvals_file",
     "approve",
+    "check_python_step",
+    "databricks_grants",
     "declared_reads",
     "deny",
+    "mask_plan",
     "request_declared",
     "request_subscription",
     "require_subscription",
@@ -87,4 +119,5 @@ __all__ = [
     "subscription",
     "subscriptions",
     "unlisted_reads",
+    "who_sees",
 ]

@@ -182,7 +182,7 @@ def who_sees(
 
 def policy_files() -> list[Path]:
     """The access policy files the standards packages registered."""
-    return list(getattr(registry(), "access_policy_files", ()))
+    return list(registry().access_policy_files)
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -173,5 +173,9 @@ def _migrate(engine: Engine, url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes opening a fresh catalog at once (sensors, workers, the CLI) migrate one
+            # after another, not into each other's half-created tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(745201)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")

@@ -100,6 +100,8 @@ def up(
         _check_port_free(host, port)
         # Links in alerts (the notifier of every location, runs here) point at this UI.
         os.environ["MESH_UI_URL"] = url
+    served = (workspace or repo_root() / "workspace.yaml").resolve()
+    _apply_approvals(served.parent)
     if not no_materialize:
         started = time.perf_counter()
         ctx.invoke(generate, scale=scale, force=False)
@@ -107,15 +109,26 @@ def up(
         click.echo(f"mesh up: {built} in {time.perf_counter() - started:.1f}s")
     if headless:
         return
-    workspace = (workspace or repo_root() / "workspace.yaml").resolve()
-    catalog = None if no_catalog else start_catalog(workspace.parent, url, port, catalog_port)
+    catalog = None if no_catalog else start_catalog(served.parent, url, port, catalog_port)
     try:
-        code = serve(workspace, host, port, url, verbose, catalog)
+        code = serve(served, host, port, url, verbose, catalog)
     finally:
         if catalog is not None:
             catalog.stop()
     if code:
         raise MeshError(f"dagster dev exited with status {code} (its log is above)")
+
+
+def _apply_approvals(root: Path) -> None:
+    """Record the platform team's approved cross-domain reads (`subscriptions.yaml`) before
+    anything runs, so the mesh's own reads never wait for the approval sensor."""
+    from mesh_platform.access import apply_approvals_file
+    from mesh_platform.catalog import Catalog
+    from mesh_platform.config.environment import catalog_url
+
+    added = apply_approvals_file(Catalog.open(catalog_url()), root)
+    if added:
+        click.echo(f"recorded {added} approved subscriptions of {root / 'subscriptions.yaml'}")
 
 
 def start_catalog(

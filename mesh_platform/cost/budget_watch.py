@@ -171,7 +171,11 @@ def breach_draft(
     owner = domains.get(line.domain)
     platform = domains.get(PLATFORM_DOMAIN)
     # A domain the specs no longer describe has nobody else to tell.
-    to_platform = standard.platform_answers_for(line.domain) or owner is None
+    to_platform = (
+        standard.platform_answers_for(line.domain)
+        or owner is None
+        or owner.answers_for.budget == "platform"
+    )
     answering = platform if to_platform else owner
     what = LIMIT_LABELS[line.limit]
     subject = line.product if line.limit == "per_product_month" else line.domain

@@ -14,7 +14,7 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 from mesh_platform.dagster.component import DataProduct
 from mesh_platform.dagster.freshness import freshness_definitions
 from mesh_platform.dagster.resources import build_executor, build_resources
-from mesh_platform.errors import SpecError
+from mesh_platform.errors import MeshError, SpecError
 from mesh_platform.loader import planner_for
 from mesh_platform.spec.workspace import find_domain_folder
 
@@ -41,7 +41,7 @@ def load_domain(
     parts = [domain_definitions(folder.parent.parent, folder.name), automation_definitions()]
     if extra is not None:
         parts.append(extra)
-    settings = dg.Definitions(resources=build_resources(), executor=build_executor())
+    settings = dg.Definitions(resources=build_resources(folder.name), executor=build_executor())
     return dg.Definitions.merge(*parts, settings)
 
 
@@ -119,3 +119,40 @@ def run_in_location(
         asset_selection=selection,
     ) as result:
         return result
+
+
+WORKER_WAIT_SECONDS = 3.0  # how long the broker may take to name the workers that answer
+
+
+class NoWorkers(MeshError):
+    """The prod profile's Celery queue has no worker: a run launched now would wait forever."""
+
+
+def require_celery_workers() -> None:
+    """Raise `NoWorkers` (saying how to start one) unless a Celery worker consumes the prod
+    profile's queue; checked before `mesh materialize` hands steps to the workers."""
+    from celery import Celery
+    from kombu.exceptions import OperationalError
+
+    from mesh_platform.config.environment import celery
+
+    settings = celery()
+    app = Celery(broker=settings.broker)
+    start = (
+        f"start one: celery -A mesh_platform.config.celery_app worker -Q {settings.queue} "
+        "(docs/deployment.md)"
+    )
+    try:
+        answers = app.control.inspect(timeout=WORKER_WAIT_SECONDS).active_queues() or {}
+    except (OSError, OperationalError) as error:
+        raise NoWorkers(
+            f"the Celery broker (MESH_CELERY_BROKER) does not answer: {error}. Fix: start the "
+            f"broker (RabbitMQ or Redis), then the workers; {start}"
+        ) from None
+    finally:
+        app.close()
+    if not any(q.get("name") == settings.queue for queues in answers.values() for q in queues):
+        raise NoWorkers(
+            f"no Celery worker consumes the queue {settings.queue!r} (MESH_CELERY_QUEUE), so the "
+            f"runs' steps would wait forever. Fix: {start}"
+        )

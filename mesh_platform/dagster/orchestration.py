@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from mesh_platform.config import environment
 from mesh_platform.dagster.partitions import partitions_def
 from mesh_platform.dagster.selection import select
 from mesh_platform.loader.mesh import Mesh
@@ -121,6 +122,10 @@ def materialize(
     instance whatever it is. A product of a domain whose code location does not load, or
     whose input in this selection was not materialized, is not run: `on_skip` hears why.
     """
+    if environment.current_profile() == "prod":
+        from mesh_platform.dagster.location import require_celery_workers
+
+        require_celery_workers()
     selected = set(keys)
     blocked: dict[Key, str] = {}
     summaries = []
@@ -175,15 +180,25 @@ def _run(
         tags["dagster/asset_partition_range_end"] = all_keys[-1]
         partitions = f"{all_keys[0]}..{all_keys[-1]}"
     started = time.perf_counter()
-    result = dg.materialize(
-        [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
-        selection=[dg.AssetKey(list(k)) for k in batch],
-        instance=instance,
-        resources=defs.resources,
-        tags=tags,
-        raise_on_error=raise_on_failure,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    result: dg.ExecutionResult
+    if environment.current_profile() == "prod":
+        # The location's own job and executor (Celery workers), loadable by the workers.
+        from mesh_platform.dagster.location import run_in_location
+
+        result = run_in_location(
+            mesh.root, domain, batch, instance, tags, run_config, raise_on_failure
+        )
+    else:
+        result = dg.materialize(
+            [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
+            selection=[dg.AssetKey(list(k)) for k in batch],
+            instance=instance,
+            resources=defs.resources,
+            tags=tags,
+            raise_on_error=raise_on_failure,
+            run_config=run_config,
+        )
     written = {
         tuple(e.asset_key.path)
         for e in result.get_asset_materialization_events()
@@ -226,7 +241,7 @@ def _held(instance: dg.DagsterInstance, run_id: str, domain: str) -> tuple[str, 
     )
 
 
-def _failures(mesh: Mesh, result: dg.ExecuteInProcessResult) -> list[FailureReport]:
+def _failures(mesh: Mesh, result: dg.ExecutionResult) -> list[FailureReport]:
     """One report per failed step, from what the pipeline template recorded on its failure."""
     reports = []
     for event in result.all_events:
@@ -258,7 +273,7 @@ def _failures(mesh: Mesh, result: dg.ExecuteInProcessResult) -> list[FailureRepo
     return reports
 
 
-def _run_failure(batch: list[Key], result: dg.ExecuteInProcessResult) -> list[FailureReport]:
+def _run_failure(batch: list[Key], result: dg.ExecutionResult) -> list[FailureReport]:
     """A run that failed outside any product's step (launch, resources): one platform report."""
     if result.success:
         return []

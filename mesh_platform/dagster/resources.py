@@ -20,14 +20,22 @@ from mesh_platform.security.keys import build_keyring
 KEYS_RESOURCE = "keys"
 
 
-def build_resources() -> dict[str, Any]:
-    """`lakehouse`, `keys` and `notifier` for the current environment."""
+def build_resources(domain: str | None = None) -> dict[str, Any]:
+    """`lakehouse`, `keys` and `notifier` for the current environment.
+
+    `domain`: the code location's domain; its lakehouse refuses to write any other domain's
+    tables (None: every domain's, for tools that run the whole mesh).
+    """
     if environment.is_prod():
         lakehouse = Lakehouse(
-            root=dg.EnvVar("MESH_LAKE_ROOT"), landing_root=dg.EnvVar("MESH_LANDING_ROOT")
+            root=dg.EnvVar("MESH_LAKE_ROOT"),
+            landing_root=dg.EnvVar("MESH_LANDING_ROOT"),
+            domain=domain,
         )
     else:
-        lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
+        lakehouse = Lakehouse(
+            root=environment.lake_root(), landing_root=environment.landing_root(), domain=domain
+        )
     return {"lakehouse": lakehouse, KEYS_RESOURCE: build_keyring(), "notifier": build_notifier()}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from mesh_platform.dagster.resources import build_executor, build_resources
 from mesh_platform.spec.code_locations import definitions_module, read_locations
 from mesh_platform.spec.workspace import repo_root
 
@@ -46,7 +47,12 @@ def whole_mesh_definitions(root: Path | None = None) -> dg.Definitions:
                 jobs=defs.jobs,
             )
         )
-    return dg.Definitions.merge(*parts, dg.Definitions(resources=resources))
+    # A lakehouse that writes every domain's tables (each location's writes only its own).
+    resources.update(build_resources())
+    # The profile's executor (Celery in prod), as every location has it.
+    return dg.Definitions.merge(
+        *parts, dg.Definitions(resources=resources, executor=build_executor())
+    )
 
 
 defs = whole_mesh_definitions()

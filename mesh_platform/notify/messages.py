@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from mesh_platform.catalog import Alert
 
-AlertKind = Literal["run_failure", "quality", "freshness", "budget", "rollback"]
+AlertKind = Literal["run_failure", "quality", "freshness", "budget", "rollback", "subscription"]
 Audience = Literal["platform", "domain"]
 OUTBOX = "outbox"
 # How long a claim (`sending`) holds: longer than any channel's timeout (10 s), so only a

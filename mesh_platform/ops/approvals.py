@@ -21,7 +21,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import dagster as dg
 
@@ -53,7 +52,7 @@ CENTRAL_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"}
 # Sensitive tags the policy does not name, whose subscriptions the producer decides.
 PRODUCER_TAGS = frozenset({"sensitivity=confidential"})
 # notify/messages.py's AlertKind names the operational kinds; the column holds any kind.
-SUBSCRIPTION_KIND = cast(AlertKind, "subscription")
+SUBSCRIPTION_KIND: AlertKind = "subscription"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class RuleSetInfo:
 @dataclass
 class Registry:
     """What the platform's standards provide: steps, SQL functions, step-sequence folders,
-    budget standards (YAML files read by `cost/budgets.py`)."""
+    budget standards (YAML files read by `cost/budgets.py`) and access policies."""
 
     steps: StepRegistry = field(default_factory=StepRegistry)
     functions: FunctionRegistry = field(default_factory=FunctionRegistry)
@@ -42,6 +42,7 @@ class Registry:
     rule_sets: list[RuleSetInfo] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     budget_files: list[Path] = field(default_factory=list)
+    access_policy_files: list[Path] = field(default_factory=list)
 
     def add_sequence_folder(self, folder: Path) -> None:
         """Publish the step sequences (`<name>.yaml`) of `folder`."""
@@ -50,6 +51,10 @@ class Registry:
     def add_budget_file(self, path: Path) -> None:
         """Publish a versioned budget standard (the highest `version:` registered applies)."""
         self.budget_files.append(path)
+
+    def add_access_policy_file(self, path: Path) -> None:
+        """Publish a versioned access policy (read by `mesh_platform.access.policy`)."""
+        self.access_policy_files.append(path)
 
 
 @functools.cache
