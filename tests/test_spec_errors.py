@@ -192,9 +192,9 @@ def test_all_errors_are_reported_together(tmp_path: Path) -> None:
 
 
 def test_an_engine_that_is_not_available(tmp_path: Path) -> None:
-    text = BASE + "engine: spark\n"
+    text = BASE + "engine: flink\n"
     root = write_mesh(tmp_path, {"other": {"source": SOURCE}, "d": {"base": text}})
     error = only_error(root)
-    assert error.problem == "engine 'spark' is not available in this version of Mesh"
+    assert error.problem == "engine 'flink' is not available in this version of Mesh"
     assert error.line == 7
-    assert error.fix and "engine: local" in error.fix
+    assert error.fix and "engine: local" in error.fix and "engine: spark" in error.fix
