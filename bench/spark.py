@@ -43,6 +43,16 @@ BENCH_SPARK = {"spark.driver.memory": "8g"}
 
 
 def _best(repeat: int, action: Callable[[], Any]) -> float:
+    """The best time of `repeat` runs after a warm-up; NaN (reported) when the action fails,
+    so one failing arm (e.g. out of memory) does not lose the other figures."""
+    try:
+        return _timed(repeat, action)
+    except Exception as exc:
+        print(f"   failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        return float("nan")
+
+
+def _timed(repeat: int, action: Callable[[], Any]) -> float:
     action()  # warm-up
     times = []
     for _ in range(repeat):
