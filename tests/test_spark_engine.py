@@ -17,8 +17,10 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pytest
+from dagster_pyspark import PySparkResource
 from polars.testing import assert_frame_equal
 
+from mesh_platform.dagster.location import domain_definitions
 from mesh_platform.engine import get_engine
 from mesh_platform.engine.registry import (
     default_engine,
@@ -32,7 +34,7 @@ from mesh_platform.loader import planner_for
 from mesh_platform.registry import registry
 from mesh_platform.security import crypto
 from mesh_platform.security.keys import Keyring, KeyUnavailable
-from tests.mini_mesh import domain_assets, local_lakehouse
+from tests.mini_mesh import local_lakehouse
 
 TEST_SPARK = {"spark.sql.shuffle.partitions": "4"}  # small data: fewer shuffle tasks
 
@@ -335,11 +337,17 @@ def test_a_spec_on_spark_materializes_through_dagster(spark_mesh: Path) -> None:
         }
     )
     events.write_parquet(spark_mesh / "landing/events.parquet")
-    assets = domain_assets(spark_mesh, "shop")
+    defs = domain_definitions(spark_mesh, "shop")
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     totals = next(a for a in assets if a.key.path[-1] == "totals")
     assert "spark" in totals.specs_by_key[totals.key].kinds
+    # The Spark product takes its session from the location's PySpark resource.
+    assert "pyspark" in totals.required_resource_keys
+    assert isinstance((defs.resources or {})["pyspark"], PySparkResource)
     lakehouse = local_lakehouse(spark_mesh)
-    result = dg.materialize(assets, resources={"lakehouse": lakehouse})
+    result = dg.materialize(
+        assets, resources={"lakehouse": lakehouse, "pyspark": defs.resources["pyspark"]}
+    )
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["no_negative_total"] and checks["contract"]

@@ -16,6 +16,7 @@ from mesh_platform.dagster.metadata import definition_metadata, materialization_
 from mesh_platform.dagster.partitions import partition_slice, partitions_def
 from mesh_platform.dagster.template import Hook, product_template
 from mesh_platform.engine import engine_kinds, get_engine
+from mesh_platform.engine.registry import engine_resource_keys
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.checks import check_specs
 from mesh_platform.security.pii import CONTAINS_PII, contains_pii
@@ -76,6 +77,8 @@ def build_asset(
     """The software-defined asset of a product."""
     deps = [asset_key(ref) for ref in spec.input_refs().values()]
     keyed = needs_keys(s.query for s in plan.steps)  # only keyed products need the keyring
+    # The Dagster resources the product's engine takes from the run (Spark: `pyspark`).
+    engine_keys = engine_resource_keys(spec.engine)
     partitions = partitions_def(spec)
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=spec.freshness.max_age_hours))
@@ -103,7 +106,11 @@ def build_asset(
         if held is not None:
             yield from held_outputs(context, held)
             return
-        engine = get_engine(spec.engine, keys=context.resources.keys if keyed else None)
+        engine = get_engine(
+            spec.engine,
+            keys=context.resources.keys if keyed else None,
+            **{key: getattr(context.resources, key) for key in engine_keys},
+        )
         accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
         started_at = datetime.now(UTC)
@@ -172,7 +179,8 @@ def build_asset(
             kinds=kinds(spec, plan),
             tags=tags(spec, plan),
             # Only products calling keyed functions need the `keys` resource (the keyring).
-            required_resource_keys={"lakehouse", "keys"} if keyed else {"lakehouse"},
+            required_resource_keys=({"lakehouse", "keys"} if keyed else {"lakehouse"})
+            | set(engine_keys),
             description=description(spec),
             deps=deps,
             partitions_def=partitions,

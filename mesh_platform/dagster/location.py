@@ -14,6 +14,7 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 from mesh_platform.dagster.component import DataProduct
 from mesh_platform.dagster.freshness import freshness_definitions
 from mesh_platform.dagster.resources import build_executor, build_resources
+from mesh_platform.engine.registry import engine_resource_keys, engine_resources
 from mesh_platform.errors import MeshError, SpecError
 from mesh_platform.loader import planner_for
 from mesh_platform.spec.workspace import find_domain_folder
@@ -67,8 +68,9 @@ def automation_definitions() -> dg.Definitions:
 
 
 def domain_definitions(root: Path, domain: str) -> dg.Definitions:
-    """The assets, schedules and freshness checks of `domain` under the mesh `root`, without
-    resources (the location adds them)."""
+    """The assets, schedules and freshness checks of `domain` under the mesh `root`, with the
+    resources its products' engines take from a run (Spark's `pyspark`); the location adds the
+    others."""
     planner = planner_for(root, domain)
     plans = planner.plan_all()
     parts = [
@@ -79,6 +81,13 @@ def domain_definitions(root: Path, domain: str) -> dg.Definitions:
     freshness = freshness_definitions(domain, specs)
     if freshness is not None:
         parts.append(freshness)
+    taken: dict[str, object] = {}  # one resource per key, whichever engine needs it
+    for spec in specs:
+        if any(key not in taken for key in engine_resource_keys(spec.engine)):
+            for key, resource in engine_resources(spec.engine).items():
+                taken.setdefault(key, resource)
+    if taken:
+        parts.append(dg.Definitions(resources=taken))
     return dg.Definitions.merge(*parts)
 
 

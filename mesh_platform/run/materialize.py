@@ -115,7 +115,15 @@ def materialize(
                 port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
             }
             rows_in, bytes_in = _inputs_size(inputs)
-            result = (engine or get_engine(spec.engine, keys=keys)).run(plan, inputs, partition)
+            engine = engine or get_engine(spec.engine, keys=keys)
+            # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow
+            # copies of them made in this process.
+            given = (
+                {port: lakehouse.uri(ref) for port, ref in spec.input_refs().items()}
+                if getattr(engine, "reads_lake_uris", False)
+                else inputs
+            )
+            result = engine.run(plan, given, partition)
             data, engine_usage = result.table, result.usage
         table = conform(data, plan, spec.qualified_name)
         if audit is not None:
