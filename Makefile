@@ -5,7 +5,8 @@ UV_VERSION := 0.13.9
 SCALE ?= 0.01
 UV := .tools/bin/uv
 
-# The web catalog's browser tests drive Debian's chromium (Playwright, no browser download).
+# The web catalog's browser tests drive Debian's chromium (Playwright, no browser download):
+# `make test` provides it; `make up` does not need it.
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: install browser up up-headless test lint bench
@@ -18,7 +19,7 @@ $(UV):
 	UV_PROJECT_ENVIRONMENT=.venv $(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
-install: .venv/.installed browser
+install: .venv/.installed
 
 browser:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
@@ -41,7 +42,7 @@ lint: install
 	.venv/bin/mypy
 	.venv/bin/lint-imports --no-logo --no-cache
 
-test: lint
+test: lint browser
 	.venv/bin/pytest
 
 bench: install
