@@ -69,6 +69,9 @@ class Engine(Protocol):
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]]  # shown on the product's asset (e.g. `duckdb`, `polars`)
+    # Whether `run` may be given an input as its Delta table's URI, to read the lake itself
+    # (a cluster engine), instead of an Arrow dataset read in this process.
+    reads_lake_uris: ClassVar[bool]
 
     def run(
         self,

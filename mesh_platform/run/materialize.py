@@ -120,7 +120,7 @@ def materialize(
             # copies of them made in this process.
             given = (
                 {port: lakehouse.uri(ref) for port, ref in spec.input_refs().items()}
-                if getattr(engine, "reads_lake_uris", False)
+                if engine.reads_lake_uris
                 else inputs
             )
             result = engine.run(plan, given, partition)

@@ -93,6 +93,7 @@ class DuckDBEngine:
 
     name: ClassVar[str] = "local"
     kinds: ClassVar[tuple[str, ...]] = ("duckdb",)
+    reads_lake_uris: ClassVar[bool] = False  # DuckDB scans the Arrow datasets it is given
 
     def __init__(self, threads: int | None = None, keys: Keyring | None = None) -> None:
         self.threads = threads
