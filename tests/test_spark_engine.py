@@ -327,7 +327,6 @@ def spark_mesh(tmp_path: Path, spark: SparkEngine) -> Iterator[Path]:
 
 
 def test_a_spec_on_spark_materializes_through_dagster(spark_mesh: Path) -> None:
-
     events = pl.DataFrame(
         {
             "id": [1, 2, 3, 4],
