@@ -73,12 +73,12 @@ def _instance() -> Any:
 
 
 def _platform_run(keys: list[tuple[str, str]]) -> float:
-    from mesh_platform.dagster.orchestration import materialize
+    from mesh_platform.dagster.orchestration import materialize_selection
     from mesh_platform.loader.mesh import Mesh
 
     mesh = Mesh.load()
     started = time.perf_counter()
-    summaries = materialize(mesh, keys, _instance(), log_level="CRITICAL")
+    summaries = materialize_selection(mesh, keys, _instance(), log_level="CRITICAL")
     seconds = time.perf_counter() - started
     assert all(s.success for s in summaries), summaries
     return seconds
@@ -204,7 +204,7 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mesh_platform.dagster.location import domain_definitions
+    from mesh_platform.dagster.location import location_definitions
     from mesh_platform.lake.lakehouse import Lakehouse
 
     home = Path(os.environ["MESH_HOME"])
@@ -213,7 +213,7 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     pq.write_table(pa.table({"id": [1, 2, 3], "amount": [1.0, 2.0, 3.0]}), landing / "tiny.parquet")
     _trivial_mesh(root, count)
     loaded = time.perf_counter()
-    defs = domain_definitions(root, "bench")
+    defs = location_definitions(root, "bench")
     load_seconds = time.perf_counter() - loaded
     mesh_assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     lakehouse = Lakehouse(root=str(home / "lake"), landing_root=str(landing))
@@ -280,7 +280,7 @@ def child_fixed(started: float) -> dict[str, Any]:
     imported = time.time()
     import dagster as dg
 
-    from mesh_platform.dagster.orchestration import domain_definitions
+    from mesh_platform.dagster.orchestration import imported_definitions
     from mesh_platform.loader.mesh import Mesh
 
     figures: dict[str, Any] = {"interpreter start + imports": time.time() - started}
@@ -288,17 +288,17 @@ def child_fixed(started: float) -> dict[str, Any]:
     mesh = Mesh.load()
     figures["Mesh.load (plans)"] = time.perf_counter() - t
     t = time.perf_counter()
-    domain_definitions(SMALLEST[0])
+    imported_definitions(SMALLEST[0])
     figures["definitions load (domains.platform)"] = time.perf_counter() - t
     t = time.perf_counter()
     instance = _instance()
     figures["Dagster instance (DAGSTER_HOME, sqlite)"] = time.perf_counter() - t
     del dg, imported
-    from mesh_platform.dagster.orchestration import materialize
+    from mesh_platform.dagster.orchestration import materialize_selection
 
     def once() -> float:
         t = time.perf_counter()
-        summaries = materialize(mesh, [SMALLEST], instance, log_level="CRITICAL")
+        summaries = materialize_selection(mesh, [SMALLEST], instance, log_level="CRITICAL")
         assert all(s.success for s in summaries)
         return time.perf_counter() - t
 

@@ -8,8 +8,8 @@ Then, for each gold product made only of SQL steps, side by side, in one Spark s
   Parquet files (`spark.read.parquet`), collected to Arrow: the floor;
 - spark engine: the platform's Spark engine (`SparkEngine.run`, inputs as lake URIs) plus the
   contract (`conform`) and the atomic Delta write: the product materialized on Spark;
-- materialize(): `run/materialize.py` with the Spark engine, as the asset calls it (its inputs
-  as handed today, Arrow datasets unless it passes lake URIs to engines that read them);
+- materialize_product(): `run/materialize.py` with the Spark engine, as the asset calls it
+  (its inputs as handed today, Arrow datasets unless it passes lake URIs to engines that read them);
 - local: `run/materialize.py` on the local engine (DuckDB), for the same product.
 
 Each figure is the best of `repeat` runs after one warm-up run (the JVM compiles as it goes).
@@ -35,7 +35,7 @@ from mesh_platform.engine.spark.functions import to_spark_sql
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
-from mesh_platform.run.materialize import materialize
+from mesh_platform.run.materialize import materialize_product
 from mesh_platform.security.keys import Keyring
 
 # Room for scale 1's joins in local mode (the JVM's default heap is 1 GB).
@@ -82,7 +82,7 @@ def _step_sql(spec: Any, step: Any) -> str:
 def _materialize_all(mesh: Mesh, lakehouse: Lakehouse) -> None:
     local = get_engine("local", keys=Keyring.dev())
     for key in mesh.order:
-        materialize(mesh.products[key].spec, mesh.plans[key], lakehouse, engine=local)
+        materialize_product(mesh.products[key].spec, mesh.plans[key], lakehouse, engine=local)
 
 
 def run(landing: Path, repeat: int = 3) -> list[dict[str, Any]]:
@@ -117,10 +117,10 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, Any]]:
                 lakehouse.write(spec.key, table)
 
             def through_materialize(spec: Any = spec, plan: Any = plan) -> None:
-                materialize(spec, plan, lakehouse, engine=spark)
+                materialize_product(spec, plan, lakehouse, engine=spark)
 
             def on_local(spec: Any = spec, plan: Any = plan) -> None:
-                materialize(spec, plan, lakehouse, engine=local)
+                materialize_product(spec, plan, lakehouse, engine=local)
 
             times = {
                 name: _best(repeat, action)
@@ -141,7 +141,7 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, Any]]:
 def report(rows: list[dict[str, Any]]) -> str:
     """The figures as a table, with the ratios and their totals."""
     head = (
-        f"{'product':34} {'direct':>8} {'engine':>8} {'materialize()':>13} {'local':>8} "
+        f"{'product':34} {'direct':>8} {'engine':>8} {'materialize_product()':>13} {'local':>8} "
         f"{'engine/direct':>13} {'engine/local':>12}"
     )
     lines = [head, "-" * len(head)]

@@ -51,9 +51,9 @@ def _table(rows: int, seed: int):  # type: ignore[no-untyped-def]
 def main() -> None:
     """Print the figures."""
     from mesh_platform.catalog import Catalog
+    from mesh_platform.lake.delta_versions import delta_history, restore, rows_at
     from mesh_platform.lake.lakehouse import Lakehouse
-    from mesh_platform.lake.versions import delta_history, restore, rows_at
-    from mesh_platform.run.versions import hold_on, place_hold
+    from mesh_platform.run.version_records import hold_on, place_hold
 
     parser = argparse.ArgumentParser(prog="python -m bench.versions", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)

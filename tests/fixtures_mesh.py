@@ -72,7 +72,7 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
         # Import the domains fresh under this environment; put back the session's afterwards.
         previous = forget_domains()
         try:
-            from mesh_platform.dagster.orchestration import materialize, select
+            from mesh_platform.dagster.orchestration import materialize_selection, select
             from mesh_platform.dev.sample_data import generate
             from mesh_platform.loader.mesh import Mesh
 
@@ -82,7 +82,9 @@ def materialized_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mate
             package = importlib.import_module("domains")
             assert Path(package.__file__ or "").parent == mesh.root / "domains", package
             with dg.DagsterInstance.get() as instance:
-                runs = materialize(mesh, select(mesh, None), instance, raise_on_failure=False)
+                runs = materialize_selection(
+                    mesh, select(mesh, None), instance, raise_on_failure=False
+                )
                 yield MaterializedMesh(
                     home=home,
                     lake_root=home / "lake",

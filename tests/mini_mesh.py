@@ -11,7 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader import planner_for
@@ -73,7 +73,7 @@ def write_approvals(root: Path) -> Path:
 
 def domain_assets(root: Path, domain: str) -> list[dg.AssetsDefinition]:
     """The assets the platform builds for `domain` of the mesh under `root`."""
-    defs = domain_definitions(root, domain)
+    defs = location_definitions(root, domain)
     return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 

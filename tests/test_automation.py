@@ -7,7 +7,7 @@ import datetime
 import dagster as dg
 
 from mesh_platform.dagster.factory import automation_condition
-from mesh_platform.dagster.orchestration import domain_definitions
+from mesh_platform.dagster.orchestration import imported_definitions
 from mesh_platform.loader.mesh import Mesh
 
 UPSTREAM = dg.AssetKey(["sales", "customer_revenue"])
@@ -18,7 +18,7 @@ def _assets(*domains: str) -> list[dg.AssetsDefinition]:
     return [
         a
         for d in domains
-        for a in domain_definitions(d).assets or []
+        for a in imported_definitions(d).assets or []
         if isinstance(a, dg.AssetsDefinition)
     ]
 
@@ -36,7 +36,7 @@ def test_the_chain_is_declared_in_the_specs() -> None:
 def test_downstream_domain_refreshes_after_upstream() -> None:
     defs = dg.Definitions(
         assets=_assets("sales", "marketing"),
-        resources=domain_definitions("sales").resources,
+        resources=imported_definitions("sales").resources,
     )
     instance = dg.DagsterInstance.ephemeral()
     for key in (UPSTREAM, DOWNSTREAM):
@@ -71,7 +71,7 @@ def test_every_location_runs_its_automation_sensor_by_default() -> None:
 
     covered: set[dg.AssetKey] = set()
     for domain in Mesh.load().domains:
-        repository = domain_definitions(domain).get_repository_def()
+        repository = imported_definitions(domain).get_repository_def()
         sensors = {s.name: s for s in repository.sensor_defs}
         assert "default_automation_condition_sensor" not in sensors, domain
         sensor = sensors[AUTOMATION_SENSOR]

@@ -1,5 +1,5 @@
 """Budgets: the platform's limits against recorded production spend, notified once per month
-to whoever answers for the domain (a real webhook receiver), suppressed by an exception until
+to whoever answers for the domain (a real webhook receiver), suppressed by a waiver until
 it expires; a bad standard names its field; `mesh budget grant | list | status`."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mesh_platform.catalog import Catalog
 from mesh_platform.cli import main
 from mesh_platform.cost import CostEntry, CostRates, record_cost
 from mesh_platform.cost.budgets import BudgetStandard, budget_standard, load_standard
-from mesh_platform.cost.exceptions import grant_exception
+from mesh_platform.cost.waivers import grant_waiver
 from mesh_platform.engine import Usage
 from mesh_platform.errors import SpecErrors
 from mesh_platform.loader.mesh import MeshSpecs
@@ -88,11 +88,11 @@ def test_a_monthly_breach_is_notified_once_naming_the_costliest_products(
     notifier.catalog().engine.dispose()
 
 
-def test_an_exception_suppresses_the_breach_until_it_expires(tmp_path: Path) -> None:
+def test_a_waiver_suppresses_the_breach_until_it_expires(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     _spend(url, [("shop.a", 80), ("shop.b", 70)])
     standard = _standard(limits={"per_domain_month": {"dollars": 100}})
-    grant_exception(
+    grant_waiver(
         Catalog.open(url), "shop", "per_domain_month", date(2026, 3, 25), "alice",
         "quarter-end backfill", now=datetime(2026, 3, 10, tzinfo=UTC),
     )
@@ -198,7 +198,7 @@ def test_the_cli_grants_lists_and_shows_status(
     grant = ["budget", "grant", "sales", "--limit", "per_domain_month", "--until", until,
              "--by", "alice", "--reason", "quarter close"]
     out = runner.invoke(main, grant)
-    assert out.exit_code == 0 and "exception 1: per_domain_month" in out.output, out.output
+    assert out.exit_code == 0 and "waiver 1: per_domain_month" in out.output, out.output
     refused = runner.invoke(main, ["budget", "grant", "nowhere", *grant[3:]])
     assert refused.exit_code != 0 and "no domain 'nowhere'" in refused.output
     past = runner.invoke(main, [*grant[:6], "2020-01-01", *grant[7:]])
@@ -213,10 +213,10 @@ def test_the_cli_grants_lists_and_shows_status(
     lines = json.loads(out.output)
     month = next(b for b in lines if b["domain"] == "sales" and b["limit"] == "per_domain_month")
     assert month["breached"] and month["spent"] == pytest.approx(1203)
-    assert month["exception"]["granted_by"] == "alice"
+    assert month["waiver"]["granted_by"] == "alice"
     product = next(b for b in lines if b["product"] == "sales.pricing_summary"
                    and b["limit"] == "per_product_month")
-    assert product["breached"] and product["exception"] is None
+    assert product["breached"] and product["waiver"] is None
     human = runner.invoke(main, ["budget", "status"]).output
-    assert "OVER (exception until" in human and "sales.pricing_summary" in human
+    assert "OVER (waiver until" in human and "sales.pricing_summary" in human
     assert runner.invoke(main, ["budget", "status", "--month", "March"]).exit_code != 0

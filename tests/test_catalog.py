@@ -51,7 +51,7 @@ def test_migrations_create_the_models_tables(catalog_url: str) -> None:
     # Every package that declares catalog tables, so that all models are in `Base.metadata`.
     import mesh_platform.access.models
     import mesh_platform.marketplace.models
-    import mesh_platform.run.versions  # noqa: F401
+    import mesh_platform.run.version_records  # noqa: F401
 
     catalog = Catalog(catalog_url)
     Catalog(catalog_url)  # a second open is a no-op upgrade

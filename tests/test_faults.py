@@ -35,13 +35,13 @@ import sys
 from pathlib import Path
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_mesh
-from mesh_platform.run.materialize import materialize
+from mesh_platform.run.materialize import materialize_product
 root = Path(sys.argv[1])
 mesh = load_mesh(root)
 lake = Lakehouse(root=str(root / "lake"), landing_root=str(root / "landing"))
 key = ("shop", "events")
 print("go", flush=True)
-materialize(mesh.products[key].spec, mesh.plans[key], lake)
+materialize_product(mesh.products[key].spec, mesh.plans[key], lake)
 print("done", flush=True)
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.dev.preview import preview_product
 from mesh_platform.dev.product_tests import discover, load_cases, run_case
 from mesh_platform.errors import SpecErrors
@@ -164,7 +164,7 @@ def test_a_healthy_domains_code_location_loads_beside_broken_ones(broken: CliMes
     keys = {a.key for a in module.defs.assets if isinstance(a, dg.AssetsDefinition)}
     assert keys == {dg.AssetKey(["books", "totals"])}
     with pytest.raises(SpecErrors, match="amont"):
-        domain_definitions(broken.root, "newcomer")
+        location_definitions(broken.root, "newcomer")
     with pytest.raises(SpecErrors, match="malformed YAML"):
         importlib.import_module("domains.drafts.definitions")
 

@@ -12,7 +12,7 @@ import pytest
 from mesh_platform.errors import PlatformError
 from mesh_platform.lake.lakehouse import LandingError
 from mesh_platform.loader.mesh import load_mesh
-from mesh_platform.run.materialize import Materialized, materialize
+from mesh_platform.run.materialize import Materialized, materialize_product
 from tests.mini_mesh import local_lakehouse, write_mesh
 
 EVENTS = """\
@@ -35,8 +35,8 @@ def _setup(tmp_path: Path) -> tuple[Callable[[], Materialized], Path]:
     landing = root / "landing" / "events.parquet"
     GOOD.write_parquet(landing)
     spec, plan = mesh.products[("shop", "events")].spec, mesh.plans[("shop", "events")]
-    materialize(spec, plan, lakehouse)
-    return (lambda: materialize(spec, plan, lakehouse)), root / "lake" / "shop" / "events"
+    materialize_product(spec, plan, lakehouse)
+    return (lambda: materialize_product(spec, plan, lakehouse)), root / "lake" / "shop" / "events"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.errors import SpecErrors
 from mesh_platform.loader import planner_for
 from tests.mini_mesh import write_mesh
@@ -60,7 +60,7 @@ def test_a_location_reads_other_domains_by_contract_only(tmp_path: Path) -> None
     with pytest.raises(SpecErrors, match="amont"):
         planner_for(root, "producer").plan_all()
     # ... the consumer's location loads: it read only `producer/products/source.yaml`.
-    defs = domain_definitions(root, "consumer")
+    defs = location_definitions(root, "consumer")
     (asset,) = [a for a in defs.assets or [] if hasattr(a, "key")]
     assert asset.key.path == ["consumer", "reader"]
     plan = planner_for(root, "consumer").plan_all()[("consumer", "reader")]

@@ -184,7 +184,7 @@ def test_a_failing_rule_is_one_block_and_the_summary_counts_what_was_written(
 def test_a_missing_upstream_is_the_consuming_domains_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mesh_platform.dagster.orchestration import materialize
+    from mesh_platform.dagster.orchestration import materialize_selection
 
     with cli_mesh(tmp_path, MESH, monkeypatch) as mesh:
         for name, value in mesh.env.items():
@@ -195,7 +195,7 @@ def test_a_missing_upstream_is_the_consuming_domains_failure(
         loaded = Mesh.load(tmp_path)
         with dg.DagsterInstance.from_config(str(mesh.home / "dagster")) as instance:
             # What a run launched from the UI or by automation does: no upstream first.
-            (summary,) = materialize(
+            (summary,) = materialize_selection(
                 loaded,
                 [("books", "totals")],
                 instance,

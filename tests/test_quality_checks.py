@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.lake.lakehouse import Lakehouse
 from tests.mini_mesh import refused
 
@@ -47,7 +47,7 @@ def _mesh(tmp_path: Path, severity: str) -> tuple[list[dg.AssetsDefinition], Lak
     (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
     (folder / "products/events.yaml").write_text(EVENTS.replace("SEVERITY", severity))
     (folder / "products/totals.yaml").write_text(TOTALS)
-    defs = domain_definitions(tmp_path, "shop")
+    defs = location_definitions(tmp_path, "shop")
     (tmp_path / "landing").mkdir()
     pl.DataFrame(
         {"id": [1, 2, 2, 3], "kind": ["a", "b", "c", "a"], "amount": [1.0, 2.0, 3.0, 4.0]}

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.lake.lakehouse import ForeignWrite, Lakehouse
 from mesh_platform.lake.partitions import PartitionSlice
 from tests.mini_mesh import refused, write_mesh
@@ -54,7 +54,7 @@ def test_a_run_with_another_domains_lakehouse_writes_nothing(tmp_path: Path) -> 
     write_mesh(tmp_path, {"hr": {"people": PEOPLE}})
     assets = [
         a
-        for a in domain_definitions(tmp_path, "hr").assets or []
+        for a in location_definitions(tmp_path, "hr").assets or []
         if isinstance(a, dg.AssetsDefinition)
     ]
     ROWS.write_parquet(_lake(tmp_path, None).landing_root + "/people.parquet")

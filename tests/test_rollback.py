@@ -18,11 +18,11 @@ from polars.testing import assert_frame_equal
 
 from mesh_platform.access import approve, request_subscription
 from mesh_platform.catalog import Catalog, audit_entries
-from mesh_platform.dagster.orchestration import domain_definitions
+from mesh_platform.dagster.holds import HELD_TAG
+from mesh_platform.dagster.orchestration import imported_definitions
 from mesh_platform.dagster.resources import build_notifier
-from mesh_platform.dagster.versions import HELD_TAG
 from mesh_platform.lake.lakehouse import Lakehouse
-from mesh_platform.run.versions import hold_on
+from mesh_platform.run.version_records import hold_on
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 
 SUMMARY = """\
@@ -125,7 +125,7 @@ def _automation_tick(
 ) -> tuple[object, dg.ExecuteInProcessResult | None]:
     """One automation evaluation over the shop location; the run it requests is launched with
     the location's assets and resources, as the automation sensor's run would be."""
-    defs = domain_definitions("shop")
+    defs = imported_definitions("shop")
     result = dg.evaluate_automation_conditions(
         defs=defs,
         instance=instance,
@@ -308,7 +308,7 @@ def roll_back_when_started(event: str, spec: Any, facts: dict[str, Any]) -> None
     """A template hook: roll the product back while its own run is computing it."""
     from mesh_platform.config import environment
     from mesh_platform.loader.mesh import MeshSpecs
-    from mesh_platform.ops.versions import rollback
+    from mesh_platform.ops.rollback import rollback
     from mesh_platform.spec import workspace
 
     if event != "start" or spec.qualified_name not in ROLL_BACK_WHEN_STARTED:
@@ -372,7 +372,7 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 def test_one_active_hold_per_product_and_releases_are_kept(catalog_url: str) -> None:
     import sqlalchemy as sa
 
-    from mesh_platform.run.versions import ProductHold, holds, place_hold, release_hold
+    from mesh_platform.run.version_records import ProductHold, holds, place_hold, release_hold
 
     catalog = Catalog(catalog_url)
     with catalog.session() as session:

@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 
 from mesh_platform.config import environment
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.notify import Notifier
@@ -131,7 +131,7 @@ def build_mesh(root: Path, events: str = EVENTS) -> Mesh:
 
 
 def assets_of(mesh: Mesh) -> list[dg.AssetsDefinition]:
-    defs = domain_definitions(mesh.root, "shop")
+    defs = location_definitions(mesh.root, "shop")
     return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 

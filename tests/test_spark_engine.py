@@ -21,7 +21,7 @@ import pytest
 from dagster_pyspark import PySparkResource
 from polars.testing import assert_frame_equal
 
-from mesh_platform.dagster.location import domain_definitions
+from mesh_platform.dagster.location import location_definitions
 from mesh_platform.engine import get_engine
 from mesh_platform.engine.registry import (
     default_engine,
@@ -336,7 +336,7 @@ def test_a_spec_on_spark_materializes_through_dagster(spark_mesh: Path) -> None:
         }
     )
     events.write_parquet(spark_mesh / "landing/events.parquet")
-    defs = domain_definitions(spark_mesh, "shop")
+    defs = location_definitions(spark_mesh, "shop")
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     totals = next(a for a in assets if a.key.path[-1] == "totals")
     assert "spark" in totals.specs_by_key[totals.key].kinds
@@ -406,7 +406,7 @@ class _RecordingSpark(SparkEngine):
 
 def test_a_run_hands_spark_the_lake_uris_of_its_inputs(spark_mesh: Path) -> None:
     """Spark reads the Delta tables itself: no Arrow copy of an input passes through here."""
-    from mesh_platform.run.materialize import materialize
+    from mesh_platform.run.materialize import materialize_product
 
     lakehouse = local_lakehouse(spark_mesh)
     events = pa.table({"id": [1, 2], "kind": ["a", "a"], "amount": [1.0, 2.5]})
@@ -416,7 +416,7 @@ def test_a_run_hands_spark_the_lake_uris_of_its_inputs(spark_mesh: Path) -> None
     events_at = pa.array([datetime(2024, 1, 1), datetime(2024, 1, 1)], pa.timestamp("us"))
     lakehouse.write(("shop", "events"), events.append_column("at", events_at))
     engine = _RecordingSpark(keys=Keyring.dev())
-    done = materialize(spec, plans[("shop", "totals")], lakehouse, engine=engine)
+    done = materialize_product(spec, plans[("shop", "totals")], lakehouse, engine=engine)
     assert engine.handed == [{"events": lakehouse.uri(("shop", "events"))}]
     assert done.table.to_pylist() == [
         {

@@ -145,7 +145,7 @@ class RunCost(Base):
     dollars: Mapped[float] = mapped_column(Float)
 
 
-class BudgetException(Base):
+class BudgetWaiverRecord(Base):
     """A domain's time-limited exception to one budget limit (for one product, or all).
 
     Active through `until` (a UTC day, inclusive): while active, a breach of that limit is not

@@ -10,9 +10,9 @@ from mesh_platform.cli import (
     grants,
     marketplace,
     operations,
+    rollback,
     run,
     serve,
-    versions,
 )
 from mesh_platform.cli.app import main
 
@@ -27,7 +27,7 @@ __all__ = [
     "main",
     "marketplace",
     "operations",
+    "rollback",
     "run",
     "serve",
-    "versions",
 ]

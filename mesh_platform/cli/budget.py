@@ -1,4 +1,4 @@
-"""`mesh budget`: the budget standard's limits, exceptions to them, and spend against them."""
+"""`mesh budget`: the budget standard's limits, waivers of them, and spend against them."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _catalog() -> Catalog:
 
 @main.group()
 def budget() -> None:
-    """Cost budgets: the platform's limits, domains' exceptions, this month's spend."""
+    """Cost budgets: the platform's limits, domains' waivers, this month's spend."""
 
 
 @budget.command()
@@ -36,33 +36,33 @@ def budget() -> None:
     "limit",
     required=True,
     type=click.Choice(["per_run", "per_product_month", "per_domain_month"]),
-    help="The limit of the budget standard the exception is to.",
+    help="The limit of the budget standard the waiver is to.",
 )
 @click.option("--product", help="Only this product (domain.product); default: all of them.")
 @click.option(
     "--until",
     required=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Last day (UTC, inclusive) the exception applies.",
+    help="Last day (UTC, inclusive) the waiver applies.",
 )
 @click.option("--by", "granted_by", required=True, help="Who grants it.")
 @click.option("--reason", required=True, help="Why the domain may spend more.")
 def grant(
     domain: str, limit: str, product: str | None, until: datetime, granted_by: str, reason: str
 ) -> None:
-    """Grant DOMAIN a time-limited exception to a budget limit (its breaches are not
-    notified until the exception expires)."""
-    from mesh_platform.cost.exceptions import grant_exception
+    """Grant DOMAIN a time-limited waiver of a budget limit (its breaches are not
+    notified until the waiver expires)."""
+    from mesh_platform.cost.waivers import grant_waiver
     from mesh_platform.loader.mesh import MeshSpecs
 
     if domain not in MeshSpecs.load().domains:
         raise click.ClickException(f"no domain {domain!r} (see `mesh list`)")
-    row = grant_exception(
+    row = grant_waiver(
         _catalog(), domain, limit, until.date(), granted_by, reason, product=product
     )
     scope = row.product or f"every product of {row.domain}"
     click.echo(
-        f"exception {row.id}: {row.limit} for {scope} until {row.until.isoformat()} "
+        f"waiver {row.id}: {row.limit} for {scope} until {row.until.isoformat()} "
         f"(granted by {row.granted_by})"
     )
 
@@ -70,12 +70,12 @@ def grant(
 @budget.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
-    """Every budget exception, active and expired, latest expiry first."""
-    from mesh_platform.cost.exceptions import list_exceptions, render_exceptions
+    """Every budget waiver, active and expired, latest expiry first."""
+    from mesh_platform.cost.waivers import list_waivers, render_waivers
 
-    grants = list_exceptions(_catalog())
+    grants = list_waivers(_catalog())
     now = datetime.now(UTC)
-    emit(as_json, [g.as_dict(now) for g in grants], render_exceptions(grants, now))
+    emit(as_json, [g.as_dict(now) for g in grants], render_waivers(grants, now))
 
 
 @budget.command()

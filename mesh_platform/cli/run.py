@@ -42,7 +42,7 @@ def materialize_targets(
     import dagster as dg
 
     from mesh_platform.config import environment
-    from mesh_platform.dagster.orchestration import materialize as run_all
+    from mesh_platform.dagster.orchestration import materialize_selection as run_all
     from mesh_platform.dagster.orchestration import missing_upstream, select
     from mesh_platform.lake.lakehouse import Lakehouse
 

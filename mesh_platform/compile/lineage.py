@@ -18,7 +18,7 @@ from mesh_platform.column_types import Schema
 from mesh_platform.compile.sql import SOURCE_DIALECT, sqlglot_schema
 
 
-class PlannedStep(Protocol):
+class LineageStep(Protocol):
     """What lineage reads of a planned step (`plan.PlannedStep`)."""
 
     @property
@@ -102,7 +102,7 @@ def _expand(node: Node) -> exp.Expression:
     return expression.transform(replace)
 
 
-def compose(run: Sequence[PlannedStep]) -> exp.Query:
+def compose(run: Sequence[LineageStep]) -> exp.Query:
     """Consecutive SQL steps as one query: the last step's, with the earlier ones as CTEs.
 
     The last step's own CTEs follow the steps' (a CTE may read an earlier step).
@@ -123,14 +123,14 @@ def compose(run: Sequence[PlannedStep]) -> exp.Query:
 
 
 def product_lineage(
-    steps: Sequence[PlannedStep], input_schemas: Mapping[str, Schema | None], names: list[str]
+    steps: Sequence[LineageStep], input_schemas: Mapping[str, Schema | None], names: list[str]
 ) -> dict[str, ColumnLineage]:
     """Lineage through the leading run of SQL steps, composed as CTEs over the inputs.
 
     Columns that keep their name through later Python or standard steps keep that lineage,
     with the later steps named in the formula.
     """
-    prefix: list[PlannedStep] = []
+    prefix: list[LineageStep] = []
     for step in steps:
         if step.query is None:
             break

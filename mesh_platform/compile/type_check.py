@@ -25,7 +25,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from mesh_platform.column_types import UNKNOWN, Schema, family, from_sqlglot
-from mesh_platform.compile.lineage import PlannedStep, compose
+from mesh_platform.compile.lineage import LineageStep, compose
 from mesh_platform.compile.sql import SOURCE_DIALECT, referenced_tables, sqlglot_schema
 
 INTEGER_TYPES = ("bigint", "int", "smallint", "tinyint")
@@ -135,14 +135,14 @@ class Contradiction:
 
 
 def certain_types(
-    steps: Sequence[PlannedStep], input_schemas: Mapping[str, Schema | None]
+    steps: Sequence[LineageStep], input_schemas: Mapping[str, Schema | None]
 ) -> dict[str, CertainType]:
     """Output column -> its certain type, for the columns where it is certain.
 
     The trailing run of SQL steps is composed into one query (earlier steps of the run as
     CTEs); what they read (inputs, earlier Python or standard steps) is typed by its schema.
     """
-    run: list[PlannedStep] = []
+    run: list[LineageStep] = []
     for step in reversed(steps):
         if step.query is None:
             break

@@ -4,7 +4,7 @@ Production runs only (`kind: run`): development runs (preview, test) are the aut
 loop and never count against a budget. A breach is notified once per period (the alert's
 dedupe key is `budget:<domain>:<limit>[:<product>]:<YYYY-MM>`), to the domain's channels
 and on-call, or the platform team's when the standard says the platform answers for the
-domain; an active exception suppresses it until the exception expires, then the breach of
+domain; an active waiver suppresses it until the waiver expires, then the breach of
 that same period is notified once.
 """
 
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from mesh_platform.catalog import Catalog
 from mesh_platform.cost.budgets import LIMIT_LABELS, BudgetError, BudgetStandard, LimitName
-from mesh_platform.cost.exceptions import BudgetGrant, active_exceptions
 from mesh_platform.cost.rollup import rollup
+from mesh_platform.cost.waivers import BudgetWaiver, active_waivers
 from mesh_platform.notify import AlertDraft, Notifier
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class BudgetLine:
     spent: float  # per run: the costliest run
     allowed: float
     runs_over: int = 0  # per run: how many runs went over
-    exception: BudgetGrant | None = None  # the active exception covering it
+    waiver: BudgetWaiver | None = None  # the active waiver covering it
 
     @property
     def breached(self) -> bool:
@@ -69,7 +69,7 @@ class BudgetLine:
             "allowed": self.allowed,
             "breached": self.breached,
             "runs_over": self.runs_over,
-            "exception": None if self.exception is None else self.exception.as_dict(),
+            "waiver": None if self.waiver is None else self.waiver.as_dict(),
         }
 
 
@@ -129,16 +129,16 @@ def budget_status(
     domains: Iterable[str] = (),
 ) -> list[BudgetLine]:
     """Every limit of every domain that spent in `month` (and of `domains`), with the
-    exception active at `now` that covers it; by domain, then limit, costliest first."""
+    waiver active at `now` that covers it; by domain, then limit, costliest first."""
     now = now or datetime.now(UTC)
     spend = product_spend(catalog, month)
-    grants = active_exceptions(catalog, now)
+    grants = active_waivers(catalog, now)
     names = sorted({p.partition(".")[0] for p in spend} | set(domains))
     lines: list[BudgetLine] = []
 
     def line(domain: str, limit: LimitName, product: str | None, **figures: Any) -> None:
         grant = next((g for g in grants if g.covers(domain, limit, product)), None)
-        lines.append(BudgetLine(month, domain, limit, product, exception=grant, **figures))
+        lines.append(BudgetLine(month, domain, limit, product, waiver=grant, **figures))
 
     for domain in names:
         limits = standard.limits_for(domain)
@@ -192,7 +192,7 @@ def breach_draft(
         f"{over}.\n"
         f"Costliest products of {line.domain} this month (production runs):\n{top}\n"
         "How to act: make the costliest products cheaper or run them less often; or, if the "
-        "spend is expected, ask the platform team for a time-limited exception "
+        "spend is expected, ask the platform team for a time-limited waiver "
         f"(`mesh budget grant {line.domain} --limit {line.limit} --until YYYY-MM-DD ...`). "
         "Nothing was stopped: budgets only notify."
     )
@@ -219,7 +219,7 @@ def evaluate_budgets(
     month: str | None = None,
 ) -> list[AlertDraft]:
     """Publish (once per period) every breach of `month` (default: `now`'s) that no active
-    exception covers; the drafts published, already-notified ones included (idempotent)."""
+    waiver covers; the drafts published, already-notified ones included (idempotent)."""
     now = now or datetime.now(UTC)
     month = month or now.astimezone(UTC).strftime("%Y-%m")
     catalog = notifier.catalog()
@@ -227,7 +227,7 @@ def evaluate_budgets(
     drafts = [
         breach_draft(line, spend, standard, domains, recipients_of)
         for line in budget_status(catalog, standard, month, now)
-        if line.breached and line.exception is None
+        if line.breached and line.waiver is None
     ]
     for draft in drafts:
         notifier.publish(draft)
@@ -243,7 +243,7 @@ def render_status(lines: list[BudgetLine]) -> str:
     for b in lines:
         state = "ok"
         if b.breached:
-            state = "OVER" + (f" (exception until {b.exception.until})" if b.exception else "")
+            state = "OVER" + (f" (waiver until {b.waiver.until})" if b.waiver else "")
         out.append(
             f"{b.month:<8} {b.domain:<14} {b.limit:<18} {b.product or '-':<32} "
             f"{b.amount(b.spent):>14} {b.amount(b.allowed):>14}  {state}"

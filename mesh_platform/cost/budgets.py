@@ -35,7 +35,7 @@ LIMIT_LABELS = {
 
 
 class BudgetError(MeshError):
-    """A budget exception or status request that cannot be honoured (the message says why)."""
+    """A budget waiver or status request that cannot be honoured (the message says why)."""
 
 
 class _Strict(BaseModel):

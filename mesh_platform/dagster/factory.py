@@ -89,7 +89,7 @@ def build_asset(
     def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
         # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
         # its code location loads.
-        from mesh_platform.dagster.versions import (
+        from mesh_platform.dagster.holds import (
             Held,
             held_outputs,
             hold_notice,
@@ -98,7 +98,7 @@ def build_asset(
         )
         from mesh_platform.quality.gate import QualityGate
         from mesh_platform.quality.volume import VOLUME_ACCEPT, VOLUME_TAG
-        from mesh_platform.run.materialize import materialize
+        from mesh_platform.run.materialize import materialize_product
 
         lakehouse: Lakehouse = context.resources.lakehouse
         # A product held after a rollback is not computed at all (docs/versions.md).
@@ -115,21 +115,21 @@ def build_asset(
         gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
         started_at = datetime.now(UTC)
 
-        def audit(table: Any) -> None:
+        def check(table: Any) -> None:
             # Checked again just before the write: a rollback made while this run computed
             # must not be overwritten by it.
             raise_if_held(spec, lakehouse)
-            gate.audit(table)
+            gate.check(table)
 
         with product_template(context, spec, hooks) as facts:
             try:
-                done = materialize(
+                done = materialize_product(
                     spec,
                     plan,
                     lakehouse,
                     partition_slice(spec, context),
                     engine,
-                    audit=audit,
+                    gate=check,
                 )
             except Held as error:
                 facts.update(held=error.notice.message)
@@ -137,7 +137,7 @@ def build_asset(
                 return
             except Exception as error:
                 # The checks evaluated so far are recorded even when the run fails.
-                gate.failed_before_audit(error)
+                gate.failed_before_check(error)
                 yield from gate.results
                 raise
             for warning in done.warnings:

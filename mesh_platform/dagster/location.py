@@ -39,7 +39,7 @@ def load_domain(
             file=definitions_file,
             fix="put definitions.py in domains/<domain>/, next to domain.yaml",
         )
-    parts = [domain_definitions(folder.parent.parent, folder.name), automation_definitions()]
+    parts = [location_definitions(folder.parent.parent, folder.name), automation_definitions()]
     if extra is not None:
         parts.append(extra)
     settings = dg.Definitions(resources=build_resources(folder.name), executor=build_executor())
@@ -67,7 +67,7 @@ def automation_definitions() -> dg.Definitions:
     )
 
 
-def domain_definitions(root: Path, domain: str) -> dg.Definitions:
+def location_definitions(root: Path, domain: str) -> dg.Definitions:
     """The assets, schedules and freshness checks of `domain` under the mesh `root`, with the
     resources its products' engines take from a run (Spark's `pyspark`); the location adds the
     others."""

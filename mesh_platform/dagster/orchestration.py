@@ -34,7 +34,13 @@ from mesh_platform.run.failures import (
 )
 from mesh_platform.spec.workspace import Key
 
-__all__ = ["RunSummary", "domain_definitions", "materialize", "missing_upstream", "select"]
+__all__ = [
+    "RunSummary",
+    "imported_definitions",
+    "materialize_selection",
+    "missing_upstream",
+    "select",
+]
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class RunSummary:
     held: tuple[str, ...] = ()
 
 
-def domain_definitions(domain: str) -> dg.Definitions:
+def imported_definitions(domain: str) -> dg.Definitions:
     """The Definitions of a domain's code location (`domains.<domain>.definitions`)."""
     module = importlib.import_module(f"domains.{domain}.definitions")
     return module.defs
@@ -107,7 +113,7 @@ def _batches(mesh: Mesh, keys: Iterable[Key]) -> list[list[Key]]:
     return batches
 
 
-def materialize(
+def materialize_selection(
     mesh: Mesh,
     keys: Iterable[Key],
     instance: dg.DagsterInstance,
@@ -169,7 +175,7 @@ def _run(
     raise_on_failure: bool,
     log_level: str,
 ) -> RunSummary:
-    defs = domain_definitions(domain)
+    defs = imported_definitions(domain)
     spec = mesh.products[batch[0]].spec
     tags: dict[str, str] = {"mesh/launched_by": "mesh-cli"}
     partitions = None
@@ -232,7 +238,7 @@ def _run(
 
 def _held(instance: dg.DagsterInstance, run_id: str, domain: str) -> tuple[str, ...]:
     """The products of `domain` the run left alone because they are held (its `mesh/held`)."""
-    from mesh_platform.dagster.versions import HELD_TAG
+    from mesh_platform.dagster.holds import HELD_TAG
 
     run = instance.get_run_by_id(run_id)
     listed = run.tags.get(HELD_TAG, "") if run is not None else ""

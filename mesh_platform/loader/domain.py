@@ -36,10 +36,10 @@ from mesh_platform.spec.workspace import (
     Key,
     domain_folder,
     domain_package,
-    load_domain,
     load_product,
     product_exists,
     product_names,
+    read_domain,
 )
 
 
@@ -337,4 +337,4 @@ def salvage_domain(
 @functools.lru_cache(maxsize=64)
 def planner_for(root: Path, domain: str) -> DomainPlanner:
     """The planner of `domain` under `root`, one per process (a code location's)."""
-    return DomainPlanner(load_domain(root, domain), ContractReader(root))
+    return DomainPlanner(read_domain(root, domain), ContractReader(root))

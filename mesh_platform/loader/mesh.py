@@ -22,7 +22,7 @@ from mesh_platform.loader.domain import (
     salvage_domain,
 )
 from mesh_platform.spec.loading import DomainSource, ProductSource
-from mesh_platform.spec.workspace import Key, discover_domains, load_domain, repo_root
+from mesh_platform.spec.workspace import Key, discover_domains, read_domain, repo_root
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _specs_cached(root: Path) -> MeshSpecs:
     domains: dict[str, DomainSource] = {}
     for folder in discover_domains(root):
         try:
-            domains[folder.name] = load_domain(root, folder.name)
+            domains[folder.name] = read_domain(root, folder.name)
         except (SpecError, SpecErrors):
             continue
     products = {p.spec.key: p for d in domains.values() for p in d.products}
@@ -160,7 +160,7 @@ def load_healthy(root: Path) -> Mesh:
     excluded: dict[Key, str] = {}
     for folder in discover_domains(root):
         try:
-            domains[folder.name] = load_domain(root, folder.name)
+            domains[folder.name] = read_domain(root, folder.name)
         except (SpecError, SpecErrors) as exc:
             found = exc.errors if isinstance(exc, SpecErrors) else [exc]
             errors.extend(found)

@@ -22,7 +22,7 @@ from mesh_platform.loader.domain import ContractReader, DomainPlanner
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.impact import ImpactError
 from mesh_platform.spec.loading import PRODUCTS_DIR, DomainSource
-from mesh_platform.spec.workspace import Key, discover_domains, load_domain
+from mesh_platform.spec.workspace import Key, discover_domains, read_domain
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -50,7 +50,7 @@ def partial_mesh(root: Path, domains: set[str]) -> Mesh:
     broken: dict[str, str] = {}
     for domain in sorted(domains):
         try:
-            sources[domain] = load_domain(root, domain)
+            sources[domain] = read_domain(root, domain)
         except (SpecError, SpecErrors) as exc:
             found = exc.errors if isinstance(exc, SpecErrors) else [exc]
             broken[domain] = f"{found[0].problem}; `mesh validate` lists every error"
@@ -93,7 +93,7 @@ def input_graph(root: Path) -> dict[Key, tuple[Key, ...]]:
                 graph[(domain, data["name"])] = tuple(_ref(domain, str(r)) for r in refs)
         if any(not p.name.startswith("_") for p in products.glob("*.py")):
             try:
-                source = load_domain(root, domain)
+                source = read_domain(root, domain)
             except (SpecError, SpecErrors):
                 continue
             for product in source.products:

@@ -68,14 +68,14 @@ class QualityGate:
         self.instance = instance
         self.results: list[dg.AssetCheckResult] = []
         self.seconds = 0.0
-        self._audited = False
+        self._checked = False
 
     def _key(self) -> dg.AssetKey:
         return dg.AssetKey(list(self.spec.key))
 
-    def audit(self, table: pa.Table) -> None:
+    def check(self, table: pa.Table) -> None:
         """Check the conformed result; raise `dg.Failure` when an `error` rule fails."""
-        self._audited = True
+        self._checked = True
         started = time.perf_counter()
         contract = self._contract(table)
         if self.spec.visibility == "published":
@@ -100,9 +100,9 @@ class QualityGate:
         if blocking or blocking_volume:
             raise self._failure(blocking, blocking_volume)
 
-    def failed_before_audit(self, error: BaseException) -> None:
-        """A run that failed before the audit: a contract breach still shows on its check."""
-        if self._audited or isinstance(error, StepFailed):
+    def failed_before_check(self, error: BaseException) -> None:
+        """A run that failed before the check: a contract breach still shows on its check."""
+        if self._checked or isinstance(error, StepFailed):
             return
         if isinstance(error, BusinessLogicError):
             self.results.append(

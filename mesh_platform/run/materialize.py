@@ -1,4 +1,4 @@
-"""One materialization of a product: inputs, engine, contract, audit, atomic write.
+"""One materialization of a product: inputs, engine, contract, quality gate, atomic write.
 
 Engine-neutral and Dagster-free: the asset (`dagster/factory.py`) calls it and turns what it
 returns into the materialization's metadata. What the whole materialization consumed (CPU of
@@ -85,18 +85,18 @@ def _inputs_size(inputs: Mapping[str, Any]) -> tuple[int, int]:
     return sum(r for r, _ in sizes), sum(b for _, b in sizes)
 
 
-def materialize(
+def materialize_product(
     spec: ProductSpec,
     plan: ProductPlan,
     lakehouse: Lakehouse,
     partition: PartitionSlice | None = None,
     engine: Engine | None = None,
     keys: Keyring | None = None,
-    audit: Callable[[pa.Table], None] | None = None,
+    gate: Callable[[pa.Table], None] | None = None,
 ) -> Materialized:
     """Compute the product and commit it to the lakehouse.
 
-    `audit` (the quality gate) sees the conformed result before the write and may refuse it.
+    `gate` (the quality gate) sees the conformed result before the write and may refuse it.
     A read of another domain's product without an approved subscription fails first, before
     anything is read (`SubscriptionRequired`, saying how to subscribe).
     """
@@ -126,8 +126,8 @@ def materialize(
             result = engine.run(plan, given, partition)
             data, engine_usage = result.table, result.usage
         table = conform(data, plan, spec.qualified_name)
-        if audit is not None:
-            audit(table)
+        if gate is not None:
+            gate(table)
         written = lakehouse.write(spec.key, table, partition)
         _, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
     usage = replace(

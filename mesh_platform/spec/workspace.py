@@ -55,7 +55,7 @@ def find_domain_folder(start: Path) -> Path | None:
     return None
 
 
-def load_domain(root: Path, domain: str) -> DomainSource:
+def read_domain(root: Path, domain: str) -> DomainSource:
     """Read one domain folder: its domain file and every product spec in it."""
     folder = domain_folder(root, domain)
     if not folder.is_dir():

@@ -1,4 +1,4 @@
-"""Budget exceptions: a domain's time-limited exception to a limit of the budget standard.
+"""Budget waivers: a domain's time-limited waiver of a limit of the budget standard.
 
 Revision ID: 0004_budget_exceptions
 Revises: 0003_run_costs

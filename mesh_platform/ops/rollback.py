@@ -5,7 +5,7 @@ A rollback restores the product's Delta table to an earlier version (a new versi
 deleted), records the restore and a hold in the catalog and an entry in the audit log, all in
 one transaction with the restore, then notifies the domains whose products read it. The hold
 keeps every materialization from overwriting the restored version until the owner releases
-it (`dagster/versions.py` enforces it in the asset).
+it (`dagster/holds.py` enforces it in the asset).
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from typing import Any
 from mesh_platform.access import APPROVED, subscriptions
 from mesh_platform.catalog import Catalog, record_audit
 from mesh_platform.errors import MeshError
-from mesh_platform.lake.lakehouse import Key, Lakehouse
-from mesh_platform.lake.versions import (
+from mesh_platform.lake.delta_versions import (
     check_target,
     delta_history,
     restore,
     rows_at,
     version_at,
 )
+from mesh_platform.lake.lakehouse import Key, Lakehouse
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.ops.routing import recipients
-from mesh_platform.run.versions import (
+from mesh_platform.run.version_records import (
     RESTORE,
     ProductHold,
     active_hold,

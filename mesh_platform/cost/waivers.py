@@ -1,6 +1,6 @@
-"""Budget exceptions: who granted a domain more room on which limit, why, and until when.
+"""Budget waivers: who granted a domain more room on which limit, why, and until when.
 
-Kept in the catalog's `budget_exceptions` table. An exception is active through its `until`
+Kept in the catalog's `budget_exceptions` table. A waiver is active through its `until`
 day (UTC, inclusive); it suppresses the notification of a breach of its limit (for its
 product, or every product of the domain when it names none) and nothing else.
 """
@@ -16,8 +16,8 @@ from mesh_platform.cost.budgets import LIMIT_NAMES, BudgetError
 
 
 @dataclass(frozen=True)
-class BudgetGrant:
-    """One recorded exception."""
+class BudgetWaiver:
+    """One recorded waiver."""
 
     id: int
     domain: str
@@ -33,7 +33,7 @@ class BudgetGrant:
         return now.astimezone(UTC).date() <= self.until
 
     def covers(self, domain: str, limit: str, product: str | None) -> bool:
-        """Whether it is an exception to `limit` of `domain` (for `product`, if it names one)."""
+        """Whether it is a waiver of `limit` of `domain` (for `product`, if it names one)."""
         return (
             self.domain == domain
             and self.limit == limit
@@ -47,7 +47,7 @@ class BudgetGrant:
         return data
 
 
-def grant_exception(
+def grant_waiver(
     catalog: Catalog,
     domain: str,
     limit: str,
@@ -56,22 +56,22 @@ def grant_exception(
     reason: str,
     product: str | None = None,
     now: datetime | None = None,
-) -> BudgetGrant:
-    """Record an exception; `BudgetError` when it is malformed or already expired."""
-    from mesh_platform.catalog.models import BudgetException
+) -> BudgetWaiver:
+    """Record a waiver; `BudgetError` when it is malformed or already expired."""
+    from mesh_platform.catalog.models import BudgetWaiverRecord
 
     now = now or datetime.now(UTC)
     if limit not in LIMIT_NAMES:
         raise BudgetError(f"no budget limit {limit!r}; one of: {', '.join(LIMIT_NAMES)}")
     if product is not None and limit == "per_domain_month":
-        raise BudgetError("an exception to per_domain_month is for the whole domain: no product")
+        raise BudgetError("a waiver of per_domain_month is for the whole domain: no product")
     if product is not None and not product.startswith(f"{domain}."):
         raise BudgetError(f"product {product!r} is not of domain {domain!r} (domain.product)")
     if until < now.astimezone(UTC).date():
         raise BudgetError(f"--until {until.isoformat()} is already past")
     if not granted_by.strip() or not reason.strip():
-        raise BudgetError("an exception needs who granted it (--by) and why (--reason)")
-    row = BudgetException(
+        raise BudgetError("a waiver needs who granted it (--by) and why (--reason)")
+    row = BudgetWaiverRecord(
         domain=domain,
         limit_name=limit,
         product=product,
@@ -86,34 +86,34 @@ def grant_exception(
         return _grant(row)
 
 
-def list_exceptions(catalog: Catalog) -> list[BudgetGrant]:
-    """Every recorded exception, latest expiry first."""
+def list_waivers(catalog: Catalog) -> list[BudgetWaiver]:
+    """Every recorded waiver, latest expiry first."""
     from sqlalchemy import select
 
-    from mesh_platform.catalog.models import BudgetException
+    from mesh_platform.catalog.models import BudgetWaiverRecord
 
-    query = select(BudgetException).order_by(
-        BudgetException.until.desc(), BudgetException.id.desc()
+    query = select(BudgetWaiverRecord).order_by(
+        BudgetWaiverRecord.until.desc(), BudgetWaiverRecord.id.desc()
     )
     with catalog.session() as session:
         return [_grant(row) for row in session.scalars(query)]
 
 
-def active_exceptions(catalog: Catalog, now: datetime) -> list[BudgetGrant]:
-    """The exceptions that apply at `now`."""
+def active_waivers(catalog: Catalog, now: datetime) -> list[BudgetWaiver]:
+    """The waivers that apply at `now`."""
     from sqlalchemy import select
 
-    from mesh_platform.catalog.models import BudgetException
+    from mesh_platform.catalog.models import BudgetWaiverRecord
 
-    query = select(BudgetException).where(BudgetException.until >= now.astimezone(UTC).date())
+    query = select(BudgetWaiverRecord).where(BudgetWaiverRecord.until >= now.astimezone(UTC).date())
     with catalog.session() as session:
         return [_grant(row) for row in session.scalars(query)]
 
 
-def render_exceptions(grants: list[BudgetGrant], now: datetime | None = None) -> str:
-    """The exceptions as a table a person reads."""
+def render_waivers(grants: list[BudgetWaiver], now: datetime | None = None) -> str:
+    """The waivers as a table a person reads."""
     if not grants:
-        return "no budget exceptions"
+        return "no budget waivers"
     now = now or datetime.now(UTC)
     lines = [f"{'domain':<14} {'limit':<18} {'product':<32} {'until':<10} {'state':<8} by: why"]
     for g in grants:
@@ -125,8 +125,8 @@ def render_exceptions(grants: list[BudgetGrant], now: datetime | None = None) ->
     return "\n".join(lines)
 
 
-def _grant(row: Any) -> BudgetGrant:
-    return BudgetGrant(
+def _grant(row: Any) -> BudgetWaiver:
+    return BudgetWaiver(
         id=row.id,
         domain=row.domain,
         limit=row.limit_name,

@@ -53,7 +53,7 @@ def _catalog_errors() -> tuple[type[Exception], ...]:
 def history(product: str, limit: int, as_json: bool) -> None:
     """PRODUCT's versions, newest first: time, rows, code version and run that wrote each,
     rollbacks (who, why) and whether it is held."""
-    from mesh_platform.ops.versions import history as product_history
+    from mesh_platform.ops.rollback import history as product_history
 
     mesh, lakehouse, notifier = _context()
     try:
@@ -80,7 +80,7 @@ def rollback(product: str, target: str, reason: str, by: str | None, as_json: bo
     audit it, notify the domains reading it, and hold it until `mesh release`."""
     from dataclasses import asdict
 
-    from mesh_platform.ops.versions import rollback as roll_back
+    from mesh_platform.ops.rollback import rollback as roll_back
 
     mesh, lakehouse, notifier = _context()
     try:
@@ -114,7 +114,7 @@ def rollback(product: str, target: str, reason: str, by: str | None, as_json: bo
 def release(product: str, reason: str, by: str | None, as_json: bool) -> None:
     """End PRODUCT's hold after a rollback: its next materialization (automation, schedule or
     `mesh materialize`) writes it again."""
-    from mesh_platform.ops.versions import release as release_product
+    from mesh_platform.ops.rollback import release as release_product
 
     mesh, _, notifier = _context()
     try:

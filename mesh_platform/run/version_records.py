@@ -34,8 +34,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from mesh_platform.catalog import Base, Catalog, CatalogUnavailable
 from mesh_platform.catalog.models import utcnow
 from mesh_platform.errors import MeshError
+from mesh_platform.lake.delta_versions import is_platform_restore, last_commit
 from mesh_platform.lake.lakehouse import Key, Lakehouse
-from mesh_platform.lake.versions import is_platform_restore, last_commit
 
 WRITE = "write"
 RESTORE = "restore"

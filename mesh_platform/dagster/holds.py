@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
-from mesh_platform.run.versions import HoldNotice
+from mesh_platform.run.version_records import HoldNotice
 from mesh_platform.spec.model import ProductSpec
 
 HELD_TAG = "mesh/held"
@@ -33,7 +33,7 @@ class Held(Exception):
 def hold_notice(spec: ProductSpec, lakehouse: Lakehouse) -> HoldNotice | None:
     """Why the product must not be written now, None when it may be."""
     from mesh_platform.config import environment
-    from mesh_platform.run.versions import hold_on
+    from mesh_platform.run.version_records import hold_on
 
     return hold_on(lakehouse, spec.key, environment.catalog_url())
 
@@ -78,7 +78,7 @@ def record_written(
     """
     from mesh_platform.catalog import Catalog, CatalogUnavailable
     from mesh_platform.config import environment
-    from mesh_platform.run.versions import record_version
+    from mesh_platform.run.version_records import record_version
 
     if context.instance.is_ephemeral:
         return
