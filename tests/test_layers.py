@@ -59,3 +59,48 @@ def test_a_breach_fails_the_check(tmp_path: Path, module: str, line: str, contra
     assert result.returncode != 0
     broken = [ln for ln in result.stdout.splitlines() if "BROKEN" in ln]
     assert any(contract.replace(" BROKEN", "") in ln for ln in broken), result.stdout[-3000:]
+
+
+def _contract_layers() -> list[set[str]]:
+    """The layers of the import-linter contract, highest first, each a set of packages."""
+    import tomllib
+
+    config = tomllib.loads((repo_root() / "pyproject.toml").read_text())
+    (contract,) = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
+    ]
+    return [{p.strip() for p in layer.split("|")} for layer in contract["layers"]]
+
+
+def _documented_layers() -> list[set[str]]:
+    """The layer table of docs/architecture.md, highest first: the packages named in the
+    `package` column of each row (`cli/`, `` `dev/` \\| `ops/` ``, `errors`)."""
+    import re
+
+    rows = []
+    for line in (repo_root() / "docs" / "architecture.md").read_text().splitlines():
+        match = re.match(r"\|\s*(\d+)\s*\|(.*?)(?<!\\)\|", line)
+        if match:
+            names = re.findall(r"`([a-z_]+)/?`", match.group(2))
+            rows.append((int(match.group(1)), set(names)))
+    assert rows, "docs/architecture.md has no layer table"
+    return [names for _, names in sorted(rows, key=lambda r: -r[0])]
+
+
+def test_the_documented_layers_are_the_checked_ones() -> None:
+    """docs/architecture.md's layer table and the contract `lint-imports` checks list the
+    same packages in the same layers, in the same order: the doc cannot drift from the code."""
+    assert _documented_layers() == _contract_layers()
+
+
+def test_every_package_is_in_a_layer() -> None:
+    """Each package and top-level module of mesh_platform sits in a layer of the contract."""
+    package = repo_root() / "mesh_platform"
+    found = {
+        p.name if p.is_dir() else p.stem
+        for p in package.iterdir()
+        if (p.is_dir() and (p / "__init__.py").is_file())
+        or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+    layered = set().union(*_contract_layers())
+    assert found == layered
