@@ -6,12 +6,8 @@ line in `dagster definitions validate`, `mesh validate` and the UI's reload alik
 
 from __future__ import annotations
 
-import ast
-import importlib
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from sqlglot import exp
@@ -22,6 +18,7 @@ from mesh_platform.compile.grouping import check_grouping
 from mesh_platform.compile.lineage import product_lineage
 from mesh_platform.compile.rules import validate_rules
 from mesh_platform.compile.sql import SqlProblem
+from mesh_platform.compile.step_modules import check_step_module
 from mesh_platform.compile.type_check import CertainType, certain_types, contradiction
 from mesh_platform.errors import SpecError
 from mesh_platform.registry import check_params, registry
@@ -261,44 +258,8 @@ def _plan_standard(
 
 
 def _plan_python(source: ProductSource, index: int, name: str, step: PythonStep) -> PlannedStep:
-    module_name, _, function = step.python.partition(":")
-    try:
-        found = _defines(module_name, function)
-    except (ImportError, ValueError) as exc:
-        raise source.error(
-            f"python step cannot import {module_name!r}: {exc}",
-            "steps",
-            index,
-            "python",
-            fix="check the module path; domain code lives in domains/<domain>/",
-        ) from None
-    if not found:
-        raise source.error(
-            f"python step: {module_name!r} has no function {function!r}",
-            "steps",
-            index,
-            "python",
-            fix="define the function or fix its name",
-        )
+    check_step_module(source, index, name, step)  # imports the step's module
     return PlannedStep(name, "python", python=step.python, output=None)
-
-
-def _defines(module_name: str, function: str) -> bool:
-    """Whether the module defines `function`, read from its source when it has one.
-
-    Reading the file (not importing it) keeps loading specs free of the step's own imports
-    (polars, pandas, ...); a name not found in the source is looked up by importing it.
-    """
-    spec = importlib.util.find_spec(module_name)
-    if spec is None:
-        raise ImportError(f"No module named {module_name!r}")
-    origin = spec.origin
-    if origin and origin.endswith(".py"):
-        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
-                return True
-    return callable(getattr(importlib.import_module(module_name), function, None))
 
 
 def _landing_plan(source: ProductSource) -> ProductPlan:

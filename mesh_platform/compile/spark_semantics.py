@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 
 from sqlglot import exp
 
+from mesh_platform.errors import SpecError
+
 # Spark's trunc / date_trunc formats (the local engine maps each to its own date part).
 TRUNC_FORMATS = frozenset(
     {"YEAR", "YYYY", "YY", "QUARTER", "MONTH", "MM", "MON", "WEEK", "DAY", "DD", "HOUR",
@@ -60,7 +62,7 @@ NO_LOCAL_EQUIVALENT: dict[str, str] = {
 }
 
 
-class Refusal(Exception):
+class Refusal(SpecError):
     """An idiom refused, with the node to point at and the fix."""
 
     def __init__(self, name: str, node: exp.Expr, message: str, fix: str) -> None:
@@ -202,6 +204,30 @@ def _no_local_equivalent(node: exp.Expr) -> Refusal:
     )
 
 
+def _star_argument(node: exp.Star) -> Refusal | None:
+    """`*` (or `t.*`) as a function's argument: Spark expands it to the columns (struct(*) is a
+    struct of every column, named after it); the local engine cannot expand it there."""
+    holder = node.parent if isinstance(node.parent, exp.Column) else node
+    function = holder.parent
+    if not isinstance(function, exp.Func) or isinstance(function, exp.Count):
+        return None  # SELECT *, t.*, count(*)
+    name = (
+        function.name if isinstance(function, exp.Anonymous) else function.sql_names()[0]
+    ).lower()
+    return Refusal(
+        name,
+        function,
+        f"{name}(*) cannot be given Spark's meaning here: the local engine cannot expand * "
+        "inside a function call",
+        "name the columns in place of `*`: "
+        + (
+            "struct(a, b, ...) gives the same fields, each named after its column"
+            if name == "struct"
+            else f"{name}(..., a, b) instead of {name}(..., *)"
+        ),
+    )
+
+
 def int_literal(node: exp.Expr) -> int | None:
     """The value of an integer literal (`2`, `-1`); None for anything else."""
     if isinstance(node, exp.Neg):
@@ -218,6 +244,7 @@ _CHECKS: dict[type[exp.Expr], Callable[..., Refusal | None]] = {
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _trunc,
     exp.Soundex: _soundex,
+    exp.Star: _star_argument,
     **{
         getattr(exp, cls): _no_local_equivalent
         for cls in NO_LOCAL_EQUIVALENT

@@ -1,8 +1,10 @@
 """Reading a landing export for an ingestion product, checked against its declared columns.
 
 A landing problem is the source's or the platform's, never the domain's logic: each is one
-`LandingError` naming the file, what is wrong and the fix. An empty export is not an error
-(a `row_count` rule makes it blocking); the run says so.
+`LandingError` naming the file, what is wrong and the fix. The first ingestion of an empty
+export is one (nothing was ever published: an empty first version is most likely a broken
+export), unless the spec says `allow_empty: true`; a later empty export is written, and the
+run says so (a `row_count` rule, or the volume guard, makes it blocking).
 """
 
 from __future__ import annotations
@@ -48,5 +50,13 @@ def read_landing(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[pa.Table, lis
             "re-export the agreed types, or update the declared `columns:` if the change is meant"
         )
     table = dataset.to_table()
-    warnings = [f"{where} is empty: 0 rows written"] if table.num_rows == 0 else []
-    return table, warnings
+    if table.num_rows > 0:
+        return table, []
+    if not spec.source.allow_empty and not lakehouse.exists(spec.key):
+        raise LandingError(
+            f"{where} is empty and {spec.qualified_name} was never published: nothing is "
+            "written. Fix: have the source re-export it with its rows, or write `source: "
+            f"{{landing: {spec.source.landing}, allow_empty: true}}` if an empty first version "
+            "is meant"
+        )
+    return table, [f"{where} is empty: 0 rows written"]

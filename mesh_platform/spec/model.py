@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from mesh_platform import column_types
+from mesh_platform.errors import SpecError
 from mesh_platform.spec.fields import (
     MAX_SPEC_KINDS,
     PLATFORM_TAGS,
     TAG_KEY,
     TAG_VALUE,
     Automation,
+    Channel,
     Frozen,
     Name,
     Owner,
     Visibility,
+    check_on_call,
 )
 from mesh_platform.spec.quality import Freshness, QualityRule, VolumeGuard
 
@@ -118,6 +123,11 @@ class LandingSource(Frozen):
     """A product read from a landing file of an operational source (platform ingestion)."""
 
     landing: str
+    allow_empty: bool = Field(
+        default=False,
+        description="Publish an empty export as the product's first version; by default the "
+        "first ingestion of an empty export is refused (a later one is written, with a warning).",
+    )
 
 
 class ProductSpec(Frozen):
@@ -256,8 +266,13 @@ class DomainSpec(Frozen):
     team: str = Field(min_length=1, pattern=r"^\S+$", description="The owning team (no spaces).")
     description: str = ""
     owners: tuple[Owner, ...] = ()
-    on_call: str | None = None
-    channels: tuple[str, ...] = ()
+    on_call: str | None = Field(
+        default=None, description="The email address the domain's failures are sent to."
+    )
+    channels: tuple[Channel, ...] = Field(
+        default=(),
+        description="More alert destinations: webhook:<name>, slack:<name>, email:<address>.",
+    )
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     time_to_recover_hours: float = 24
     template_hooks: tuple[str, ...] = Field(
@@ -275,10 +290,39 @@ class DomainSpec(Frozen):
         description="Who answers for the domain's operations, access decisions and budget.",
     )
 
+    @field_validator("on_call")
+    @classmethod
+    def _on_call(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return v if v is None else check_on_call(v, info.data.get("name"))
+
     @property
     def default_owner(self) -> str:
         """The team owner stamped on products that name none."""
         return f"team:{self.team}"
+
+    @property
+    def notified(self) -> tuple[str, ...]:
+        """Where the notifier sends the domain's alerts: its channels, its on-call by email."""
+        on_call = (f"email:{self.on_call}",) if self.on_call else ()
+        return tuple(dict.fromkeys((*self.channels, *on_call)))
+
+
+def domain_notices(spec: DomainSpec, path: Path, line: int | None = 1) -> list[SpecError]:
+    """What is accepted in a domain file but should be told (`path`, at `line`): a domain
+    that names nobody to notify, whose failures alert no one (owners are Dagster's owners, not
+    recipients). Reported, not refused: the domain's products run as they should."""
+    if spec.notified:
+        return []
+    return [
+        SpecError(
+            f"domain {spec.name!r} names nobody to notify: alerts of its failures reach no one "
+            "(owners are not notified; the notifier sends to `on_call` and `channels`)",
+            file=path,
+            line=line,
+            fix=f"add `on_call: {spec.name}-oncall@example.com` (the address its failures are "
+            "emailed to) or `channels: [webhook:<name>]` to the domain file",
+        )
+    ]
 
 
 def is_valid_cron(expression: str) -> bool:

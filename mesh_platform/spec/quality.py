@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from mesh_platform.spec.fields import Frozen, Name, RuleKind, Severity, Visibility
+from mesh_platform.spec.fields import Frozen, Name, RuleKind, Severity, Visibility, invalid
 
 
 class Freshness(Frozen):
@@ -53,22 +53,38 @@ class QualityRule(Frozen):
             raise ValueError("rule 'unique' needs `column:` (or `columns:` for a compound key)")
         if self.rule == "accepted_values" and not self.values:
             raise ValueError("rule 'accepted_values' needs `values:` (a list)")
-        if self.rule in ("between", "row_count") and self.min is None and self.max is None:
-            raise ValueError(f"rule {self.rule!r} needs `min:` and/or `max:`")
+        if self.rule in ("between", "row_count"):
+            self._check_range()
         if self.rule == "regex":
-            if not self.pattern:
-                raise ValueError("rule 'regex' needs `pattern:`")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"rule 'regex': pattern {self.pattern!r} is invalid: {exc}"
-                ) from None
+            self._check_pattern()
         if self.rule == "references" and not self.product:
             raise ValueError("rule 'references' needs `product:` (an input holding the keys)")
         if self.rule == "sql" and not self.sql:
             raise ValueError("rule 'sql' needs `sql:` (a query returning the bad rows)")
         return self
+
+    def _check_range(self) -> None:
+        if self.min is None and self.max is None:
+            raise ValueError(f"rule {self.rule!r} needs `min:` and/or `max:`")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise invalid(
+                f"rule {self.rule!r}: min ({self.min:g}) is above max ({self.max:g}); no "
+                f"{'value' if self.rule == 'between' else 'row count'} can pass",
+                f"swap min and max (`min: {self.max:g}, max: {self.min:g}`)",
+            )
+
+    def _check_pattern(self) -> None:
+        if not self.pattern:
+            raise ValueError("rule 'regex' needs `pattern:`")
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise invalid(
+                f"rule 'regex': pattern {self.pattern!r} is invalid: {exc}",
+                f"correct the pattern{'' if exc.pos is None else f' at position {exc.pos}'}: "
+                "it is a Python regular expression; close each `[`, `(` and `{`, or escape a "
+                "literal one with a backslash (`\\[`), and quote the pattern in YAML ('...')",
+            ) from None
 
     @property
     def check_name(self) -> str:

@@ -84,8 +84,15 @@ def _read(path: Path) -> SequenceSpec:
     return spec
 
 
+def is_sequence_name(name: str) -> bool:
+    """Whether `name` names a sequence file of a sequences folder, not a path leaving it."""
+    return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\")
+
+
 def find_sequence(name: str, domain_folder: Path | None) -> tuple[SequenceSpec, Path] | None:
     """The sequence `name`: the domain's own first, then the platform's."""
+    if not is_sequence_name(name):
+        return None  # a path is never looked up: an include cannot leave the sequences folders
     folders = [domain_folder / SEQUENCES_DIR] if domain_folder else []
     for folder in [*folders, *registry().sequence_folders]:
         path = folder / f"{name}.yaml"
@@ -155,27 +162,9 @@ def expand(
             out.append(step)
             origins.append((index, False))
             continue
-        name = step["include"]
-        extra = sorted(set(step) - {"include", "with"})
-        found = find_sequence(str(name), domain_folder)
-        error = None
-        if extra:
-            error = (
-                f"an include takes only `include:` and `with:`, not {', '.join(extra)}",
-                "move step settings into the sequence",
-            )
-        elif found is None:
-            known = ", ".join(s.name for s in available(domain_folder)) or "(none)"
-            error = (
-                f"unknown step sequence {name!r}",
-                f"use one of: {known} (see `mesh standards`), or add "
-                f"domains/<domain>/{SEQUENCES_DIR}/{name}.yaml",
-            )
-        elif depth >= MAX_DEPTH:
-            error = (
-                f"sequence {name!r} includes sequences more than {MAX_DEPTH} deep",
-                "check for a sequence that includes itself",
-            )
+        name = str(step["include"])
+        found = find_sequence(name, domain_folder)
+        error = _include_problem(step, name, found, domain_folder, depth)
         if error is not None:
             raise SpecError(error[0], file=product, line=line_of(index), fix=error[1])
         assert found is not None
@@ -196,3 +185,59 @@ def expand(
         out.extend(rendered)
         origins.extend((index, True) for _ in rendered)
     return out, origins
+
+
+def _include_problem(
+    step: dict[str, Any],
+    name: str,
+    found: tuple[SequenceSpec, Path] | None,
+    domain_folder: Path,
+    depth: int,
+) -> tuple[str, str] | None:
+    """What is wrong with an `- include:` step, and the fix; None when it can be expanded."""
+    extra = sorted(set(step) - {"include", "with"})
+    if extra:
+        return (
+            f"an include takes only `include:` and `with:`, not {', '.join(extra)}",
+            "move step settings into the sequence",
+        )
+    if not is_sequence_name(name):
+        stem = re.split(r"[/\\]", name)[-1].removesuffix(".yaml") or "<name>"
+        return (
+            f"include {name!r} is a path: an include cannot leave the sequences folders "
+            f"(`standards/sequences/` or the domain's own `{SEQUENCES_DIR}/`)",
+            f"write `include: {stem}`, with the sequence in "
+            f"domains/{domain_folder.name}/{SEQUENCES_DIR}/{stem}.yaml (the domain's own) or in "
+            "standards/sequences/ (published by the platform team, see `mesh standards`)",
+        )
+    if found is None:
+        known = ", ".join(s.name for s in available(domain_folder)) or "(none)"
+        return (
+            f"unknown step sequence {name!r}",
+            f"use one of: {known} (see `mesh standards`), or add "
+            f"domains/<domain>/{SEQUENCES_DIR}/{name}.yaml",
+        )
+    given = step.get("with")
+    if given is not None and not isinstance(given, dict):
+        params = found[0].params
+        example = ", ".join(
+            f"{p}: {'[...]' if spec.type in ('columns', 'list') else '...'}"
+            for p, spec in params.items()
+        )
+        return (
+            f"include {name!r}: `with:` must be a mapping of parameter: value, not a "
+            f"{_KINDS.get(type(given), type(given).__name__)}",
+            f"write `with: {{{example}}}`; the parameters of {name}: "
+            f"{', '.join(params) or '(none)'} (`mesh standards`)",
+        )
+    if depth >= MAX_DEPTH:
+        return (
+            f"sequence {name!r} includes sequences more than {MAX_DEPTH} deep",
+            "check for a sequence that includes itself",
+        )
+    return None
+
+
+_KINDS: dict[type, str] = {
+    list: "list", str: "string", bool: "boolean", int: "number", float: "number"
+}  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mesh_platform.errors import SpecError
+from mesh_platform.spec.fields import FIX_KEY
 from mesh_platform.spec.yaml_source import YamlDocument
 
 
@@ -47,7 +48,7 @@ def validation_errors(
         else:
             msg = err["msg"].removeprefix("Value error, ")
             message = f"field `{dotted}`: {msg}"
-            fix = _fix_for(kind)
+            fix = (err.get("ctx") or {}).get(FIX_KEY) or _fix_for(kind)
         errors.append(SpecError(message, file=path, line=line, fix=fix))
     return errors
 
@@ -61,5 +62,3 @@ def _fix_for(kind: str) -> str | None:
     if kind == "literal_error":
         return "use one of the allowed values listed above"
     return None
-
-

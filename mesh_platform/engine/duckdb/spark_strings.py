@@ -2,7 +2,9 @@
 
 Spark reads substring position 0 as 1 and a negative length as 0, gives 0 from locate for a
 position below 1, escapes LIKE patterns with a backslash by default, removes the search text
-when replace has no replacement, and splits without a limit when the limit is not positive.
+when replace has no replacement, splits without a limit when the limit is not positive, and
+reads a string given where binary is expected (`base64(s)`, `CAST(s AS BINARY)`) as its UTF-8
+bytes (DuckDB's cast of text to BLOB reads `\\x41` escapes and refuses other non-ASCII text).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from mesh_platform.compile.spark_semantics import int_literal
-from mesh_platform.engine.duckdb.nodes import lit_int, replace_node
+from mesh_platform.engine.duckdb.nodes import STRINGS, is_type, lit_int, replace_node
 
 
 def positive_length(node: exp.Expr, key: str) -> None:
@@ -64,6 +66,17 @@ def _split(node: exp.RegexpSplit) -> None:
         node.set("limit", None)
 
 
+def utf8_bytes(node: exp.Expr) -> exp.Expr:
+    """A string expression's UTF-8 bytes, as Spark casts a string to binary."""
+    return exp.Encode(this=node.copy(), charset=exp.Literal.string("utf-8"))
+
+
+def _base64(node: exp.ToBase64) -> None:
+    """base64 of a string encodes its UTF-8 bytes (Spark casts the string to binary)."""
+    if is_type(node.this, STRINGS):
+        node.set("this", utf8_bytes(node.this))
+
+
 STRING_REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.Substring: _substring,
     exp.Left: lambda node: positive_length(node, "expression"),
@@ -73,4 +86,5 @@ STRING_REWRITES: dict[type[exp.Expr], Callable[..., None]] = {
     exp.ILike: _like,
     exp.Replace: _replace_text,
     exp.RegexpSplit: _split,
+    exp.ToBase64: _base64,
 }

@@ -51,7 +51,7 @@ from mesh_platform.engine.duckdb.nodes import (
 )
 from mesh_platform.engine.duckdb.spark_builtins import BUILTIN_REWRITES
 from mesh_platform.engine.duckdb.spark_dates import DATE_REWRITES, date_part, interval_arithmetic
-from mesh_platform.engine.duckdb.spark_strings import STRING_REWRITES
+from mesh_platform.engine.duckdb.spark_strings import STRING_REWRITES, utf8_bytes
 
 
 def to_duckdb(query: exp.Expr, con: duckdb.DuckDBPyConnection | None = None) -> str:
@@ -74,14 +74,17 @@ def _cast(node: exp.Cast) -> None:
     - to an integral type: truncated toward 0 (DuckDB rounds), a string read as a number;
     - to TIMESTAMP: Spark's (local-time-zone) timestamp in a UTC session is DuckDB's plain
       TIMESTAMP, as the lake stores it (sqlglot says TIMESTAMPTZ, which prints '+00');
-    - a string to BOOLEAN: trimmed first (' true ' is true).
+    - a string to BOOLEAN: trimmed first (' true ' is true);
+    - a string to BINARY: its UTF-8 bytes.
     """
     if type(node) is exp.Cast:  # every Spark cast gives NULL for what it cannot convert
         safe = exp.TryCast(this=node.this, to=node.to)
         replace_node(node, safe)
         node = safe
     target = node.to.this
-    if target in (DT.TIMESTAMPTZ, DT.TIMESTAMPLTZ):
+    if target in (DT.BINARY, DT.VARBINARY) and is_type(node.this, STRINGS):
+        replace_node(node, utf8_bytes(node.this))
+    elif target in (DT.TIMESTAMPTZ, DT.TIMESTAMPLTZ):
         node.set("to", exp.DataType.build("TIMESTAMP"))
     elif target == DT.BOOLEAN and is_type(node.this, STRINGS):
         node.set("this", exp.Trim(this=node.this.copy()))
