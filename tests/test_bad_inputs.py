@@ -189,12 +189,6 @@ BROKEN_MODULES = [
         "def run(df):\n    return df +\n",
         2,
         id="syntax error",
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=SyntaxError,
-            reason="access/readonly.py parses the module before the plan imports it and lets "
-            "the SyntaxError out (not this change's file)",
-        ),
     ),
 ]
 

@@ -36,11 +36,15 @@ STORAGE_MODULES = ("deltalake", "mesh_platform.lake", "mesh_platform.run")
 
 
 def _module_tree(module_name: str) -> ast.Module | None:
-    """The parsed source of a module, None when it has no Python source file."""
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+    """The parsed source of a module, None when it has no readable Python source file (not
+    found, or not valid Python: the plan imports the module and reports why, with its line)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except (ImportError, SyntaxError, ValueError, OSError):
         return None
-    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
 
 
 def _function(ref: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
