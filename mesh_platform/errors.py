@@ -40,12 +40,25 @@ class SpecError(MeshError):
         return text
 
 
-class SpecErrors(MeshError):
-    """Several spec errors found in one pass, reported together."""
+class SpecErrors(SpecError):
+    """Several spec errors found in one pass, reported together.
+
+    A `SpecError` itself (`except SpecError` catches both): its file, line, problem and fix
+    are the first error's; its text is every error's, one after the other.
+    """
 
     def __init__(self, errors: list[SpecError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = [single for error in errors for single in every_error(error)]
+        first = self.errors[0] if self.errors else SpecError("no spec errors")
+        super().__init__(first.problem, file=first.file, line=first.line, fix=first.fix)
+
+    def _render(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def every_error(error: SpecError) -> list[SpecError]:
+    """The single errors `error` stands for: those of a `SpecErrors`, else `error` itself."""
+    return list(error.errors) if isinstance(error, SpecErrors) else [error]
 
 
 class BusinessLogicError(MeshError):

@@ -94,10 +94,10 @@ def validate_errors(root: Path) -> list[SpecError]:
     for folder in discover_domains(root):
         try:
             planner_for(root, folder.name).plan_all()
-        except SpecError as exc:
-            by_location.append(str(exc))
         except SpecErrors as exc:
             by_location.extend(str(e) for e in exc.errors)
+        except SpecError as exc:
+            by_location.append(str(exc))
     across_domains = [str(e) for e in errors if "across domains" in e.problem]
     assert sorted(by_location) == sorted(str(e) for e in errors if str(e) not in across_domains)
     return errors

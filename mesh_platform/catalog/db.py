@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from mesh_platform.errors import PlatformError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a connection attempt, or a wait for another writer's lock, may take before the
 # catalog is reported unavailable. Long enough for a busy server or a concurrent writer (our
@@ -26,7 +28,7 @@ _PG_READ_ONLY = "25006"  # read_only_sql_transaction (a replica, default_transac
 _PG_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
 
 
-class CatalogUnavailable(Exception):
+class CatalogUnavailable(PlatformError):
     """The catalog database could not be reached or written; the message says what to check."""
 
     def __init__(self, url: str, reason: str, hint: str) -> None:
@@ -71,6 +73,11 @@ def unavailable(url: str, error: BaseException) -> CatalogUnavailable:
             f"no answer within {CONNECT_TIMEOUT_SECONDS} s: that the host and port in "
             "MESH_CATALOG_URL are right, the server is up and not overloaded, and no firewall "
             "drops the connection"
+        )
+    elif sqlite and isinstance(orig, (FileExistsError, NotADirectoryError)):
+        hint = (
+            "a part of the path in MESH_CATALOG_URL is a file, not a folder: point it at a "
+            "file in a folder (the catalog creates missing folders)"
         )
     elif sqlite:
         hint = f"that the path in MESH_CATALOG_URL exists and is writable; {where}"
@@ -139,7 +146,10 @@ def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # a file where a folder must be, no permission
+                raise unavailable(url, error) from error
         # Sensors and CLI may write at once: wait for the lock, but not indefinitely.
         engine = create_engine(url, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS})
 

@@ -16,13 +16,10 @@ if TYPE_CHECKING:
 
 
 def _catalog() -> Catalog:
-    from mesh_platform.catalog import Catalog, CatalogUnavailable
+    from mesh_platform.catalog import Catalog
     from mesh_platform.config import environment
 
-    try:
-        return Catalog.open(environment.catalog_url())
-    except CatalogUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    return Catalog.open(environment.catalog_url())
 
 
 def _as_dict(row: Subscription) -> dict[str, Any]:

@@ -42,7 +42,11 @@ def prepare_environment() -> None:
 
 
 class MeshGroup(click.Group):
-    """The command group: an error Mesh raises on purpose is one clean message, no traceback."""
+    """The command group: an error Mesh raises on purpose is one clean message, no traceback.
+
+    The one place a `MeshError` becomes the command's message and exit status 1 (a SpecError
+    with its file, line and fix, a catalog outage with what to check); commands let them rise.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -10,7 +10,7 @@ import click
 
 from mesh_platform.cli.app import emit, main, mesh_root
 from mesh_platform.cli.isolation import healthy_mesh
-from mesh_platform.errors import MeshError, SpecErrors
+from mesh_platform.errors import SpecErrors
 
 
 @main.command(name="list")
@@ -177,10 +177,7 @@ def scaffold_product_command(domain: str, name: str, inputs: tuple[str, ...]) ->
         if not sep:
             raise click.BadParameter(f"{item!r}: write PORT=PRODUCT", param_hint="--input")
         pairs[port.strip()] = ref.strip()
-    try:
-        paths = scaffold_product(healthy_mesh(), domain, name, pairs)
-    except MeshError as exc:
-        raise click.ClickException(str(exc)) from None
+    paths = scaffold_product(healthy_mesh(), domain, name, pairs)
     for path in paths:
         click.echo(f"created {path}")
     click.echo(

@@ -14,14 +14,11 @@ if TYPE_CHECKING:
 
 
 def _catalog() -> Catalog:
-    from mesh_platform.catalog import Catalog, CatalogUnavailable
+    from mesh_platform.catalog import Catalog
     from mesh_platform.config import environment
 
     prepare_environment()
-    try:
-        return Catalog.open(environment.catalog_url())
-    except CatalogUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    return Catalog.open(environment.catalog_url())
 
 
 @main.group()
@@ -57,9 +54,7 @@ def grant(
 
     if domain not in MeshSpecs.load().domains:
         raise click.ClickException(f"no domain {domain!r} (see `mesh list`)")
-    row = grant_waiver(
-        _catalog(), domain, limit, until.date(), granted_by, reason, product=product
-    )
+    row = grant_waiver(_catalog(), domain, limit, until.date(), granted_by, reason, product=product)
     scope = row.product or f"every product of {row.domain}"
     click.echo(
         f"waiver {row.id}: {row.limit} for {scope} until {row.until.isoformat()} "

@@ -34,21 +34,18 @@ def cost(
     by: str, period: str | None, since: datetime | None, kind: str | None, as_json: bool
 ) -> None:
     """Recorded run costs: runs, CPU seconds, compute units and dollars, costliest first."""
-    from mesh_platform.catalog import Catalog, CatalogUnavailable
+    from mesh_platform.catalog import Catalog
     from mesh_platform.config import environment
     from mesh_platform.cost.rollup import domain_teams, render, rollup
 
     prepare_environment()
     since_day = since.date() if since is not None else None  # click gives a datetime
-    try:
-        rows = rollup(
-            Catalog.open(environment.catalog_url()),
-            by=by,  # type: ignore[arg-type]
-            period=period or "all",  # type: ignore[arg-type]
-            since=since_day,
-            kind=kind,
-            teams=domain_teams() if by == "team" else None,
-        )
-    except CatalogUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    rows = rollup(
+        Catalog.open(environment.catalog_url()),
+        by=by,  # type: ignore[arg-type]
+        period=period or "all",  # type: ignore[arg-type]
+        since=since_day,
+        kind=kind,
+        teams=domain_teams() if by == "team" else None,
+    )
     emit(as_json, [r.as_dict() for r in rows], render(rows, by))  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ import click
 
 from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.isolation import healthy_mesh
-from mesh_platform.errors import MeshError
 
 if TYPE_CHECKING:
     from mesh_platform.engine.base import StepPreview
@@ -71,8 +70,8 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
             CostRates.from_environment(),
             limit,
         )
-    except (KeyError, MeshError) as exc:
-        raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    except KeyError as exc:  # an unknown or left-out product; MeshErrors: `MeshGroup`
+        raise click.ClickException(str(exc.args[0])) from None
     shown = [*run.steps, *([run.written] if run.written else [])]
     if wanted:
         shown = choose_columns(shown, wanted)

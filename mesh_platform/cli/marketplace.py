@@ -65,23 +65,19 @@ def search(
     Ranked by relevance, then consumers, quality and freshness; each result shows the parts
     of its score. Example: mesh search customer revenue --tag pii
     """
-    from mesh_platform.catalog import CatalogUnavailable
     from mesh_platform.marketplace import search as find
     from mesh_platform.marketplace.text import render_hits
 
-    try:
-        hits = find(
-            _catalog(not no_sync),
-            " ".join(words),
-            domain=domain,
-            tag=tag,
-            column=column,
-            owner=owner,
-            viewer=viewer,
-            limit=limit,
-        )
-    except CatalogUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    hits = find(
+        _catalog(not no_sync),
+        " ".join(words),
+        domain=domain,
+        tag=tag,
+        column=column,
+        owner=owner,
+        viewer=viewer,
+        limit=limit,
+    )
     emit(as_json, [h.to_dict() for h in hits], render_hits(hits, " ".join(words)))
 
 
@@ -94,12 +90,8 @@ def show(product: str, viewer: str | None, no_sync: bool, as_json: bool) -> None
     """PRODUCT's page (domain.product): its published contract with each column's meaning and
     formula followed upstream, freshness against its SLA, consumers and the columns they read,
     quality rules with their pass rate over time, versions and steps."""
-    from mesh_platform.catalog import CatalogUnavailable
     from mesh_platform.marketplace import product_page
     from mesh_platform.marketplace.text import render_page
 
-    try:
-        page = product_page(_catalog(not no_sync), None, product, viewer=viewer)
-    except CatalogUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    page = product_page(_catalog(not no_sync), None, product, viewer=viewer)
     emit(as_json, page.to_dict(), render_page(page))

@@ -40,12 +40,6 @@ def _context() -> tuple[Any, Any, Any]:
     return MeshSpecs.load(mesh_root()), lakehouse, build_notifier()
 
 
-def _catalog_errors() -> tuple[type[Exception], ...]:
-    from mesh_platform.catalog import CatalogUnavailable
-
-    return (CatalogUnavailable,)
-
-
 @main.command()
 @click.argument("product")
 @click.option("--limit", default=50, show_default=True, help="Newest versions shown.")
@@ -56,10 +50,7 @@ def history(product: str, limit: int, as_json: bool) -> None:
     from mesh_platform.ops.rollback import history as product_history
 
     mesh, lakehouse, notifier = _context()
-    try:
-        found = product_history(mesh, lakehouse, notifier, product, limit)
-    except _catalog_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    found = product_history(mesh, lakehouse, notifier, product, limit)
     emit(as_json, found.as_dict(), found.render())
 
 
@@ -83,18 +74,15 @@ def rollback(product: str, target: str, reason: str, by: str | None, as_json: bo
     from mesh_platform.ops.rollback import rollback as roll_back
 
     mesh, lakehouse, notifier = _context()
-    try:
-        done = roll_back(
-            mesh,
-            lakehouse,
-            notifier,
-            product,
-            _target(target),
-            reason=reason,
-            by=by or getpass.getuser(),
-        )
-    except _catalog_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    done = roll_back(
+        mesh,
+        lakehouse,
+        notifier,
+        product,
+        _target(target),
+        reason=reason,
+        by=by or getpass.getuser(),
+    )
     told = ", ".join(done.notified) or "no other domain reads it"
     emit(
         as_json,
@@ -117,10 +105,7 @@ def release(product: str, reason: str, by: str | None, as_json: bool) -> None:
     from mesh_platform.ops.rollback import release as release_product
 
     mesh, _, notifier = _context()
-    try:
-        hold = release_product(mesh, notifier, product, reason=reason, by=by or getpass.getuser())
-    except _catalog_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    hold = release_product(mesh, notifier, product, reason=reason, by=by or getpass.getuser())
     emit(
         as_json,
         {"product": hold.product, "released_by": hold.released_by, "reason": reason},

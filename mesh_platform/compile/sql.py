@@ -21,11 +21,12 @@ from sqlglot.tokens import TokenType
 
 from mesh_platform.column_types import UNKNOWN, Schema, from_sqlglot
 from mesh_platform.compile import functions, spark_semantics
+from mesh_platform.errors import SpecError
 
 SOURCE_DIALECT = "spark"
 
 
-class SqlProblem(Exception):
+class SqlProblem(SpecError):
     """A problem in one SQL text, with the line inside that text (1-based)."""
 
     def __init__(self, message: str, line: int | None = None, fix: str | None = None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from mesh_platform.errors import MeshError
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.run.version_records import HoldNotice
 from mesh_platform.spec.model import ProductSpec
@@ -22,7 +23,7 @@ from mesh_platform.spec.model import ProductSpec
 HELD_TAG = "mesh/held"
 
 
-class Held(Exception):
+class Held(MeshError):
     """Raised from the pre-write check: the product was held while the run computed."""
 
     def __init__(self, notice: HoldNotice) -> None:

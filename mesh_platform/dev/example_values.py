@@ -13,11 +13,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mesh_platform.column_types import UNKNOWN, family
+from mesh_platform.errors import SpecError
 
 _INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64}
 
 
-class BadValue(ValueError):
+class BadValue(SpecError, ValueError):
     """A value that does not fit the column's type; the message says what would."""
 
 

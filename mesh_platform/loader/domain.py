@@ -19,28 +19,14 @@ from mesh_platform.column_types import Schema
 from mesh_platform.compile.contracts import PublishedContract, check_published, contract_of
 from mesh_platform.compile.plan import ProductPlan, plan_product
 from mesh_platform.engine.registry import available_engines, default_engine
-from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.spec.loading import (
-    PRODUCTS_DIR,
-    DomainSource,
-    ProductSource,
-    load_domain_spec,
-    load_product_module,
-    load_product_yaml,
-)
+from mesh_platform.errors import SpecError, SpecErrors, every_error
+from mesh_platform.spec.discovery import UnknownProduct, shown_path
+from mesh_platform.spec.loading import DomainSource, ProductSource
 from mesh_platform.spec.model import PythonStep
+from mesh_platform.spec.workspace import Key, load_product, product_names, read_domain
 
 if TYPE_CHECKING:
     from mesh_platform.access.masking import InputMask
-from mesh_platform.spec.workspace import (
-    Key,
-    domain_folder,
-    domain_package,
-    load_product,
-    product_exists,
-    product_names,
-    read_domain,
-)
 
 
 class ContractReader:
@@ -73,21 +59,13 @@ class ContractReader:
 
     def _read(self, key: Key) -> PublishedContract | SpecError:
         source = self._known.get(key)
-        if source is None and not product_exists(self.root, key):
-            return UnknownProduct(f"unknown product {'.'.join(key)!r}")
         if source is None:
             try:
                 source = load_product(self.root, key)
-            except SpecError as exc:
-                return exc
-            except SpecErrors as exc:
-                return exc.errors[0]
+            except SpecError as exc:  # UnknownProduct, or the first error of its file
+                return every_error(exc)[0]
         self._spec_tags[key] = dict(source.spec.tags)
         return contract_of(source)
-
-
-class UnknownProduct(SpecError):
-    """No product of that name exists."""
 
 
 class DomainPlanner:
@@ -145,10 +123,7 @@ class DomainPlanner:
             try:
                 self.plan(self.products[key])
             except SpecError as exc:
-                errors.append(exc)
-                blocked[key] = "its spec has errors"
-            except SpecErrors as exc:
-                errors.extend(exc.errors)
+                errors.extend(every_error(exc))
                 blocked[key] = "its spec has errors"
         plans = {key: self._plans[key] for key in order if key in self._plans}
         return plans, errors, excluded
@@ -272,24 +247,40 @@ class DomainPlanner:
             )
 
 
+class InputCycle(SpecErrors):
+    """Products whose inputs form a cycle: the error, and the products in it."""
+
+    def __init__(self, error: SpecError, products: Iterable[Key]) -> None:
+        super().__init__([error])
+        self.products = tuple(products)
+
+
 def dependency_order(
-    graph: Mapping[Key, set[Key]], products: Mapping[Key, ProductSource], across: str = ""
+    graph: Mapping[Key, set[Key]],
+    products: Mapping[Key, ProductSource],
+    across: str = "",
+    root: Path | None = None,
 ) -> list[Key]:
-    """Products after their inputs; a cycle is a SpecError at the first product in it."""
+    """Products after their inputs; a cycle is an `InputCycle` at the first product in it.
+
+    With `root` (a cycle across domains), the message names each product's file too.
+    """
     try:
         return list(TopologicalSorter(graph).static_order())
     except CycleError as exc:
         cycle = exc.args[1]
-        path = " -> ".join(".".join(k) for k in reversed(cycle))
-        raise SpecErrors(
-            [
-                products[cycle[0]].error(
-                    f"inputs form a cycle{across}: {path}",
-                    "inputs",
-                    fix="a product cannot depend on itself via others; drop one of these inputs",
-                )
+        names = [".".join(k) for k in reversed(cycle)]
+        if root is not None:  # each product once with its file
+            names[:-1] = [
+                f"{n} ({shown_path(products[k].path, root)})"
+                for n, k in zip(names, cycle[:0:-1], strict=False)
             ]
-        ) from None
+        error = products[cycle[0]].error(
+            f"inputs form a cycle{across}: {' -> '.join(names)}",
+            "inputs",
+            fix="a product cannot depend on itself via others; drop one of these inputs",
+        )
+        raise InputCycle(error, cycle[:-1]) from None
 
 
 def _suggest(ref: Key, products: Iterable[Key]) -> str:
@@ -297,41 +288,6 @@ def _suggest(ref: Key, products: Iterable[Key]) -> str:
     close = difflib.get_close_matches(".".join(ref), names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return hint + "inputs are 'product' (same domain) or 'domain.product'; see `mesh list`"
-
-
-def salvage_domain(
-    root: Path, domain: str, errors: Iterable[SpecError]
-) -> tuple[DomainSource | None, dict[Key, str]]:
-    """The products of a domain that did not load whose own files are sound.
-
-    `errors` are the domain's load errors; a product file they point at is left out (keyed by
-    its file name). None when the domain file itself does not load.
-    """
-    folder = domain_folder(root, domain)
-    try:
-        spec = load_domain_spec(folder)
-    except (SpecError, SpecErrors):
-        return None, {}
-    bad = {e.file.resolve() for e in errors if e.file is not None}
-    products: list[ProductSource] = []
-    left_out: dict[Key, str] = {}
-    product_dir = folder / PRODUCTS_DIR
-    files = sorted(product_dir.glob("*.yaml")) + sorted(product_dir.glob("*.py"))
-    for path in files if product_dir.is_dir() else []:
-        if path.name.startswith("_"):
-            continue
-        if path.resolve() in bad:
-            left_out[(domain, path.stem)] = f"its spec has errors ({path.name})"
-            continue
-        try:
-            if path.suffix == ".yaml":
-                products.append(load_product_yaml(path, spec))
-            else:
-                module = f"{domain_package(domain)}.{PRODUCTS_DIR}.{path.stem}"
-                products.extend(load_product_module(module, path, spec))
-        except (SpecError, SpecErrors):
-            left_out[(domain, path.stem)] = f"its spec has errors ({path.name})"
-    return DomainSource(spec, folder, tuple(products)), left_out
 
 
 @functools.lru_cache(maxsize=64)

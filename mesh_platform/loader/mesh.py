@@ -8,21 +8,28 @@ top, the mesh checks what no single location can see: cycles across domains.
 from __future__ import annotations
 
 import functools
+import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.loader.domain import (
-    ContractReader,
-    DomainPlanner,
-    dependency_order,
-    salvage_domain,
-)
+from mesh_platform.errors import SpecError, SpecErrors, every_error
+from mesh_platform.loader.domain import ContractReader, DomainPlanner, InputCycle, dependency_order
+from mesh_platform.spec.discovery import shown_path
 from mesh_platform.spec.loading import DomainSource, ProductSource
-from mesh_platform.spec.workspace import Key, discover_domains, read_domain, repo_root
+from mesh_platform.spec.workspace import (
+    Key,
+    discover_domains,
+    domain_files,
+    read_domain,
+    repo_root,
+)
+
+# Why a product is left out when its domain and a domain it reads read each other.
+DOMAINS_CYCLE = "its domain and a domain it reads read each other (a cycle across domains)"
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,13 @@ class Mesh(MeshSpecs):
         return self.plans[key].schema
 
     def domain_order(self) -> list[str]:
-        """Domains ordered so that each comes after the domains it reads from."""
-        graph: dict[str, set[str]] = {d: set() for d in self.domains}
-        for key in self.order:
-            graph[key[0]].update(d for d, _ in self.upstream(key) if d != key[0])
-        return list(TopologicalSorter(graph).static_order())
+        """Domains ordered so that each comes after the domains it reads from; an
+        `InputCycle` when domains read each other (a loaded mesh leaves those products out)."""
+        graph = {key: self.upstream(key) for key in self.order}
+        cycle = domain_cycle(graph, self.products, self.root)
+        if cycle is not None:
+            raise cycle
+        return list(TopologicalSorter(_domain_reads(graph, self.domains)).static_order())
 
     def warnings(self) -> list[str]:
         """One line per domain that does not load and per product left out."""
@@ -136,7 +145,7 @@ def _specs_cached(root: Path) -> MeshSpecs:
     for folder in discover_domains(root):
         try:
             domains[folder.name] = read_domain(root, folder.name)
-        except (SpecError, SpecErrors):
+        except SpecError:
             continue
     products = {p.spec.key: p for d in domains.values() for p in d.products}
     return MeshSpecs(root, domains, products, tuple(sorted(products)))
@@ -154,21 +163,7 @@ def load_mesh(root: Path) -> Mesh:
 def load_healthy(root: Path) -> Mesh:
     """Every domain under `root`, planned as its location plans it; what spec errors break is
     left out, and the errors are kept on the mesh."""
-    errors: list[SpecError] = []
-    domains: dict[str, DomainSource] = {}
-    broken: dict[str, str] = {}
-    excluded: dict[Key, str] = {}
-    for folder in discover_domains(root):
-        try:
-            domains[folder.name] = read_domain(root, folder.name)
-        except (SpecError, SpecErrors) as exc:
-            found = exc.errors if isinstance(exc, SpecErrors) else [exc]
-            errors.extend(found)
-            broken[folder.name] = _first(found)
-            salvaged, left_out = salvage_domain(root, folder.name, found)
-            excluded.update(left_out)
-            if salvaged is not None:
-                domains[folder.name] = salvaged
+    domains, errors, broken, excluded = _read_domains(root)
     products = {p.spec.key: p for d in domains.values() for p in d.products}
     contracts = ContractReader(root, products)
     plans: dict[Key, ProductPlan] = {}
@@ -186,11 +181,35 @@ def load_healthy(root: Path) -> Mesh:
         excluded.update(
             {k: "its spec has errors" for k in domain_keys(domain) - set(done) if k not in left_out}
         )
-    order = _healthy_order(plans, products, errors, excluded)
+    order = _healthy_order(root, plans, products, errors, excluded)
     healthy = {key: products[key] for key in order}
     return Mesh(
         root, domains, healthy, order, {k: plans[k] for k in order}, tuple(errors), excluded, broken
     )
+
+
+def _read_domains(
+    root: Path,
+) -> tuple[dict[str, DomainSource], list[SpecError], dict[str, str], dict[Key, str]]:
+    """Every domain's products whose files load, every error, the domains that do not load
+    (with the first error) and the products left out because their file does not load."""
+    domains: dict[str, DomainSource] = {}
+    errors: list[SpecError] = []
+    broken: dict[str, str] = {}
+    excluded: dict[Key, str] = {}
+    for folder in discover_domains(root):
+        try:
+            files = domain_files(root, folder.name)
+        except SpecError as exc:  # its domain file: nothing of it can be read
+            errors.extend(every_error(exc))
+            broken[folder.name] = _first(every_error(exc))
+            continue
+        domains[folder.name] = files.source
+        if files.errors:
+            errors.extend(files.errors)
+            broken[folder.name] = _first(list(files.errors))
+            excluded.update(files.left_out)
+    return domains, errors, broken, excluded
 
 
 def domain_keys(domain: DomainSource) -> set[Key]:
@@ -206,28 +225,74 @@ def _first(errors: list[SpecError]) -> str:
 
 
 def _healthy_order(
+    root: Path,
     plans: dict[Key, ProductPlan],
     products: dict[Key, ProductSource],
     errors: list[SpecError],
     excluded: dict[Key, str],
 ) -> tuple[Key, ...]:
     """Planned products after their inputs; a product reading a left-out one is left out, and
-    a cycle across domains is an error that leaves its products out."""
+    a cycle across domains (of products, or of domains reading each other) is an error that
+    leaves its products out."""
     graph = {key: set(products[key].spec.input_refs().values()) for key in plans}
     while True:
         _drop_dependents(graph, excluded)
         try:
-            return tuple(dependency_order(graph, products, across=" across domains"))
-        except SpecErrors as exc:
-            errors.extend(exc.errors)
-            try:
-                TopologicalSorter(graph).prepare()
-            except CycleError as cycle:
-                for key in cycle.args[1]:
-                    excluded[key] = "its inputs form a cycle across domains"
-                    graph.pop(key, None)
-            else:  # dependency_order refuses only cycles; never loop on anything else
-                raise
+            order = dependency_order(graph, products, " across domains", root)
+        except InputCycle as exc:
+            cycle, reason = exc, "its inputs form a cycle across domains"
+        else:
+            found = domain_cycle(graph, products, root)
+            if found is None:
+                return tuple(order)
+            cycle, reason = found, DOMAINS_CYCLE
+        errors.extend(cycle.errors)
+        for key in cycle.products:
+            excluded[key] = reason
+            graph.pop(key, None)
+
+
+def domain_cycle(
+    graph: Mapping[Key, set[Key]], products: Mapping[Key, ProductSource], root: Path
+) -> InputCycle | None:
+    """Domains that read each other in a circle (a platform product reads a sales product,
+    a sales product reads a platform one), though no product reads itself: an `InputCycle`
+    naming every read on the circle, with the reading products as its members."""
+    try:
+        TopologicalSorter(_domain_reads(graph)).prepare()
+        return None
+    except CycleError as exc:
+        circle = list(reversed(exc.args[1]))  # each domain reads the next
+    edges = [
+        (key, port, ref)
+        for reader, read in itertools.pairwise(circle)
+        for key in sorted(k for k in graph if k[0] == reader)
+        for port, ref in sorted(products[key].spec.input_refs().items())
+        if ref[0] == read
+    ]
+    shown = "; ".join(
+        f"{'.'.join(key)} ({shown_path(products[key].path, root)}) reads {'.'.join(ref)}"
+        for key, _, ref in edges
+    )
+    first, port, _ = edges[0]
+    error = products[first].error(
+        f"inputs form a cycle across domains ({' reads '.join(circle)}): {shown}",
+        "inputs",
+        port,
+        fix="a domain cannot depend on itself through other domains: drop one of these inputs, "
+        "or move the product into the domain it reads",
+    )
+    return InputCycle(error, dict.fromkeys(key for key, _, _ in edges))
+
+
+def _domain_reads(
+    graph: Mapping[Key, set[Key]], domains: Iterable[str] = ()
+) -> dict[str, set[str]]:
+    """Domain -> the other domains its products read (every one of `domains` a key)."""
+    reads: dict[str, set[str]] = {domain: set() for domain in domains}
+    for key, refs in graph.items():
+        reads.setdefault(key[0], set()).update(r[0] for r in refs if r[0] != key[0])
+    return reads
 
 
 def _drop_dependents(graph: dict[Key, set[Key]], excluded: dict[Key, str]) -> None:

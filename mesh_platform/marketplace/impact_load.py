@@ -17,12 +17,13 @@ from pathlib import Path
 import yaml
 
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.errors import SpecError, SpecErrors
+from mesh_platform.errors import SpecError
 from mesh_platform.loader.domain import ContractReader, DomainPlanner
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.impact import ImpactError
-from mesh_platform.spec.loading import PRODUCTS_DIR, DomainSource
-from mesh_platform.spec.workspace import Key, discover_domains, read_domain
+from mesh_platform.spec.discovery import iter_product_sources, product_paths
+from mesh_platform.spec.loading import DomainSource, load_domain_spec
+from mesh_platform.spec.workspace import Key, discover_domains, domain_package, read_domain
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -51,9 +52,8 @@ def partial_mesh(root: Path, domains: set[str]) -> Mesh:
     for domain in sorted(domains):
         try:
             sources[domain] = read_domain(root, domain)
-        except (SpecError, SpecErrors) as exc:
-            found = exc.errors if isinstance(exc, SpecErrors) else [exc]
-            broken[domain] = f"{found[0].problem}; `mesh validate` lists every error"
+        except SpecError as exc:  # a SpecErrors: its problem is the first error's
+            broken[domain] = f"{exc.problem}; `mesh validate` lists every error"
     products = {p.spec.key: p for s in sources.values() for p in s.products}
     contracts = ContractReader(root, products)
     plans: dict[Key, ProductPlan] = {}
@@ -75,14 +75,13 @@ def partial_mesh(root: Path, domains: set[str]) -> Mesh:
 def input_graph(root: Path) -> dict[Key, tuple[Key, ...]]:
     """Every product under `root` with the products it reads, from the specs' `inputs:` only.
 
-    A file that does not parse is left out (the domain's load reports it); a domain with
-    Python-authored products is loaded in full for them.
+    A file that does not parse is left out (the domain's load reports it); Python-authored
+    products are imported for theirs.
     """
     graph: dict[Key, tuple[Key, ...]] = {}
     for folder in discover_domains(root):
         domain = folder.name
-        products = folder / PRODUCTS_DIR
-        for path in sorted(products.glob("*.yaml")):
+        for path in product_paths(folder, (".yaml",)):
             try:
                 data = yaml.load(path.read_text(), Loader=_LOADER)
             except (yaml.YAMLError, OSError, UnicodeDecodeError):
@@ -91,14 +90,25 @@ def input_graph(root: Path) -> dict[Key, tuple[Key, ...]]:
                 inputs = data.get("inputs") or {}
                 refs = inputs.values() if isinstance(inputs, dict) else ()
                 graph[(domain, data["name"])] = tuple(_ref(domain, str(r)) for r in refs)
-        if any(not p.name.startswith("_") for p in products.glob("*.py")):
-            try:
-                source = read_domain(root, domain)
-            except (SpecError, SpecErrors):
-                continue
-            for product in source.products:
-                graph[product.spec.key] = tuple(product.spec.input_refs().values())
+        graph.update(_python_inputs(folder))
     return graph
+
+
+def _python_inputs(folder: Path) -> dict[Key, tuple[Key, ...]]:
+    """The inputs of the Python-authored products of a domain folder whose modules load."""
+    modules = product_paths(folder, (".py",))
+    if not modules:
+        return {}
+    try:
+        spec = load_domain_spec(folder)
+    except SpecError:
+        return {}
+    files = iter_product_sources(folder, spec, domain_package(folder.name), modules)
+    return {
+        source.spec.key: tuple(source.spec.input_refs().values())
+        for file in files
+        for source in file.products
+    }
 
 
 def downstream_keys(graph: dict[Key, tuple[Key, ...]], root: Key) -> set[Key]:

@@ -12,12 +12,14 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from mesh_platform.errors import ConfigurationError, PlatformError
 
-class DeliveryError(Exception):
+
+class DeliveryError(PlatformError):
     """The channel did not accept the message."""
 
 
-class NotConfigured(Exception):
+class NotConfigured(ConfigurationError):
     """The channel has no destination configured here (no URL, no SMTP host)."""
 
 

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from mesh_platform.errors import BusinessLogicError
 from mesh_platform.security.keys import Keyring
 
 PREFIX = "mesh1"
 
 
-class DecryptionFailed(ValueError):
+class DecryptionFailed(BusinessLogicError, ValueError):
     """A value is not ciphertext of this keyring (or was tampered with)."""
 
 

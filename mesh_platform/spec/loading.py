@@ -1,4 +1,7 @@
-"""Reading domain folders: the domain file and its product specs, YAML or Python."""
+"""Reading a domain's files: its domain file and each product spec, YAML or Python.
+
+`discovery` finds a domain's product files and reads each through here.
+"""
 
 from __future__ import annotations
 
@@ -103,9 +106,7 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
     raw["domain"] = domain.name
     origins: list[tuple[int, bool]] = []
     if isinstance(raw.get("steps"), list):
-        raw["steps"], origins = expand(
-            raw["steps"], path, lambda i: document.line_of(["steps", i])
-        )
+        raw["steps"], origins = expand(raw["steps"], path, lambda i: document.line_of(["steps", i]))
     try:
         spec = ProductSpec.model_validate(raw)
     except ValidationError as exc:
@@ -178,66 +179,7 @@ def _traceback_line(exc: BaseException, path: Path) -> int | None:
     return line
 
 
-PRODUCT_SUFFIXES = (".yaml", ".py")
-
-
-def _unread_files(product_dir: Path) -> list[SpecError]:
-    """Files in `products/` that Mesh would not read: each is an error, never a silent skip."""
-    if not product_dir.is_dir():
-        return []
-    errors = []
-    for path in sorted(product_dir.iterdir()):
-        if path.name.startswith((".", "__")) or path.suffix in PRODUCT_SUFFIXES:
-            continue
-        if path.suffix == ".yml":
-            fix = f"rename it to {path.stem}.yaml"
-        else:
-            fix = "products are `<name>.yaml` specs or `<name>.py` modules; move other files out"
-        errors.append(
-            SpecError(f"{path.name} is not read: not a product spec file", file=path, fix=fix)
-        )
-    return errors
-
-
 def stamp_domain_defaults(spec: ProductSpec, domain: DomainSpec) -> ProductSpec:
     """Owners (and nothing else a domain team must repeat) come from the domain file."""
     owners = spec.owners or (domain.default_owner, *domain.owners)
     return spec.model_copy(update={"owners": tuple(dict.fromkeys(owners))})
-
-
-def load_domain_source(folder: Path, package: str) -> DomainSource:
-    """Read a domain folder. Every error in every file is collected before raising."""
-    domain = load_domain_spec(folder)
-    errors: list[SpecError] = []
-    products: list[ProductSource] = []
-    product_dir = folder / PRODUCTS_DIR
-    errors.extend(_unread_files(product_dir))
-    for path in sorted(product_dir.glob("*.yaml")) if product_dir.is_dir() else []:
-        try:
-            products.append(load_product_yaml(path, domain))
-        except SpecError as exc:
-            errors.append(exc)
-        except SpecErrors as exc:
-            errors.extend(exc.errors)
-    for path in sorted(product_dir.glob("*.py")) if product_dir.is_dir() else []:
-        if path.name.startswith("_"):
-            continue
-        module = f"{package}.{PRODUCTS_DIR}.{path.stem}"
-        try:
-            products.extend(load_product_module(module, path, domain))
-        except SpecError as exc:
-            errors.append(exc)
-    seen: dict[str, ProductSource] = {}
-    for product in products:
-        first = seen.setdefault(product.spec.name, product)
-        if first is not product:
-            errors.append(
-                product.error(
-                    f"duplicate product name {product.spec.name!r}: also defined in {first.path}",
-                    "name",
-                    fix="give each product of a domain its own name",
-                )
-            )
-    if errors:
-        raise SpecErrors(errors)
-    return DomainSource(domain, folder, tuple(products))

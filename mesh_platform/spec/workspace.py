@@ -9,16 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.spec.loading import (
-    DOMAIN_FILE,
-    PRODUCTS_DIR,
-    DomainSource,
-    ProductSource,
-    load_domain_source,
-    load_domain_spec,
-    load_product_module,
-    load_product_yaml,
-)
+from mesh_platform.spec import discovery
+from mesh_platform.spec.discovery import DomainFiles, UnknownProduct, read_domain_files
+from mesh_platform.spec.loading import DOMAIN_FILE, DomainSource, ProductSource, load_domain_spec
+from mesh_platform.spec.model import DomainSpec
 
 DOMAINS_DIR = "domains"
 Key = tuple[str, str]
@@ -56,7 +50,17 @@ def find_domain_folder(start: Path) -> Path | None:
 
 
 def read_domain(root: Path, domain: str) -> DomainSource:
-    """Read one domain folder: its domain file and every product spec in it."""
+    """Read one domain folder: its domain file and every product spec in it; raises
+    SpecErrors with every error of every file."""
+    files = domain_files(root, domain)
+    if files.errors:
+        raise SpecErrors(list(files.errors))
+    return files.source
+
+
+def domain_files(root: Path, domain: str) -> DomainFiles:
+    """One domain folder read file by file: the products of the files that load and every
+    error (`discovery.read_domain_files`); raises only when the domain file does not load."""
     folder = domain_folder(root, domain)
     if not folder.is_dir():
         raise SpecError(
@@ -64,64 +68,36 @@ def read_domain(root: Path, domain: str) -> DomainSource:
             file=folder / DOMAIN_FILE,
             fix=f"check the name, or create {DOMAINS_DIR}/{domain}/{DOMAIN_FILE}",
         )
-    return load_domain_source(folder, domain_package(domain))
-
-
-def product_exists(root: Path, key: Key) -> bool:
-    """Whether `key` names a product: its YAML file, or (for Python products) a name found by
-    `product_names`."""
-    folder = domain_folder(root, key[0])
-    if not (folder / DOMAIN_FILE).is_file():
-        return False
-    if (folder / PRODUCTS_DIR / f"{key[1]}.yaml").is_file():
-        return True
-    return key[1] in product_names(root, key[0])
+    return read_domain_files(folder, domain_package(domain))
 
 
 def product_names(root: Path, domain: str) -> list[str]:
-    """The names of a domain's products (YAML file names; Python modules are imported)."""
+    """The names of a domain's products (YAML file names; Python modules are imported, those
+    that do not load left out: the domain's own load reports them)."""
     folder = domain_folder(root, domain)
-    products = folder / PRODUCTS_DIR
-    if not (folder / DOMAIN_FILE).is_file() or not products.is_dir():
+    if not (folder / DOMAIN_FILE).is_file():
         return []
-    names = [p.stem for p in sorted(products.glob("*.yaml"))]
     try:
-        spec = load_domain_spec(folder)
-        for path in sorted(products.glob("*.py")):
-            if not path.name.startswith("_"):
-                module = f"{domain_package(domain)}.{PRODUCTS_DIR}.{path.stem}"
-                names += [s.spec.name for s in load_product_module(module, path, spec)]
-    except (SpecError, SpecErrors):
-        pass  # the domain's own load reports its errors; here we only look for names
-    return names
+        spec: DomainSpec | None = load_domain_spec(folder)
+    except SpecError:
+        spec = None  # the domain's own load reports its domain file
+    return discovery.product_names(folder, spec, domain_package(domain))
 
 
 def load_product(root: Path, key: Key) -> ProductSource:
     """Read one product of a domain, without reading the domain's other product files.
 
     A YAML product is `products/<name>.yaml`; otherwise the domain's Python product modules
-    are imported to find it.
+    are imported to find it. `UnknownProduct` when the domain or the product does not exist;
+    when no file defines it and a module does not load, that module's error.
     """
     domain, name = key
     folder = domain_folder(root, domain)
+    if not (folder / DOMAIN_FILE).is_file():
+        raise UnknownProduct(
+            f"no domain {domain!r} under {root / DOMAINS_DIR}",
+            file=folder / DOMAIN_FILE,
+            fix="check the name with `mesh list`",
+        )
     spec = load_domain_spec(folder)
-    products = folder / PRODUCTS_DIR
-    yaml_path = products / f"{name}.yaml"
-    if yaml_path.is_file():
-        return load_product_yaml(yaml_path, spec)
-    for path in sorted(products.glob("*.py")) if products.is_dir() else []:
-        if path.name.startswith("_"):
-            continue
-        module = f"{domain_package(domain)}.{PRODUCTS_DIR}.{path.stem}"
-        for source in load_product_module(module, path, spec):
-            if source.spec.name == name:
-                return source
-    raise SpecErrors(
-        [
-            SpecError(
-                f"domain {domain!r} has no product {name!r}",
-                file=products,
-                fix="check the name with `mesh list --domain " + domain + "`",
-            )
-        ]
-    )
+    return discovery.find_product(folder, spec, domain_package(domain), name)
