@@ -377,11 +377,17 @@ def test_an_unavailable_catalog_database_is_a_page_saying_so() -> None:
     settings = WebSettings(repo_root(), down, UI, sync=False)
     server = CatalogServer(settings, port=0).start()
     try:
-        response = httpx.get(f"{server.url}/search", params={"q": "revenue"}, timeout=30)
+        # Every page that reads the catalog: the search, a product page, the requests.
+        responses = [
+            httpx.get(f"{server.url}/search", params={"q": "revenue"}, timeout=30),
+            httpx.get(f"{server.url}/products/sales/customer_revenue", timeout=30),
+            httpx.get(f"{server.url}/subscriptions", timeout=30),
+        ]
     finally:
         server.stop()
-    assert response.status_code == 503
-    assert "unavailable" in response.text and "MESH_CATALOG_URL" in response.text
+    for response in responses:
+        assert response.status_code == 503, (response.url, response.text[-500:])
+        assert "unavailable" in response.text and "MESH_CATALOG_URL" in response.text
 
 
 # --- Access: request from the product page, decide on the web (runs last: it adds a consumer) ---

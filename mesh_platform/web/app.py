@@ -165,6 +165,8 @@ class CatalogApp:
             return build()
         except KeyError as exc:
             raise HTTPException(404, f"no published product {name!r}: {exc.args[0]}") from None
+        except CatalogUnavailable:
+            raise  # the 503 page, not a missing product
         except MeshError as exc:
             raise HTTPException(404, str(exc)) from None
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mesh_platform.catalog import CatalogUnavailable
 from mesh_platform.errors import MeshError
 from mesh_platform.web.source import CatalogSource
 
@@ -168,6 +169,8 @@ class SubscriptionPages:
 
         try:
             return await run_in_threadpool(call)
+        except CatalogUnavailable:
+            raise  # the 503 page: nothing was refused, the database is away
         except MeshError as exc:
             raise HTTPException(400, str(exc)) from None
 
@@ -175,5 +178,7 @@ class SubscriptionPages:
     def _sync(call: Callable[[], Any], status: int = 400) -> Any:
         try:
             return call()
+        except CatalogUnavailable:
+            raise  # the 503 page
         except MeshError as exc:
             raise HTTPException(status, str(exc)) from None
