@@ -167,14 +167,9 @@ def test_a_domain_with_nobody_to_notify_is_told_so() -> None:
         assert domain_notices(reachable, path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the mesh load to keep spec notices for `mesh validate` and the location load "
-    "to report (loader/, cli/authoring.py, dagster/location.py: not this change's files)",
-)
 def test_mesh_validate_reports_a_domain_with_nobody_to_notify(tmp_path: Path) -> None:
     root = mesh(tmp_path)
-    notices = getattr(load_mesh(root), "notices", ())
+    notices = load_mesh(root).notices
     assert [str(n) for n in notices] == [
         str(n)
         for n in domain_notices(DomainSpec(name="other", team="other-team"), root / OTHER_DOMAIN)

@@ -21,10 +21,7 @@ from mesh_platform.errors import MeshError, PlatformError, SpecError, SpecErrors
 
 PACKAGE = Path(mesh_platform.__file__).parent
 # Exceptions that must keep a base outside Mesh's, with the reason.
-NOT_MESH_ERRORS = {
-    # pytest shows an AssertionError raised by a test item as the test's failure.
-    "mesh_platform.dev.pytest_plugin.ProductTestFailure",
-}
+NOT_MESH_ERRORS: set[str] = set()
 
 
 def _exception_classes() -> list[tuple[str, str]]:

@@ -50,6 +50,8 @@ def validate(as_json: bool) -> None:
         emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
         sys.exit(1)
     assert mesh is not None
+    for notice in mesh.notices:  # told, not refused: stdout (and --json) stay the result
+        click.echo(f"warning: {notice}", err=True)
     waiting, note = _declared_subscriptions(mesh)
     result: dict[str, Any] = {"ok": True, "products": len(mesh.products)}
     if waiting:

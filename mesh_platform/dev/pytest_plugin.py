@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mesh_platform.dev.product_tests import ProductTestCase, load_cases, run_case
-from mesh_platform.errors import MeshError
+from mesh_platform.errors import BusinessLogicError, MeshError
 from mesh_platform.loader.mesh import Mesh
 
 
@@ -77,5 +77,5 @@ class InvalidTestFile(pytest.Item):
         return self.path, None, f"{self.path.name}: invalid test file"
 
 
-class ProductTestFailure(AssertionError):
+class ProductTestFailure(BusinessLogicError, AssertionError):
     """A product produced other rows than its example expects, or its test is invalid."""

@@ -9,7 +9,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mesh_platform.errors import MeshError, SpecError, SpecErrors
+from mesh_platform.errors import MeshError, SpecError
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.spec.code_locations import DEFINITIONS_FILE, register_domain
 from mesh_platform.spec.fields import NAME_PATTERN, check_owner
@@ -127,7 +127,7 @@ def scaffold_domain(
         path.write_text(text)
     try:
         load_domain_spec(folder)  # what was written must load
-    except (SpecError, SpecErrors) as exc:  # pragma: no cover - a template bug, not the user's
+    except SpecError as exc:  # pragma: no cover - a template bug, not the user's
         raise MeshError(f"the scaffolded {DOMAIN_FILE} does not load: {exc}") from exc
     registered = register_domain(root, name)
     return ScaffoldedDomain(folder, list(files), registered)

@@ -19,7 +19,8 @@ from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.errors import SpecError, SpecErrors, every_error
 from mesh_platform.loader.domain import ContractReader, DomainPlanner, InputCycle, dependency_order
 from mesh_platform.spec.discovery import shown_path
-from mesh_platform.spec.loading import DomainSource, ProductSource
+from mesh_platform.spec.loading import DOMAIN_FILE, DomainSource, ProductSource
+from mesh_platform.spec.model import domain_notices
 from mesh_platform.spec.workspace import (
     Key,
     discover_domains,
@@ -83,6 +84,8 @@ class Mesh(MeshSpecs):
     errors: tuple[SpecError, ...] = ()
     excluded: dict[Key, str] = field(default_factory=dict)
     broken_domains: dict[str, str] = field(default_factory=dict)
+    # What is accepted but should be told (e.g. a domain that names nobody to notify).
+    notices: tuple[SpecError, ...] = ()
 
     @staticmethod
     def load(root: Path | None = None) -> Mesh:
@@ -183,8 +186,19 @@ def load_healthy(root: Path) -> Mesh:
         )
     order = _healthy_order(root, plans, products, errors, excluded)
     healthy = {key: products[key] for key in order}
+    notices = tuple(
+        n for d in domains.values() for n in domain_notices(d.spec, d.folder / DOMAIN_FILE)
+    )
     return Mesh(
-        root, domains, healthy, order, {k: plans[k] for k in order}, tuple(errors), excluded, broken
+        root,
+        domains,
+        healthy,
+        order,
+        {k: plans[k] for k in order},
+        tuple(errors),
+        excluded,
+        broken,
+        notices,
     )
 
 
