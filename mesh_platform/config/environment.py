@@ -323,3 +323,16 @@ def engine_settings() -> tuple[str | None, str]:
     (`MESH_SPARK_MASTER`: `local[*]` when unset, `spark://host:7077` for a standalone cluster,
     `sc://host:15002` for Spark Connect or Databricks Connect)."""
     return os.environ.get("MESH_ENGINE") or None, os.environ.get("MESH_SPARK_MASTER") or "local[*]"
+
+
+def python_sandbox() -> bool:
+    """Whether Python steps run in the sandbox (docs/access.md): `MESH_SANDBOX` is `on` (the
+    default) or `off`, for a development machine without Landlock only: the steps then run in
+    the calling process, with the lake, the landing files and the network in reach."""
+    value = (os.environ.get("MESH_SANDBOX") or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigurationError(
+            f"MESH_SANDBOX={value!r} is not a sandbox setting. Fix: unset it (the sandbox is "
+            "on), or set MESH_SANDBOX=off on a development machine without Landlock"
+        )
+    return value == "on"

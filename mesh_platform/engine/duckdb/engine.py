@@ -209,7 +209,7 @@ class DuckDBEngine:
             def frames() -> dict[str, pl.LazyFrame]:
                 return {port: con.sql(f"SELECT * FROM {port}").pl().lazy() for port in inputs}
 
-            result = call_python(step.python or "", frame, frames)
+            result = call_python(step.python or "", frame, frames, step=step.name)
         con.register(step.name, result.to_arrow())
 
 

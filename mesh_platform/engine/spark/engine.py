@@ -194,7 +194,7 @@ class SparkEngine:
             def frames() -> dict[str, pl.LazyFrame]:
                 return {port: _polars_of(spark.table(port)).lazy() for port in inputs}
 
-            result = call_python(step.python or "", frame.lazy(), frames)
+            result = call_python(step.python or "", frame.lazy(), frames, step=step.name)
         to_frame(spark, result).createOrReplaceTempView(step.name)
 
 
