@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,7 @@ def measure(mode: str, rows: int, repeat: int) -> dict[str, Any]:
         "zygote_rss_mb": _status(zygote.process.pid, "VmRSS") if zygote else 0.0,
     }
     client.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
     return figures
 
 
