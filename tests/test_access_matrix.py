@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 from ruamel.yaml import YAML
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.dev.preview import preview_product
 from mesh_platform.dev.product_tests import load_cases, run_case
 from mesh_platform.lake.lakehouse import Lakehouse
@@ -181,8 +182,8 @@ def test_no_consumer_without_clearance_sees_a_clear_pii_value(
     tmp_path: Path,
 ) -> None:
     root, mesh, consumers, targets, clear = matrix
-    monkeypatch.setenv("MESH_HOME", str(tmp_path))  # the subscriptions' catalog
-    monkeypatch.chdir(root)  # where the run finds the mesh's approvals
+    monkeypatch.setenv("MESH_HOME", str(tmp_path))  # the product tests' cost records
+    catalog = CatalogResource(url=f"sqlite:///{tmp_path / 'catalog.db'}")  # the subscriptions
     tally = Tally()
     lake = Lakehouse(root=str(root / "lake"), landing_root=str(root / "landing"))
     keys = Keyring.dev()
@@ -193,7 +194,7 @@ def test_no_consumer_without_clearance_sees_a_clear_pii_value(
         result = dg.materialize(
             domain_assets(root, consumer),
             selection=probes,
-            resources={"lakehouse": run_lake, "keys": keys},
+            resources={"lakehouse": run_lake, "catalog": catalog, "keys": keys},
         )
         assert result.success
         for t in targets:

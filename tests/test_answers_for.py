@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from mesh_platform.access import approve, request_subscription, subscriptions
 from mesh_platform.access.answers import answers_matrix
+from mesh_platform.access.routing import route_requests
 from mesh_platform.catalog import Alert, Catalog
 from mesh_platform.cli import main
 from mesh_platform.loader.mesh import MeshSpecs, load_mesh
 from mesh_platform.notify import Notifier
-from mesh_platform.ops.approvals import notify_transitions, route_requests
+from mesh_platform.ops.approvals import ACTOR, notify_transitions
 from tests import test_routing_support as rs
 from tests.mini_mesh import write_mesh
 
@@ -76,7 +77,7 @@ def test_access_decisions_of_a_proxied_producer_go_to_the_platform(tmp_path: Pat
         catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
         request_subscription(catalog, "books", "shop.ledger", actor="books", purpose="audit")
         mesh = MeshSpecs.load(root)
-        assert route_requests(catalog, mesh) == [(1, expected)]
+        assert route_requests(catalog, mesh, actor=ACTOR) == [(1, expected)]
         assert [s.route for s in subscriptions(catalog)] == [expected]
         approve(catalog, 1, actor="someone", reason="ok")
         notify_transitions(catalog, Notifier(catalog_url=catalog.url), mesh)

@@ -14,11 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from mesh_platform.access import request_subscription, subscriptions
+from mesh_platform.access.routing import policy_rules, route_requests
 from mesh_platform.catalog import Alert, Catalog, OutboxMessage, audit_entries
+from mesh_platform.dagster.resources import CatalogResource
+from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader import mesh as loader_mesh
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import Notifier
-from mesh_platform.ops.approvals import approvals_tick, policy_rules, route_requests
+from mesh_platform.ops import sensors as ops_sensors
+from mesh_platform.ops.approvals import ACTOR, approvals_tick
 from mesh_platform.ops.sensors import platform_sensors
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 
@@ -47,6 +51,42 @@ def test_the_platform_location_runs_the_approval_sensor(tmp_path: Path) -> None:
     assert sensor.minimum_interval_seconds == 30
     platform = (Path(__file__).parents[1] / "domains/platform/definitions.py").read_text()
     assert "platform_sensors()" in platform
+
+
+def test_a_tick_of_every_platform_sensor_loads_the_mesh_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.mini_mesh import write_mesh
+
+    root = write_mesh(tmp_path / "mesh", {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}})
+    loads: list[Path] = []
+
+    def counted(at: Path) -> loader_mesh.Mesh:
+        loads.append(at)
+        return loader_mesh.load_healthy(at)
+
+    monkeypatch.setattr(ops_sensors, "load_healthy", counted)
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    resources = {
+        "catalog": CatalogResource(url=url),
+        "notifier": Notifier(catalog_url=url),
+        "lakehouse": Lakehouse(root=str(tmp_path / "lake"), landing_root=str(tmp_path / "in")),
+    }
+    sensors = platform_sensors(root).sensors or []
+    per_tick = []
+    with dg.instance_for_test() as instance:
+        for tick in range(3):
+            if tick == 2:  # a spec edited between two ticks is seen by the next one
+                with (root / "domains/shop/products/orders.yaml").open("a") as f:
+                    f.write("tags: {tier: gold}\n")
+            before = len(loads)
+            for sensor in sensors:
+                sensor.evaluate_tick(
+                    dg.build_sensor_context(instance=instance, resources=resources)
+                )
+            per_tick.append(len(loads) - before)
+    assert len(sensors) == 6
+    assert per_tick == [1, 0, 1]
 
 
 @pytest.fixture
@@ -85,7 +125,7 @@ def test_a_new_cross_domain_input_is_a_request_validate_reports(mesh: CliMesh) -
             ("requested", "mesh validate")
         ]
     # The sensor approves it (no sensitive tags); validate then has nothing to say.
-    approvals_tick(Notifier(catalog_url=catalog.url), MeshSpecs.load(mesh.root))
+    approvals_tick(catalog, Notifier(catalog_url=catalog.url), MeshSpecs.load(mesh.root))
     assert mesh.run("validate").stdout.strip() == "ok: 2 products in 2 domains"
 
 
@@ -101,7 +141,7 @@ def test_the_policy_denies_what_it_hides_and_escalates_the_rest(tmp_path: Path) 
     # The platform's access policy (standards/access_policy.yaml) hides products tagged
     # `sensitivity: restricted` from consumers without the `restricted` clearance.
     assert policy_rules().hidden["sensitivity=restricted"] == {"restricted"}
-    assert route_requests(catalog, MeshSpecs.load(tmp_path)) == [
+    assert route_requests(catalog, MeshSpecs.load(tmp_path), actor=ACTOR) == [
         (1, "policy"),
         (2, "platform"),
     ]
@@ -133,7 +173,7 @@ def test_two_sensors_at_once_decide_and_notify_each_request_once(tmp_path: Path)
         notifier = Notifier(catalog_url=url)
         barrier.wait()
         try:
-            approvals_tick(notifier, mesh)
+            approvals_tick(notifier.catalog(), notifier, mesh)
         except BaseException as exc:
             errors.append(exc)
 
@@ -159,7 +199,8 @@ def test_the_approvals_file_is_applied_by_the_sensor_without_notices(tmp_path: P
 
     write_mesh(tmp_path, {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}})
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    _, summary = approvals_tick(Notifier(catalog_url=url), MeshSpecs.load(tmp_path))
+    notifier = Notifier(catalog_url=url)
+    _, summary = approvals_tick(notifier.catalog(), notifier, MeshSpecs.load(tmp_path))
     assert (
         summary
         == "0 request(s) routed or decided, 0 declared read(s) waiting, 0 notification(s) sent"

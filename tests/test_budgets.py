@@ -18,10 +18,11 @@ from mesh_platform.cli import main
 from mesh_platform.cost import CostEntry, CostRates, record_cost
 from mesh_platform.cost.budgets import BudgetStandard, budget_standard, load_standard
 from mesh_platform.cost.waivers import grant_waiver
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.engine import Usage
 from mesh_platform.errors import SpecErrors
 from mesh_platform.loader.mesh import MeshSpecs
-from mesh_platform.notify import Notifier
+from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.ops.sensors import platform_sensors, watch_budgets
 from tests import test_routing_support as rs
 from tests.test_catalog import catalog_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
@@ -63,6 +64,13 @@ def _notifier(url: str, hooks: rs.Hooks) -> Notifier:
     )
 
 
+def _watch(
+    notifier: Notifier, mesh: MeshSpecs, standard: BudgetStandard, now: datetime
+) -> list[AlertDraft]:
+    """One budget watch, on the notifier's catalog."""
+    return watch_budgets(notifier.catalog(), notifier, mesh, standard, now=now)
+
+
 def test_a_monthly_breach_is_notified_once_naming_the_costliest_products(
     catalog_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -74,8 +82,8 @@ def test_a_monthly_breach_is_notified_once_naming_the_costliest_products(
     notifier = _notifier(catalog_url, hooks)
     now = datetime(2026, 3, 20, tzinfo=UTC)
     with hooks.running():
-        first = watch_budgets(notifier, mesh, standard, now=now)
-        watch_budgets(notifier, mesh, standard, now=now + timedelta(minutes=5))
+        first = _watch(notifier, mesh, standard, now=now)
+        _watch(notifier, mesh, standard, now=now + timedelta(minutes=5))
     assert [d.dedupe_key for d in first] == ["budget:shop:per_domain_month:2026-03"]
     assert hooks.paths() == ["/shop"]  # the domain's channel, once
     text = hooks.received[0][1]["text"]
@@ -99,11 +107,11 @@ def test_a_waiver_suppresses_the_breach_until_it_expires(tmp_path: Path) -> None
     mesh, hooks = _mesh(tmp_path), rs.Hooks()
     notifier = _notifier(url, hooks)
     with hooks.running():
-        assert watch_budgets(notifier, mesh, standard, datetime(2026, 3, 20, tzinfo=UTC)) == []
-        assert watch_budgets(notifier, mesh, standard, datetime(2026, 3, 25, 23, tzinfo=UTC)) == []
+        assert _watch(notifier, mesh, standard, datetime(2026, 3, 20, tzinfo=UTC)) == []
+        assert _watch(notifier, mesh, standard, datetime(2026, 3, 25, 23, tzinfo=UTC)) == []
         assert hooks.received == []
         for day in (26, 27):  # expired: the same period's breach is notified, once
-            watch_budgets(notifier, mesh, standard, datetime(2026, 3, day, tzinfo=UTC))
+            _watch(notifier, mesh, standard, datetime(2026, 3, day, tzinfo=UTC))
     assert hooks.paths() == ["/shop"]
 
 
@@ -116,7 +124,7 @@ def test_a_product_breach_names_the_product_and_goes_to_the_proxy(tmp_path: Path
     )
     mesh, hooks = _mesh(tmp_path), rs.Hooks()
     with hooks.running():
-        drafts = watch_budgets(_notifier(url, hooks), mesh, standard, MARCH_9)
+        drafts = _watch(_notifier(url, hooks), mesh, standard, MARCH_9)
     assert [d.dedupe_key for d in drafts] == ["budget:shop:per_product_month:shop.b:2026-03"]
     assert drafts[0].product == "shop.b" and drafts[0].audience == "platform"
     assert hooks.paths() == ["/platform"]  # the standard makes the platform shop's proxy
@@ -130,7 +138,7 @@ def test_a_per_run_breach_counts_the_runs_over_the_limit(tmp_path: Path) -> None
     standard = _standard(limits={"per_run": {"units": 5}})
     mesh, hooks = _mesh(tmp_path), rs.Hooks()
     with hooks.running():
-        drafts = watch_budgets(_notifier(url, hooks), mesh, standard, MARCH_9)
+        drafts = _watch(_notifier(url, hooks), mesh, standard, MARCH_9)
     assert [d.dedupe_key for d in drafts] == ["budget:shop:per_run:2026-03"]
     assert "2 run(s) over 5.0000 units, the costliest 12.0000 units (shop.b)" in drafts[0].body
 
@@ -177,7 +185,8 @@ def test_the_budget_watch_sensor_evaluates_this_month(tmp_path: Path) -> None:
     with hooks.running(), dg.instance_for_test() as instance:
         for _ in range(2):
             context = dg.build_sensor_context(
-                instance=instance, resources={"notifier": _notifier(url, hooks)}
+                instance=instance,
+                resources={"catalog": CatalogResource(url=url), "notifier": _notifier(url, hooks)},
             )
             sensor(context)
             received.append(len(hooks.received))

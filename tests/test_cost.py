@@ -20,6 +20,7 @@ from mesh_platform.catalog import Catalog
 from mesh_platform.catalog.models import RunCost
 from mesh_platform.cli import main
 from mesh_platform.cost import CostEntry, CostRates, record_cost
+from mesh_platform.dagster.resources import build_catalog
 from mesh_platform.engine import Usage
 from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
 
@@ -64,7 +65,10 @@ def mesh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _run(root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         domain_assets(root, "shop"),
-        resources={"lakehouse": local_lakehouse(root)},
+        resources={
+            "lakehouse": local_lakehouse(root),
+            "catalog": build_catalog(),  # MESH_CATALOG_URL, as a code location builds it
+        },
         instance=instance,
         raise_on_error=False,
     )

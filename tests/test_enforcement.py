@@ -1,6 +1,7 @@
 """Enforcement: a run reading another domain's product without an approved subscription fails
 before it reads anything, saying how to subscribe; approval lets it run, revocation stops it.
-The demo mesh's approvals file covers exactly its cross-domain reads."""
+The demo mesh's approvals file covers exactly its cross-domain reads. The check reads no file
+and no environment of its own: its caller gives the catalog and the approvals."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.access import approvals_file, declared_reads
+from mesh_platform.access import SubscriptionRequired, approvals_file, declared_reads
+from mesh_platform.access.enforcement import require_access
+from mesh_platform.access.seeding import apply_approvals
+from mesh_platform.catalog import Catalog
 from mesh_platform.loader.mesh import MeshSpecs
+from mesh_platform.spec.model import ProductSpec, SqlStep
 from mesh_platform.spec.workspace import repo_root
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 from tests.mini_mesh import write_approvals
@@ -86,3 +91,35 @@ def test_the_demo_approvals_file_covers_exactly_the_demo_reads() -> None:
     declared = {(r.consumer, r.product) for r in declared_reads(MeshSpecs.load())}
     approved = {(consumer, product) for consumer, product, _ in approvals_file(repo_root())}
     assert declared == approved
+
+
+def _spec(domain: str, source: str) -> ProductSpec:
+    return ProductSpec(
+        domain=domain,
+        name="totals",
+        description="Totals.",
+        inputs={"orders": source},
+        steps=(SqlStep(sql="SELECT id FROM orders"),),
+    )
+
+
+def test_the_access_check_opens_and_writes_only_what_its_caller_gives(tmp_path: Path) -> None:
+    opened: list[Catalog] = []
+
+    def catalog() -> Catalog:
+        opened.append(Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}"))
+        return opened[-1]
+
+    require_access(_spec("shop", "shop.orders"), catalog)  # its own domain's input
+    assert opened == []  # the catalog is not even opened
+    reader = _spec("books", "shop.orders")
+    with pytest.raises(SubscriptionRequired):
+        require_access(reader, catalog)  # no approvals from the caller: refused
+    applied: list[int] = []
+
+    def approvals(found: Catalog) -> None:
+        applied.append(apply_approvals(found, [("books", "shop.orders", "x")], tmp_path / "s"))
+
+    require_access(reader, catalog, approvals=approvals)
+    require_access(reader, catalog, approvals=approvals)  # approved now: nothing applied again
+    assert applied == [1]

@@ -15,11 +15,12 @@ from sqlalchemy import create_engine, text
 
 from mesh_platform.access.subscriptions import approve, request_subscription
 from mesh_platform.catalog import Catalog
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_healthy
 from mesh_platform.marketplace import ProductNotFound, product_page, search, sync_catalog
 from mesh_platform.marketplace.sensor import build_catalog_sensor
-from mesh_platform.notify import Notifier
+from mesh_platform.ops.sensors import SensorMesh
 from tests.mini_mesh import write_mesh
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -230,13 +231,13 @@ def test_approved_subscriptions_are_consumers_once_per_domain(
 def test_the_catalog_sensor_syncs_on_its_tick(tmp_path: Path) -> None:
     root = write_mesh(tmp_path / "mesh", MESH)
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    sensor = build_catalog_sensor(root)
+    sensor = build_catalog_sensor(SensorMesh(root))
     lake = tmp_path / "lake"
     with dg.DagsterInstance.ephemeral() as instance:
         context = dg.build_sensor_context(
             instance=instance,
             resources={
-                "notifier": Notifier(catalog_url=url),
+                "catalog": CatalogResource(url=url),
                 "lakehouse": Lakehouse(root=str(lake), landing_root=str(tmp_path / "landing")),
             },
         )

@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.errors import BusinessLogicError, PlatformError
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.lake.partitions import PartitionSlice
@@ -51,9 +52,13 @@ def write_events(landing: Path, rows: list[tuple[str, float]]) -> None:
     ).write_parquet(landing / "events.parquet")
 
 
+def _catalog(root: Path) -> CatalogResource:
+    return CatalogResource(url=f"sqlite:///{root / 'catalog.db'}")
+
+
 def test_partition_runs_keep_the_other_partitions(mesh_root: Path, tmp_path: Path) -> None:
     assets = domain_assets(mesh_root, "shop")
-    resources = {"lakehouse": local_lakehouse(tmp_path)}
+    resources = {"lakehouse": local_lakehouse(tmp_path), "catalog": _catalog(tmp_path)}
     instance = dg.DagsterInstance.ephemeral()
 
     def refresh(**partition: object) -> None:
@@ -124,7 +129,11 @@ def test_a_failed_run_leaves_the_previous_data(mesh_root: Path, tmp_path: Path) 
     lakehouse = local_lakehouse(tmp_path)
     events = dg.AssetKey(["shop", "events"])
     write_events(tmp_path / "landing", [("1995-01-05", 1.0)])
-    dg.materialize(assets, selection=[events], resources={"lakehouse": lakehouse})
+    dg.materialize(
+        assets,
+        selection=[events],
+        resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)},
+    )
     before = pl.read_delta(str(tmp_path / "lake/shop/events"))
     # The export now carries text where the contract promises a number: the run must fail
     # and the table must stay as it was.
@@ -132,7 +141,10 @@ def test_a_failed_run_leaves_the_previous_data(mesh_root: Path, tmp_path: Path) 
         tmp_path / "landing/events.parquet"
     )
     result = dg.materialize(
-        assets, selection=[events], resources={"lakehouse": lakehouse}, raise_on_error=False
+        assets,
+        selection=[events],
+        resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)},
+        raise_on_error=False,
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from mesh_platform.dagster.location import location_definitions
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
 from tests.mini_mesh import refused
 
@@ -56,13 +57,21 @@ def _mesh(tmp_path: Path, severity: str) -> tuple[list[dg.AssetsDefinition], Lak
     return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)], lakehouse
 
 
+def _catalog(root: Path) -> CatalogResource:
+    return CatalogResource(url=f"sqlite:///{root / 'catalog.db'}")
+
+
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
 def test_a_failed_error_rule_blocks_downstream_and_writes_nothing(tmp_path: Path) -> None:
     assets, lakehouse = _mesh(tmp_path, "error")
-    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, raise_on_error=False)
+    result = dg.materialize(
+        assets,
+        resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)},
+        raise_on_error=False,
+    )
     assert not result.success
     checks = _checks(result)
     unique = checks["unique_id"]
@@ -85,7 +94,9 @@ def test_a_failed_error_rule_blocks_downstream_and_writes_nothing(tmp_path: Path
 
 def test_a_failed_warn_rule_lets_downstream_run(tmp_path: Path) -> None:
     assets, lakehouse = _mesh(tmp_path, "warn")
-    result = dg.materialize(assets, resources={"lakehouse": lakehouse})
+    result = dg.materialize(
+        assets, resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)}
+    )
     assert result.success
     checks = _checks(result)
     assert not checks["unique_id"].passed

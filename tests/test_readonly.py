@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from mesh_platform.dagster.location import location_definitions
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import ForeignWrite, Lakehouse
 from mesh_platform.lake.partitions import PartitionSlice
 from tests.mini_mesh import refused, write_mesh
@@ -50,6 +51,10 @@ def test_a_lakehouse_bound_to_a_domain_refuses_another_domains_table(tmp_path: P
     assert ads.exists(("ads", "mine"))
 
 
+def _catalog(root: Path) -> CatalogResource:
+    return CatalogResource(url=f"sqlite:///{root / 'catalog.db'}")
+
+
 def test_a_run_with_another_domains_lakehouse_writes_nothing(tmp_path: Path) -> None:
     write_mesh(tmp_path, {"hr": {"people": PEOPLE}})
     assets = [
@@ -59,7 +64,9 @@ def test_a_run_with_another_domains_lakehouse_writes_nothing(tmp_path: Path) -> 
     ]
     ROWS.write_parquet(_lake(tmp_path, None).landing_root + "/people.parquet")
     result = dg.materialize(
-        assets, resources={"lakehouse": _lake(tmp_path, "ads")}, raise_on_error=False
+        assets,
+        resources={"lakehouse": _lake(tmp_path, "ads"), "catalog": _catalog(tmp_path)},
+        raise_on_error=False,
     )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
@@ -67,7 +74,9 @@ def test_a_run_with_another_domains_lakehouse_writes_nothing(tmp_path: Path) -> 
         failure.message
     )
     assert not _lake(tmp_path, None).exists(("hr", "people"))
-    ok = dg.materialize(assets, resources={"lakehouse": _lake(tmp_path, "hr")})
+    ok = dg.materialize(
+        assets, resources={"lakehouse": _lake(tmp_path, "hr"), "catalog": _catalog(tmp_path)}
+    )
     assert ok.success and _lake(tmp_path, None).exists(("hr", "people"))
 
 

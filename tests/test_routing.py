@@ -99,13 +99,14 @@ def test_a_soft_failure_is_logged_once_and_a_skipped_email_is_not_retried(
 
     from mesh_platform.catalog.models import utcnow
     from mesh_platform.ops.quality_history import build_quality_sensor
+    from mesh_platform.ops.sensors import SensorMesh
 
     mesh = rs.build_mesh(tmp_path)
     rs.write_events(tmp_path, [1, 1, 2], [4.0, 5.0, 6.0])
     instance = dg.DagsterInstance.ephemeral()
     assert rs.run(mesh, instance).success
     notify = rs.notifier(tmp_path)
-    sensor = build_quality_sensor(mesh.root)
+    sensor = build_quality_sensor(SensorMesh(mesh.root))
     messages = []
     with caplog.at_level("INFO", logger="mesh.notify"):
         for _ in range(4):

@@ -17,11 +17,13 @@ import polars as pl
 
 from mesh_platform.config import environment
 from mesh_platform.dagster.location import location_definitions
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.notify import Notifier
 from mesh_platform.ops.quality_history import build_quality_sensor
 from mesh_platform.ops.routing import build_failure_sensor
+from mesh_platform.ops.sensors import SensorMesh
 
 PLATFORM = """\
 name: platform
@@ -143,7 +145,10 @@ def run(mesh: Mesh, instance: dg.DagsterInstance, **kwargs: object) -> dg.Execut
     lakehouse = Lakehouse(root=str(mesh.root / "lake"), landing_root=str(mesh.root / "landing"))
     return dg.materialize(
         assets_of(mesh),
-        resources={"lakehouse": lakehouse},
+        resources={
+            "lakehouse": lakehouse,
+            "catalog": CatalogResource(url=f"sqlite:///{mesh.root / 'catalog.db'}"),
+        },
         instance=instance,
         raise_on_error=False,
         **kwargs,  # type: ignore[arg-type]
@@ -170,7 +175,7 @@ def tick_failure_sensor(
 ) -> str | None:
     """One tick of the failure-routing sensor from `cursor`, as the daemon runs it: the new
     cursor when the tick succeeds; a failed tick raises and the daemon keeps the old cursor."""
-    sensor = build_failure_sensor(mesh_root)
+    sensor = build_failure_sensor(SensorMesh(mesh_root))
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"notifier": notify}
     )
@@ -191,4 +196,4 @@ def fire_failure_sensor(
 def fire_quality_sensor(mesh: Mesh, instance: dg.DagsterInstance, notify: Notifier) -> None:
     """One tick of the quality-history sensor."""
     context = dg.build_sensor_context(instance=instance, resources={"notifier": notify})
-    build_quality_sensor(mesh.root)(context)
+    build_quality_sensor(SensorMesh(mesh.root))(context)

@@ -22,6 +22,7 @@ from dagster_pyspark import PySparkResource
 from polars.testing import assert_frame_equal
 
 from mesh_platform.dagster.location import location_definitions
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.engine import get_engine
 from mesh_platform.engine.registry import (
     default_engine,
@@ -345,7 +346,12 @@ def test_a_spec_on_spark_materializes_through_dagster(spark_mesh: Path) -> None:
     assert isinstance((defs.resources or {})["pyspark"], PySparkResource)
     lakehouse = local_lakehouse(spark_mesh)
     result = dg.materialize(
-        assets, resources={"lakehouse": lakehouse, "pyspark": defs.resources["pyspark"]}
+        assets,
+        resources={
+            "lakehouse": lakehouse,
+            "catalog": CatalogResource(url=f"sqlite:///{spark_mesh / 'catalog.db'}"),
+            "pyspark": defs.resources["pyspark"],
+        },
     )
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.engine.duckdb import DuckDBEngine
 from mesh_platform.errors import StepFailed
 from mesh_platform.loader.mesh import load_mesh
@@ -190,7 +191,11 @@ def test_a_real_run_protects_columns_and_never_shows_key_material(
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         assets,
-        resources={"lakehouse": local_lakehouse(tmp_path), "keys": keys},
+        resources={
+            "lakehouse": local_lakehouse(tmp_path),
+            "catalog": CatalogResource(url=f"sqlite:///{tmp_path / 'catalog.db'}"),
+            "keys": keys,
+        },
         instance=instance,
     )
     assert result.success

@@ -26,8 +26,10 @@ from mesh_platform.access import (
     subscription,
 )
 from mesh_platform.catalog import AuditEntry, Catalog, audit_entries
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.notify import Notifier
 from mesh_platform.ops.approvals import build_approval_sensor
+from mesh_platform.ops.sensors import SensorMesh
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 from tests.test_catalog import catalog_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
 
@@ -128,10 +130,12 @@ def _tick(mesh: CliMesh, box: Mailbox, cursor: str | None) -> str | None:
         smtp_host="127.0.0.1",
         smtp_port=box.port,
     )
-    sensor = build_approval_sensor(mesh.root)
+    sensor = build_approval_sensor(SensorMesh(mesh.root))
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"notifier": notifier}
+            instance=instance,
+            cursor=cursor,
+            resources={"catalog": CatalogResource(url=notifier.catalog_url), "notifier": notifier},
         )
         sensor(context)
         return context.cursor

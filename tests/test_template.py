@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.run.failures import BUSINESS_LOGIC, FAILURE_CLASS, FAILURE_STEP, PLATFORM
 from tests import template_hooks
@@ -45,6 +46,10 @@ def shop(tmp_path: Path) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
     return domain_assets(root, "shop"), local_lakehouse(tmp_path)
 
 
+def _catalog(root: Path) -> CatalogResource:
+    return CatalogResource(url=f"sqlite:///{root / 'catalog.db'}")
+
+
 def _failure(result: dg.ExecuteInProcessResult) -> dict[str, object]:
     event = next(e for e in result.all_events if e.is_step_failure)
     data = event.step_failure_data.user_failure_data
@@ -57,7 +62,11 @@ def test_a_failing_sql_step_is_business_logic(shop, tmp_path: Path) -> None:
     pl.DataFrame({"id": [1, 2], "amount": [4.0, 0.0]}).write_parquet(
         tmp_path / "landing/events.parquet"
     )
-    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, raise_on_error=False)
+    result = dg.materialize(
+        assets,
+        resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)},
+        raise_on_error=False,
+    )
     assert not result.success
     failure = _failure(result)
     assert failure[FAILURE_CLASS] == BUSINESS_LOGIC
@@ -66,12 +75,12 @@ def test_a_failing_sql_step_is_business_logic(shop, tmp_path: Path) -> None:
     assert ("failure", "shop.ratio") in [(e, p) for e, p, _ in template_hooks.EVENTS]
 
 
-def test_missing_landing_data_is_a_platform_failure(shop) -> None:
+def test_missing_landing_data_is_a_platform_failure(shop, tmp_path: Path) -> None:
     assets, lakehouse = shop
     result = dg.materialize(
         assets,
         selection=[dg.AssetKey(["shop", "events"])],
-        resources={"lakehouse": lakehouse},
+        resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)},
         raise_on_error=False,
     )
     failure = _failure(result)
@@ -83,7 +92,9 @@ def test_success_is_logged_as_structured_events(shop, tmp_path: Path) -> None:
     assets, lakehouse = shop
     pl.DataFrame({"id": [1], "amount": [4.0]}).write_parquet(tmp_path / "landing/events.parquet")
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(assets, resources={"lakehouse": lakehouse}, instance=instance)
+    result = dg.materialize(
+        assets, resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)}, instance=instance
+    )
     assert result.success
     messages = [
         json.loads(r.user_message)

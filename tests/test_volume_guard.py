@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.loader import planner_for
 from mesh_platform.quality.checks import check_specs
 from mesh_platform.spec.model import ProductSpec
@@ -64,7 +65,10 @@ class Shop:
         ).write_parquet(self.root / "landing/events.parquet")
         return dg.materialize(
             domain_assets(self.root, "shop"),
-            resources={"lakehouse": self.lakehouse},
+            resources={
+                "lakehouse": self.lakehouse,
+                "catalog": CatalogResource(url=f"sqlite:///{self.root / 'catalog.db'}"),
+            },
             instance=self.instance,
             raise_on_error=False,
             **kwargs,

@@ -1,18 +1,17 @@
 """Enforcement: a product may read another domain's product only with an approved subscription.
 
-Checked by the run before it reads anything. The catalog is opened only for products that read
-across domains, so a domain reading only its own products never depends on it.
+Checked by the run before it reads anything (the asset passes the check to
+`materialize_product` as `access=`). Reads no file and no environment of its own: the caller
+gives the catalog, opened only for products that read across domains (a domain reading only
+its own products never depends on it), and decides what may be approved before refusing.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mesh_platform.config.environment import catalog_url
-from mesh_platform.spec import workspace
 from mesh_platform.spec.model import ProductSpec
-from mesh_platform.spec.workspace import domain_folder
 
 if TYPE_CHECKING:
     from mesh_platform.catalog.db import Catalog
@@ -24,40 +23,34 @@ def cross_domain_reads(spec: ProductSpec) -> list[str]:
     return sorted(refs)
 
 
-def approvals_roots(domain: str) -> list[Path]:
-    """The roots of the meshes `domain` may belong to: the checkout, and the working directory
-    of the process (`mesh up` and its runs work in the folder of the workspace they serve),
-    those that hold the domain's folder."""
-    candidates = dict.fromkeys([workspace.repo_root().resolve(), Path.cwd().resolve()])
-    return [root for root in candidates if domain_folder(root, domain).is_dir()]
-
-
 def require_access(
-    spec: ProductSpec, catalog: Catalog | None = None, roots: list[Path] | None = None
+    spec: ProductSpec,
+    catalog: Callable[[], Catalog],
+    *,
+    approvals: Callable[[Catalog], object] | None = None,
 ) -> None:
     """Raise `SubscriptionRequired` for the first cross-domain input of `spec` that its domain
     has no approved subscription to.
 
-    Before refusing, the platform team's approvals files (`subscriptions.yaml` in `roots`,
-    by default `approvals_roots`) are applied once, so a fresh home runs the approved reads.
+    `catalog` opens the catalog; it is called only when `spec` reads across domains.
+    `approvals`, the caller's (e.g. the approvals file of its mesh root applied), records
+    approvals once, at the first read found without one, before that read is checked again:
+    a fresh home runs the approved reads, and nothing is written while every read is approved.
     """
     reads = cross_domain_reads(spec)
     if not reads:
         return
     # The catalog's machinery loads only for products that read across domains.
-    from mesh_platform.access.seeding import apply_approvals_file
     from mesh_platform.access.subscriptions import SubscriptionRequired, require_subscription
-    from mesh_platform.catalog.db import Catalog
 
-    catalog = catalog or Catalog.open(catalog_url())
-    applied = False
+    opened = catalog()
+    pending = approvals
     for product in reads:
         try:
-            require_subscription(catalog, spec.domain, product)
+            require_subscription(opened, spec.domain, product)
         except SubscriptionRequired:
-            if applied:
+            if pending is None:
                 raise
-            applied = True
-            for root in approvals_roots(spec.domain) if roots is None else roots:
-                apply_approvals_file(catalog, root)
-            require_subscription(catalog, spec.domain, product)
+            pending(opened)
+            pending = None
+            require_subscription(opened, spec.domain, product)

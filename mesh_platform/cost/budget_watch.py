@@ -211,6 +211,7 @@ def breach_draft(
 
 
 def evaluate_budgets(
+    catalog: Catalog,
     notifier: Notifier,
     standard: BudgetStandard,
     domains: Mapping[str, DomainSpec],
@@ -218,11 +219,11 @@ def evaluate_budgets(
     now: datetime | None = None,
     month: str | None = None,
 ) -> list[AlertDraft]:
-    """Publish (once per period) every breach of `month` (default: `now`'s) that no active
-    waiver covers; the drafts published, already-notified ones included (idempotent)."""
+    """Publish (once per period) every breach of `month` (default: `now`'s) in `catalog`'s
+    spend that no active waiver covers; the drafts published, already-notified ones included
+    (idempotent)."""
     now = now or datetime.now(UTC)
     month = month or now.astimezone(UTC).strftime("%Y-%m")
-    catalog = notifier.catalog()
     spend = product_spend(catalog, month)
     drafts = [
         breach_draft(line, spend, standard, domains, recipients_of)

@@ -56,10 +56,11 @@ class DataProduct(dg.Component, dg.Resolvable):
         return self.definitions(planner, planner.plan(self._source(planner)))
 
     def definitions(self, planner: DomainPlanner, plan: ProductPlan) -> dg.Definitions:
-        """The product's asset and schedule, with its domain's template hooks."""
+        """The product's asset and schedule, with its domain's template hooks; its run applies
+        the approvals file of the planner's mesh root."""
         hooks = load_hooks(planner.domain.spec.template_hooks)
         return dg.Definitions(
-            assets=[build_asset(self.spec, plan, hooks)],
+            assets=[build_asset(self.spec, plan, hooks, mesh_root=planner.contracts.root)],
             schedules=build_schedules(self.spec),
         )
 

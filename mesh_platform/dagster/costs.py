@@ -12,17 +12,19 @@ from mesh_platform.spec.model import ProductSpec
 
 
 def record_run_cost(
-    context: dg.AssetExecutionContext, spec: ProductSpec, usage: Usage, started_at: datetime
+    context: dg.AssetExecutionContext,
+    spec: ProductSpec,
+    usage: Usage,
+    started_at: datetime,
+    catalog_url: str,
 ) -> dict[str, Any]:
-    """Price the materialization's usage, record it in the catalog, return its metadata.
+    """Price the materialization's usage, record it in the catalog at `catalog_url` (the run's
+    `catalog` resource's), return its metadata.
 
-    Dagster gives an asset only the resources it requires, and products do not require the
-    notifier, so the rates and the catalog URL are read here, in the run's process, from the
-    same variables the resources are built from (in prod the notifier reads MESH_CATALOG_URL
-    there too). Runs on an ephemeral instance (in-process runs that Dagster itself does not
-    keep) get the metadata only. A catalog failure is a warning: the run still succeeds.
+    The rates are read here, in the run's process. Runs on an ephemeral instance (in-process
+    runs that Dagster itself does not keep) get the metadata only. A catalog failure is a
+    warning: the run still succeeds.
     """
-    from mesh_platform.config import environment
     from mesh_platform.cost import CostEntry, CostRates, cost_metadata, product_team, record_cost
 
     entry = CostEntry(
@@ -37,7 +39,7 @@ def record_run_cost(
         started_at=started_at,
     )
     if not context.instance.is_ephemeral:
-        warning = record_cost(environment.catalog_url(), entry)
+        warning = record_cost(catalog_url, entry)
         if warning is not None:
             context.log.warning(warning)
     return cost_metadata(entry)

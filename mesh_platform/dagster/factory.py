@@ -5,19 +5,19 @@ No `from __future__ import annotations` here: Dagster reads the asset function's
 
 import warnings
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from mesh_platform.compile.plan import ProductPlan
-from mesh_platform.dagster.costs import record_run_cost
-from mesh_platform.dagster.metadata import definition_metadata, materialization_metadata
-from mesh_platform.dagster.partitions import partition_slice, partitions_def
-from mesh_platform.dagster.template import Hook, product_template
-from mesh_platform.engine import engine_kinds, get_engine
+from mesh_platform.dagster.metadata import definition_metadata
+from mesh_platform.dagster.partitions import partitions_def
+from mesh_platform.dagster.resources import CATALOG_RESOURCE, KEYS_RESOURCE
+from mesh_platform.dagster.template import Hook
+from mesh_platform.engine import engine_kinds
 from mesh_platform.engine.registry import engine_resource_keys
-from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.checks import check_specs
 from mesh_platform.security.pii import CONTAINS_PII, contains_pii
 from mesh_platform.security.policy import needs_keys
@@ -72,100 +72,25 @@ def description(spec: ProductSpec) -> str:
 
 
 def build_asset(
-    spec: ProductSpec, plan: ProductPlan, hooks: Sequence[Hook] = ()
+    spec: ProductSpec,
+    plan: ProductPlan,
+    hooks: Sequence[Hook] = (),
+    *,
+    mesh_root: Path | None = None,
 ) -> dg.AssetsDefinition:
-    """The software-defined asset of a product."""
-    deps = [asset_key(ref) for ref in spec.input_refs().values()]
-    keyed = needs_keys(s.query for s in plan.steps)  # only keyed products need the keyring
-    # The Dagster resources the product's engine takes from the run (Spark: `pyspark`).
-    engine_keys = engine_resource_keys(spec.engine)
+    """The software-defined asset of a product; its run is `dagster/asset_run.py`'s `run_asset`.
+
+    `mesh_root`: the root of the mesh the code location serves, whose approvals file the run
+    applies before refusing a cross-domain read (None: none).
+    """
     partitions = partitions_def(spec)
-    freshness = (
-        dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=spec.freshness.max_age_hours))
-        if spec.freshness
-        else None
-    )
 
     def _product(context: dg.AssetExecutionContext) -> Iterator[Any]:
-        # The run's machinery (Arrow, the gate, the engine) loads when the asset runs, not when
-        # its code location loads.
-        from mesh_platform.dagster.holds import (
-            Held,
-            held_outputs,
-            hold_notice,
-            raise_if_held,
-            record_written,
-        )
-        from mesh_platform.quality.gate import QualityGate
-        from mesh_platform.quality.volume import VOLUME_ACCEPT, VOLUME_TAG
-        from mesh_platform.run.materialize import materialize_product
+        # The run's machinery (Arrow, the gate, the engine, the catalog) loads when the asset
+        # runs, not when its code location loads.
+        from mesh_platform.dagster.asset_run import run_asset
 
-        lakehouse: Lakehouse = context.resources.lakehouse
-        # A product held after a rollback is not computed at all (docs/versions.md).
-        held = hold_notice(spec, lakehouse)
-        if held is not None:
-            yield from held_outputs(context, held)
-            return
-        engine = get_engine(
-            spec.engine,
-            keys=context.resources.keys if keyed else None,
-            **{key: getattr(context.resources, key) for key in engine_keys},
-        )
-        accept = context.run.tags.get(VOLUME_TAG) == VOLUME_ACCEPT
-        gate = QualityGate(spec, plan, lakehouse, context.instance, engine, accept_volume=accept)
-        started_at = datetime.now(UTC)
-
-        def check(table: Any) -> None:
-            # Checked again just before the write: a rollback made while this run computed
-            # must not be overwritten by it.
-            raise_if_held(spec, lakehouse)
-            gate.check(table)
-
-        with product_template(context, spec, hooks) as facts:
-            try:
-                done = materialize_product(
-                    spec,
-                    plan,
-                    lakehouse,
-                    partition_slice(spec, context),
-                    engine,
-                    gate=check,
-                )
-            except Held as error:
-                facts.update(held=error.notice.message)
-                yield from held_outputs(context, error.notice)
-                return
-            except Exception as error:
-                # The checks evaluated so far are recorded even when the run fails.
-                gate.failed_before_check(error)
-                yield from gate.results
-                raise
-            for warning in done.warnings:
-                context.log.warning(warning)
-            # Said once, in the template's `product.success` event (each log line is one more
-            # event stored in the instance).
-            facts.update(
-                rows=done.written.rows,
-                delta_version=done.written.version,
-                message=(
-                    f"{spec.qualified_name}: wrote {done.written.rows} rows to "
-                    f"{done.written.uri} (Delta version {done.written.version}) in "
-                    f"{done.seconds:.2f}s"
-                ),
-            )
-            metadata = materialization_metadata(
-                spec,
-                plan,
-                done.table,
-                done.written.uri,
-                done.written.version,
-                done.seconds,
-                done.engine_usage,
-            )
-            metadata.update(record_run_cost(context, spec, done.usage, started_at))
-            record_written(context, spec, done.written)
-            yield dg.MaterializeResult(metadata=metadata)
-            yield from gate.results
+        yield from run_asset(context, spec, plan, hooks=hooks, mesh_root=mesh_root)
 
     # The single-run backfill policy is the platform's deliberate choice: Dagster's notice that
     # the parameter is in beta is not something a domain team can act on.
@@ -178,21 +103,36 @@ def build_asset(
             owners=list(spec.owners),
             kinds=kinds(spec, plan),
             tags=tags(spec, plan),
-            # Only products calling keyed functions need the `keys` resource (the keyring).
-            required_resource_keys=({"lakehouse", "keys"} if keyed else {"lakehouse"})
-            | set(engine_keys),
+            required_resource_keys=required_resources(spec, plan),
             description=description(spec),
-            deps=deps,
+            deps=[asset_key(ref) for ref in spec.input_refs().values()],
             partitions_def=partitions,
             backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
             automation_condition=automation_condition(spec),
-            # Optional: a held product's run ends without a materialization (dagster/versions).
+            # Optional: a held product's run ends without a materialization (dagster/holds.py).
             output_required=False,
             code_version=spec.version,
             metadata=definition_metadata(spec, plan),
-            freshness_policy=freshness,
+            freshness_policy=freshness_policy(spec),
             check_specs=check_specs(spec),
         )(_product)
+
+
+def required_resources(spec: ProductSpec, plan: ProductPlan) -> set[str]:
+    """The resources a product's run takes: the lakehouse and the catalog always, the keyring
+    (`keys`) only for products calling keyed functions, and those its engine takes from the
+    run (Spark: `pyspark`)."""
+    found = {"lakehouse", CATALOG_RESOURCE, *engine_resource_keys(spec.engine)}
+    if needs_keys(s.query for s in plan.steps):
+        found.add(KEYS_RESOURCE)
+    return found
+
+
+def freshness_policy(spec: ProductSpec) -> dg.FreshnessPolicy | None:
+    """The spec's `freshness:` as the asset's freshness policy (a fail window)."""
+    if spec.freshness is None:
+        return None
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=spec.freshness.max_age_hours))
 
 
 def build_schedules(spec: ProductSpec) -> list[Any]:

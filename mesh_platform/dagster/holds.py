@@ -31,17 +31,17 @@ class Held(MeshError):
         super().__init__(notice.message)
 
 
-def hold_notice(spec: ProductSpec, lakehouse: Lakehouse) -> HoldNotice | None:
-    """Why the product must not be written now, None when it may be."""
-    from mesh_platform.config import environment
+def hold_notice(spec: ProductSpec, lakehouse: Lakehouse, catalog_url: str) -> HoldNotice | None:
+    """Why the product must not be written now, None when it may be (`catalog_url`: the run's
+    `catalog` resource's)."""
     from mesh_platform.run.version_records import hold_on
 
-    return hold_on(lakehouse, spec.key, environment.catalog_url())
+    return hold_on(lakehouse, spec.key, catalog_url)
 
 
-def raise_if_held(spec: ProductSpec, lakehouse: Lakehouse) -> None:
+def raise_if_held(spec: ProductSpec, lakehouse: Lakehouse, catalog_url: str) -> None:
     """The pre-write check (run inside the quality gate's audit, just before the write)."""
-    notice = hold_notice(spec, lakehouse)
+    notice = hold_notice(spec, lakehouse, catalog_url)
     if notice is not None:
         raise Held(notice)
 
@@ -69,7 +69,7 @@ def code_version(context: dg.AssetExecutionContext) -> str:
 
 
 def record_written(
-    context: dg.AssetExecutionContext, spec: ProductSpec, written: WriteResult
+    context: dg.AssetExecutionContext, spec: ProductSpec, written: WriteResult, catalog_url: str
 ) -> None:
     """Record the version a run committed: code version, run, rows, partitions.
 
@@ -78,7 +78,6 @@ def record_written(
     `mesh history` still lists the version from the Delta log.
     """
     from mesh_platform.catalog import Catalog, CatalogUnavailable
-    from mesh_platform.config import environment
     from mesh_platform.run.version_records import record_version
 
     if context.instance.is_ephemeral:
@@ -88,7 +87,7 @@ def record_written(
         keys = context.partition_key_range
         partition = keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
     try:
-        with Catalog.open(environment.catalog_url()).session() as session:
+        with Catalog.open(catalog_url).session() as session:
             record_version(
                 session,
                 spec.qualified_name,

@@ -7,20 +7,21 @@ catalog shows a run's new version and a failed rule's sample within a minute.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import dagster as dg
 
+from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.sync import sync_catalog
-from mesh_platform.notify import Notifier
 
 SENSOR_NAME = "mesh_catalog_sync"
 
 
-def build_catalog_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
-    """`mesh_catalog_sync`: `sync_catalog` every minute (a catalog outage fails the tick)."""
+def build_catalog_sensor(mesh: Callable[[], Mesh]) -> dg.SensorDefinition:
+    """`mesh_catalog_sync`: `sync_catalog` every minute (a catalog outage fails the tick);
+    `mesh` gives the mesh of this tick (the platform location's shared `SensorMesh`)."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -30,20 +31,12 @@ def build_catalog_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
         "specs, the tables' versions and the quality history.",
     )
     def mesh_catalog_sync(
-        context: dg.SensorEvaluationContext, notifier: Notifier, lakehouse: Lakehouse
+        context: dg.SensorEvaluationContext, catalog: CatalogResource, lakehouse: Lakehouse
     ) -> dg.SkipReason:
         """Sync the catalog; the tick's message says what changed."""
         report = sync_catalog(
-            notifier.catalog(),
-            Mesh.load_healthy(mesh_root),
-            instance=context.instance,
-            lakehouse=lakehouse,
+            catalog.open(), mesh(), instance=context.instance, lakehouse=lakehouse
         )
         return dg.SkipReason(report.summary())
 
     return mesh_catalog_sync
-
-
-def catalog_sensors(mesh_root: Path | None = None) -> dg.Definitions:
-    """The catalog sensor, to merge into the platform domain's definitions."""
-    return dg.Definitions(sensors=[build_catalog_sensor(mesh_root)])

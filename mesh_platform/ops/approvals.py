@@ -1,12 +1,8 @@
 """The approval sensor: routes each new subscription request, and notifies every decision.
 
-For each request nobody has routed yet, the access rules decide:
-- the product does not exist, or is not published, or the policy hides it from the consumer:
-  denied by the policy;
-- the product carries no sensitive tag: approved automatically;
-- it carries a tag of central approval (`contains_pii`, ...): the platform team decides;
-- otherwise the producer decides (or the platform team, when it answers for the producer's
-  access: `answers_for.access: platform`).
+The rules deciding who decides a request (the policy, automatically, the producer or the
+platform team) are the access rules of `access/routing.py`; this sensor applies them on every
+tick to the requests nobody has routed yet.
 
 Notifications follow the audit log: every subscription transition (by this sensor, `mesh
 approve`, the web catalog) is one audit entry, and `notify_transitions` turns each into the
@@ -18,125 +14,38 @@ keys in the outbox and sends nothing twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
-from mesh_platform.access import (
-    REQUESTED,
-    Subscription,
-    apply_approvals_file,
-    approve,
-    deny,
-    request_declared,
-    route_request,
-    subscriptions,
-)
+from mesh_platform.access import apply_approvals_file, request_declared
 from mesh_platform.access.answers import PLATFORM_DOMAIN, answering
-from mesh_platform.access.policy import AccessPolicy, access_policy
+from mesh_platform.access.routing import AccessRules, route_requests
 from mesh_platform.access.seeding import FILE_ACTOR
 from mesh_platform.catalog import Catalog, audit_entries
-from mesh_platform.loader.mesh import MeshSpecs
+from mesh_platform.dagster.resources import CatalogResource
+from mesh_platform.loader.mesh import Mesh, MeshSpecs
 from mesh_platform.notify import AlertDraft, Notifier
 from mesh_platform.notify.messages import AlertKind
 from mesh_platform.ops.routing import recipients
-from mesh_platform.security.pii import CONTAINS_PII, PII
-from mesh_platform.spec.model import DomainSpec, ProductSpec
+from mesh_platform.spec.model import DomainSpec
 
 SENSOR_NAME = "mesh_subscription_approvals"
 ACTOR = f"sensor:{SENSOR_NAME}"
-# Without an access policy naming them, the tags the platform team decides centrally.
-CENTRAL_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"})
-# Sensitive tags the policy does not name, whose subscriptions the producer decides.
-PRODUCER_TAGS = frozenset({"sensitivity=confidential"})
 # notify/messages.py's AlertKind names the operational kinds; the column holds any kind.
 SUBSCRIPTION_KIND: AlertKind = "subscription"
 
 
-@dataclass(frozen=True)
-class AccessRules:
-    """What the sensor applies: sensitive tags (a person decides), tags of central approval
-    (the platform team decides), and product tags refused to every consumer without one of
-    the listed clearances."""
+@dataclass(frozen=True, kw_only=True)
+class TransitionMessage:
+    """One message of a transition: to which domain, what it says, and whether that domain
+    decides (then whoever answers for its access gets it)."""
 
-    sensitive: frozenset[str] = CENTRAL_TAGS | PRODUCER_TAGS
-    central: frozenset[str] = CENTRAL_TAGS
-    hidden: Mapping[str, frozenset[str]] = field(default_factory=dict)  # tag -> clearances
-
-
-def policy_rules(policy: AccessPolicy | None = None) -> AccessRules:
-    """The rules of the access policy (default: the one in effect): every tag it names is
-    sensitive, its `central_approval` tags go to the platform team, its `hidden` product rules
-    deny; `PRODUCER_TAGS` are sensitive too."""
-    policy = policy or access_policy()
-    named = {rule.tag for rule in (*policy.columns, *policy.products)}
-    central = frozenset(policy.central_approval) or CENTRAL_TAGS
-    return AccessRules(
-        sensitive=frozenset(named) | central | PRODUCER_TAGS,
-        central=central,
-        hidden={
-            rule.tag: frozenset(rule.clear_for)
-            for rule in policy.products
-            if rule.others == "hidden"
-        },
-    )
-
-
-def product_tags(spec: ProductSpec) -> set[str]:
-    """A product's tags for the rules: its columns' tags, `contains_pii`, and `key=value`."""
-    tags = {tag for column in spec.columns for tag in column.tags}
-    if PII in tags:
-        tags.add(CONTAINS_PII)
-    return tags | {f"{k}={v}" for k, v in spec.tags.items()}
-
-
-def route_of(request: Subscription, mesh: MeshSpecs, rules: AccessRules) -> tuple[str, str]:
-    """Who decides `request` (`auto`, `policy`, `producer`, `platform`), and why."""
-    domains = {name: source.spec for name, source in mesh.domains.items()}
-    producer, _, name = request.product.partition(".")
-    source = mesh.products.get((producer, name))
-    if source is None:
-        return "policy", f"there is no product {request.product}"
-    if source.spec.visibility != "published":
-        return "policy", f"{request.product} is not published: other domains cannot read it"
-    tags = product_tags(source.spec)
-    clearances = set(domains[request.consumer].clearances) if request.consumer in domains else set()
-    for tag in sorted(tags & set(rules.hidden)):
-        if not clearances & rules.hidden[tag]:
-            return "policy", f"the access policy hides products tagged {tag!r} from it"
-    central = sorted(tags & rules.central)
-    if central:
-        return "platform", f"tagged {', '.join(central)}: the platform team approves centrally"
-    sensitive = sorted(tags & rules.sensitive)
-    if not sensitive:
-        return "auto", "no sensitive tags: approved automatically"
-    if answering(producer, "access", domains).name != producer:
-        return "platform", f"tagged {', '.join(sensitive)}; the platform answers for {producer}"
-    return "producer", f"tagged {', '.join(sensitive)}: the producer decides"
-
-
-def route_requests(
-    catalog: Catalog, mesh: MeshSpecs, rules: AccessRules | None = None
-) -> list[tuple[int, str]]:
-    """Route (or decide) every unrouted request once, by `rules` (default: the access
-    policy's); `(id, route)` of those this call did."""
-    rules = rules or policy_rules()
-    done = []
-    for request in subscriptions(catalog, state=REQUESTED, unrouted=True):
-        route, reason = route_of(request, mesh, rules)
-        if route == "auto":
-            changed = approve(catalog, request.id, actor=ACTOR, reason=reason, route=route).changed
-        elif route == "policy":
-            changed = deny(catalog, request.id, actor=ACTOR, reason=reason, route=route).changed
-        else:
-            changed = route_request(
-                catalog, request.id, request.round, route, actor=ACTOR, reason=reason
-            ).changed
-        if changed:
-            done.append((request.id, route))
-    return done
+    audience: str
+    title: str
+    body: str
+    decides: bool = False
 
 
 def transition_drafts(
@@ -151,41 +60,24 @@ def transition_drafts(
     the platform team's reviewed file is the notice, and a fresh home would repeat it)."""
     if actor == FILE_ACTOR:
         return []
+    key = f"{subject}:{details.get('round')}:{entry_action}"
+    messages = transition_messages(entry_action, details, subject.partition(":")[2], reason, actor)
+    return [_draft(f"{key}:{m.audience}", m, domains) for m in messages]
+
+
+def transition_messages(
+    entry_action: str, details: Mapping[str, object], ident: str, reason: str, actor: str
+) -> list[TransitionMessage]:
+    """What a transition tells whom: the decider of a routed request; the producer and the
+    consumer of an approval; the consumer of a denial or revocation."""
     consumer, product = str(details.get("consumer")), str(details.get("product"))
     producer = product.partition(".")[0]
-    ident = subject.partition(":")[2]
-    key = f"{subject}:{details.get('round')}:{entry_action}"
-    who = f"{consumer} -> {product}"
-
-    def draft(audience_domain: str, title: str, body: str, decides: bool = False) -> AlertDraft:
-        # A decision goes to whoever answers for the domain's access; a notice to the domain.
-        target = (
-            answering(audience_domain, "access", domains)
-            if decides
-            else domains.get(
-                audience_domain, DomainSpec(name=audience_domain, team=audience_domain)
-            )
-        )
-        return AlertDraft(
-            dedupe_key=f"{key}:{audience_domain}",
-            kind=SUBSCRIPTION_KIND,
-            audience="platform" if target.name == PLATFORM_DOMAIN else "domain",
-            domain=audience_domain,
-            title=title,
-            body=body,
-            severity="low",
-            recipients=recipients(target),
-            # No product: a notice, not an open alert counted against the product (`mesh status`).
-            product=None,
-        )
-
     if entry_action == "routed":
-        decider = PLATFORM_DOMAIN if details.get("route") == "platform" else producer
         return [
-            draft(
-                decider,
-                f"Subscription {ident}: {consumer} asks to read {product}",
-                f"{who} waits for your decision ({reason}).\n"
+            TransitionMessage(
+                audience=PLATFORM_DOMAIN if details.get("route") == "platform" else producer,
+                title=f"Subscription {ident}: {consumer} asks to read {product}",
+                body=f"{consumer} -> {product} waits for your decision ({reason}).\n"
                 f"Approve: mesh approve {ident} --by YOU --reason ...\n"
                 f"Deny: mesh deny {ident} --by YOU --reason ...",
                 decides=True,
@@ -193,29 +85,53 @@ def transition_drafts(
         ]
     if entry_action == "approved":
         return [
-            draft(
-                producer,
-                f"New consumer of {product}: {consumer}",
-                f"{consumer} now reads {product} (subscription {ident}, approved by {actor}: "
-                f"{reason}). Breaking changes to its contract now affect {consumer}.",
+            TransitionMessage(
+                audience=producer,
+                title=f"New consumer of {product}: {consumer}",
+                body=f"{consumer} now reads {product} (subscription {ident}, approved by "
+                f"{actor}: {reason}). Breaking changes to its contract now affect {consumer}.",
             ),
-            draft(
-                consumer,
-                f"Subscription {ident} approved: {consumer} may read {product}",
-                f"Approved by {actor}: {reason}",
+            TransitionMessage(
+                audience=consumer,
+                title=f"Subscription {ident} approved: {consumer} may read {product}",
+                body=f"Approved by {actor}: {reason}",
             ),
         ]
     if entry_action in ("denied", "revoked"):
         return [
-            draft(
-                consumer,
-                f"Subscription {ident} {entry_action}: {consumer} may not read {product}",
-                f"{entry_action.capitalize()} by {actor}: {reason}\nRuns of {consumer} reading "
-                f"{product} are refused. To ask again: mesh subscribe {product} --as {consumer} "
-                '--purpose "..."',
+            TransitionMessage(
+                audience=consumer,
+                title=f"Subscription {ident} {entry_action}: {consumer} may not read {product}",
+                body=f"{entry_action.capitalize()} by {actor}: {reason}\nRuns of {consumer} "
+                f"reading {product} are refused. To ask again: mesh subscribe {product} --as "
+                f'{consumer} --purpose "..."',
             )
         ]
     return []
+
+
+def _draft(
+    dedupe_key: str, message: TransitionMessage, domains: Mapping[str, DomainSpec]
+) -> AlertDraft:
+    # A decision goes to whoever answers for the domain's access; a notice to the domain.
+    audience = message.audience
+    target = (
+        answering(audience, "access", domains)
+        if message.decides
+        else domains.get(audience, DomainSpec(name=audience, team=audience))
+    )
+    return AlertDraft(
+        dedupe_key=dedupe_key,
+        kind=SUBSCRIPTION_KIND,
+        audience="platform" if target.name == PLATFORM_DOMAIN else "domain",
+        domain=audience,
+        title=message.title,
+        body=message.body,
+        severity="low",
+        recipients=recipients(target),
+        # No product: a notice, not an open alert counted against the product (`mesh status`).
+        product=None,
+    )
 
 
 def notify_transitions(
@@ -244,16 +160,28 @@ def notify_transitions(
     return last, published
 
 
+def unreadable(mesh: MeshSpecs) -> set[str]:
+    """The products (`domain.product`) and whole domains a spec error leaves out of `mesh`
+    (a `Mesh`): requests for them wait for the fix instead of being denied as unknown."""
+    if not isinstance(mesh, Mesh):
+        return set()
+    gone = {domain for domain in mesh.broken_domains if domain not in mesh.domains}
+    return gone | {".".join(key) for key in mesh.excluded}
+
+
 def approvals_tick(
-    notifier: Notifier, mesh: MeshSpecs, cursor: int = 0, rules: AccessRules | None = None
+    catalog: Catalog,
+    notifier: Notifier,
+    mesh: MeshSpecs,
+    cursor: int = 0,
+    rules: AccessRules | None = None,
 ) -> tuple[int, str]:
     """One evaluation: the platform team's approvals file, then a request for each declared
-    cross-domain read without a subscription, the routing of new requests, the notifications
-    of every transition since `cursor`."""
-    catalog = notifier.catalog()
+    cross-domain read without a subscription, the routing of new requests (`access/routing`),
+    the notifications of every transition since `cursor`."""
     apply_approvals_file(catalog, mesh.root)
     pending = request_declared(catalog, mesh, actor=ACTOR)
-    routed = route_requests(catalog, mesh, rules)
+    routed = route_requests(catalog, mesh, rules, actor=ACTOR, unreadable=unreadable(mesh))
     last, published = notify_transitions(catalog, notifier, mesh, cursor)
     return last, (
         f"{len(routed)} request(s) routed or decided, {len(pending)} declared read(s) waiting, "
@@ -261,8 +189,9 @@ def approvals_tick(
     )
 
 
-def build_approval_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
-    """The approval sensor of the platform's code location."""
+def build_approval_sensor(mesh: Callable[[], MeshSpecs]) -> dg.SensorDefinition:
+    """The approval sensor of the platform's code location; `mesh` gives the mesh of this
+    tick (the location's shared `SensorMesh`)."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -273,11 +202,11 @@ def build_approval_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
         "and consumers of decisions, once each.",
     )
     def mesh_subscription_approvals(
-        context: dg.SensorEvaluationContext, notifier: Notifier
+        context: dg.SensorEvaluationContext, catalog: CatalogResource, notifier: Notifier
     ) -> dg.SkipReason:
         """Route and notify (a catalog outage fails the tick; the cursor stays)."""
         cursor = int(context.cursor or 0)
-        last, summary = approvals_tick(notifier, MeshSpecs.load(mesh_root), cursor)
+        last, summary = approvals_tick(catalog.open(), notifier, mesh(), cursor)
         context.update_cursor(str(last))
         return dg.SkipReason(summary)
 

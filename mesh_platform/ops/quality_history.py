@@ -14,6 +14,7 @@ newest execution stored is always re-read and its alert (idempotent) re-raised.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -247,8 +248,9 @@ def product_quality(catalog: Catalog, product: str) -> tuple[float | None, list[
     return score, histories
 
 
-def build_quality_sensor(mesh_root: Any = None) -> dg.SensorDefinition:
-    """The platform's quality sensor: history into the catalog, soft failures to domains."""
+def build_quality_sensor(mesh: Callable[[], MeshSpecs]) -> dg.SensorDefinition:
+    """The platform's quality sensor: history into the catalog, soft failures to domains;
+    `mesh` gives the mesh of this tick (the location's shared `SensorMesh`)."""
 
     @dg.sensor(
         name="mesh_quality_history",
@@ -259,7 +261,7 @@ def build_quality_sensor(mesh_root: Any = None) -> dg.SensorDefinition:
     )
     def mesh_quality_history(context: dg.SensorEvaluationContext, notifier: Notifier) -> Any:
         """Project new check evaluations; alert on soft failures (idempotent)."""
-        drafts = project_checks(context.instance, notifier, MeshSpecs.load(mesh_root))
+        drafts = project_checks(context.instance, notifier, mesh())
         for draft in drafts:  # each alert once: the ticks that raise it again log nothing
             context.log.info(f"alert raised: {draft.title}")
         return dg.SkipReason(f"projected check evaluations; {len(drafts)} new alert(s)")

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -293,8 +292,9 @@ def route_new_failures(
     return cursor, routed
 
 
-def build_failure_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
-    """The platform's failure-routing sensor, watching every code location.
+def build_failure_sensor(mesh: Callable[[], MeshSpecs]) -> dg.SensorDefinition:
+    """The platform's failure-routing sensor, watching every code location; `mesh` gives the
+    mesh of this tick (the location's shared `SensorMesh`).
 
     A plain sensor over the instance's run failures rather than Dagster's
     `run_failure_sensor`, which moves its cursor past a run even when its evaluation failed
@@ -318,9 +318,7 @@ def build_failure_sensor(mesh_root: Path | None = None) -> dg.SensorDefinition:
         elif not new_failures(context.instance, after, limit=1):
             return dg.SkipReason("no new failed runs")
         # Raises (the tick fails, the cursor stays) when a run's alerts cannot be recorded.
-        cursor, routed = route_new_failures(
-            context.instance, notifier, MeshSpecs.load(mesh_root), after
-        )
+        cursor, routed = route_new_failures(context.instance, notifier, mesh(), after)
         for run_id in routed:
             context.log.info(f"routed the alerts of failed run {run_id}")
         return dg.SensorResult(

@@ -1,6 +1,7 @@
 """One materialization of a product: inputs, engine, contract, quality gate, atomic write.
 
-Engine-neutral and Dagster-free: the asset (`dagster/factory.py`) calls it and turns what it
+Engine-neutral and Dagster-free: the asset (`dagster/asset_run.py`) calls it with the checks
+it built from its resources (the subscription check, the quality gate) and turns what it
 returns into the materialization's metadata. What the whole materialization consumed (CPU of
 the process and its children, wall time, rows and bytes read and written) is measured here,
 around every stage, so that cost tracking (`cost/`) sees reading and writing too, not only the
@@ -16,7 +17,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from mesh_platform.access.enforcement import require_access
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
@@ -93,14 +93,17 @@ def materialize_product(
     engine: Engine | None = None,
     keys: Keyring | None = None,
     gate: Callable[[pa.Table], None] | None = None,
+    access: Callable[[ProductSpec], None] | None = None,
 ) -> Materialized:
     """Compute the product and commit it to the lakehouse.
 
-    `gate` (the quality gate) sees the conformed result before the write and may refuse it.
-    A read of another domain's product without an approved subscription fails first, before
-    anything is read (`SubscriptionRequired`, saying how to subscribe).
+    `access` (the subscription check, `access/enforcement.py`) runs first, before anything is
+    read, and refuses a read of another domain's product without an approved subscription
+    (`SubscriptionRequired`, saying how to subscribe). `gate` (the quality gate) sees the
+    conformed result before the write and may refuse it.
     """
-    require_access(spec)
+    if access is not None:
+        access(spec)
     started = time.perf_counter()
     warnings: list[str] = []
     meter = UsageMeter()
