@@ -1,7 +1,8 @@
-"""A cycle across domains (products reading each other, or domains whose products read each
-other) is a spec error naming the products and their files: `mesh validate` reports it, and
-`mesh materialize` leaves its products out with that reason and runs the rest, never a
-`graphlib.CycleError` traceback."""
+"""Across domains: products reading each other (through other domains) are a spec error naming
+the products and their files, `mesh validate` reports it and `mesh materialize` runs the rest,
+never a `graphlib.CycleError` traceback; domains whose products read each other without any
+product reading itself (platform reads sales, which reads platform) are a sound mesh, and
+`mesh materialize` runs them upstream first."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.loader.mesh import DOMAINS_CYCLE, Mesh
+from mesh_platform.loader.mesh import Mesh
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
 
 COLUMNS = "columns:\n  - {name: id, type: bigint}\n  - {name: amount, type: double}\n"
@@ -46,37 +47,29 @@ def circle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]
         yield mesh
 
 
-def test_domains_reading_each_other_is_a_spec_error_naming_products_and_files(
+def test_domains_reading_each_other_validate_and_materialize_upstream_first(
     circle: CliMesh,
 ) -> None:
     result = circle.run("validate")
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and "CycleError" not in result.output
-    assert "cycle across domains" in result.output
-    assert "platform.usage (domains/platform/products/usage.yaml) reads sales.revenue" in (
-        result.output
-    )
-    assert "sales.revenue (domains/sales/products/revenue.yaml) reads platform.costs" in (
-        result.output
-    )
+    assert result.exit_code == 0, result.output
     mesh = Mesh.load_healthy(circle.root)
-    assert mesh.excluded == {
-        ("platform", "usage"): DOMAINS_CYCLE,
-        ("sales", "revenue"): DOMAINS_CYCLE,
-    }
-    assert mesh.domain_order()  # the rest of the mesh has an order
+    assert mesh.excluded == {} and mesh.errors == ()
+    order = mesh.domain_order()
+    assert sorted(order) == ["books", "platform", "sales", "shop"] and order[0] == "shop"
+    # platform.usage needs platform.costs, then sales.revenue: three runs, upstream first.
+    built = circle.run("materialize", "platform.usage", "--json")
+    assert built.exit_code == 0, built.output
+    assert "Traceback" not in built.output and "CycleError" not in built.output
+    lake = circle.home / "lake"
+    for domain, product in [("platform", "costs"), ("sales", "revenue"), ("platform", "usage")]:
+        assert (lake / domain / product / "_delta_log").is_dir(), (domain, product)
 
 
-def test_materialize_runs_what_the_cycle_does_not_touch(circle: CliMesh) -> None:
-    unrelated = circle.run("materialize", "books")
-    assert unrelated.exit_code == 0, unrelated.output
-    assert "Traceback" not in unrelated.output
-    assert "materialized 2 of 2 products" in unrelated.output  # shop.orders, books.totals
-    assert "sales.revenue is left out: " + DOMAINS_CYCLE in unrelated.stderr
-    refused = circle.run("materialize", "platform.usage")
-    assert refused.exit_code != 0
-    assert "Traceback" not in refused.output and "CycleError" not in refused.output
-    assert "cycle across domains" in refused.output
+def test_materialize_of_a_domain_on_either_side_runs(circle: CliMesh) -> None:
+    for target in ("books", "sales", "platform"):
+        done = circle.run("materialize", target)
+        assert done.exit_code == 0, done.output
+        assert "Traceback" not in done.output
 
 
 def test_products_reading_each_other_name_every_file(

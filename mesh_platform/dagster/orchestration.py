@@ -91,25 +91,27 @@ def missing_upstream(mesh: Mesh, keys: Iterable[Key], exists: Callable[[Key], bo
 
 
 def _batches(mesh: Mesh, keys: Iterable[Key]) -> list[list[Key]]:
-    """Runs to launch: per domain (in cross-domain order), as few as partitionings allow.
-
-    A run holds products of one partitioning whose in-domain inputs are already done or in
-    the same run; Dagster orders the products inside a run.
+    """Runs to launch, upstream first: each holds products of one domain and one partitioning
+    whose selected inputs are done by earlier runs or in the same run (Dagster orders the
+    products inside a run), as few runs as that allows. Domains may read each other (platform
+    reads sales, which reads platform): runs follow the products' order, not the domains'.
     """
     selected = set(keys)
+    remaining = [key for key in mesh.order if key in selected]
     batches: list[list[Key]] = []
-    for domain in mesh.domain_order():
-        remaining = [s.spec.key for s in mesh.of_domain(domain) if s.spec.key in selected]
-        while remaining:
-            partitioning = mesh.products[remaining[0]].spec.partitioning
-            batch: list[Key] = []
-            for key in remaining:
-                local_inputs = {u for u in mesh.upstream(key) if u[0] == domain}
-                waiting = local_inputs & (set(remaining) - set(batch))
-                if mesh.products[key].spec.partitioning == partitioning and not waiting:
-                    batch.append(key)
-            batches.append(batch)
-            remaining = [k for k in remaining if k not in batch]
+    while remaining:
+        # The first remaining product's selected inputs are all done (the order is upstream
+        # first), so every batch takes at least that one.
+        domain, partitioning = remaining[0][0], mesh.products[remaining[0]].spec.partitioning
+        batch: list[Key] = []
+        for key in remaining:
+            waiting = {u for u in mesh.upstream(key) if u in selected} - set(batch)
+            ready = not waiting & set(remaining)
+            same = key[0] == domain and mesh.products[key].spec.partitioning == partitioning
+            if same and ready:
+                batch.append(key)
+        batches.append(batch)
+        remaining = [k for k in remaining if k not in batch]
     return batches
 
 

@@ -8,17 +8,13 @@ top, the mesh checks what no single location can see: cycles across domains.
 from __future__ import annotations
 
 import functools
-import itertools
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.errors import SpecError, SpecErrors, every_error
 from mesh_platform.loader.domain import ContractReader, DomainPlanner, InputCycle, dependency_order
-from mesh_platform.spec.discovery import shown_path
 from mesh_platform.spec.loading import DOMAIN_FILE, DomainSource, ProductSource
 from mesh_platform.spec.model import domain_notices
 from mesh_platform.spec.workspace import (
@@ -28,9 +24,6 @@ from mesh_platform.spec.workspace import (
     read_domain,
     repo_root,
 )
-
-# Why a product is left out when its domain and a domain it reads read each other.
-DOMAINS_CYCLE = "its domain and a domain it reads read each other (a cycle across domains)"
 
 
 @dataclass(frozen=True)
@@ -119,13 +112,11 @@ class Mesh(MeshSpecs):
         return self.plans[key].schema
 
     def domain_order(self) -> list[str]:
-        """Domains ordered so that each comes after the domains it reads from; an
-        `InputCycle` when domains read each other (a loaded mesh leaves those products out)."""
-        graph = {key: self.upstream(key) for key in self.order}
-        cycle = domain_cycle(graph, self.products, self.root)
-        if cycle is not None:
-            raise cycle
-        return list(TopologicalSorter(_domain_reads(graph, self.domains)).static_order())
+        """Every domain, each where its first product comes in the products' order (upstream
+        first). Domains may read each other (platform reads sales, which reads platform): only
+        products reading themselves through others are a cycle, and those are left out."""
+        first = dict.fromkeys(key[0] for key in self.order)
+        return [*first, *sorted(set(self.domains) - set(first))]
 
     def warnings(self) -> list[str]:
         """One line per domain that does not load and per product left out."""
@@ -246,67 +237,17 @@ def _healthy_order(
     excluded: dict[Key, str],
 ) -> tuple[Key, ...]:
     """Planned products after their inputs; a product reading a left-out one is left out, and
-    a cycle across domains (of products, or of domains reading each other) is an error that
-    leaves its products out."""
+    products reading themselves through other domains are an error that leaves them out."""
     graph = {key: set(products[key].spec.input_refs().values()) for key in plans}
     while True:
         _drop_dependents(graph, excluded)
         try:
-            order = dependency_order(graph, products, " across domains", root)
-        except InputCycle as exc:
-            cycle, reason = exc, "its inputs form a cycle across domains"
-        else:
-            found = domain_cycle(graph, products, root)
-            if found is None:
-                return tuple(order)
-            cycle, reason = found, DOMAINS_CYCLE
-        errors.extend(cycle.errors)
-        for key in cycle.products:
-            excluded[key] = reason
-            graph.pop(key, None)
-
-
-def domain_cycle(
-    graph: Mapping[Key, set[Key]], products: Mapping[Key, ProductSource], root: Path
-) -> InputCycle | None:
-    """Domains that read each other in a circle (a platform product reads a sales product,
-    a sales product reads a platform one), though no product reads itself: an `InputCycle`
-    naming every read on the circle, with the reading products as its members."""
-    try:
-        TopologicalSorter(_domain_reads(graph)).prepare()
-        return None
-    except CycleError as exc:
-        circle = list(reversed(exc.args[1]))  # each domain reads the next
-    edges = [
-        (key, port, ref)
-        for reader, read in itertools.pairwise(circle)
-        for key in sorted(k for k in graph if k[0] == reader)
-        for port, ref in sorted(products[key].spec.input_refs().items())
-        if ref[0] == read
-    ]
-    shown = "; ".join(
-        f"{'.'.join(key)} ({shown_path(products[key].path, root)}) reads {'.'.join(ref)}"
-        for key, _, ref in edges
-    )
-    first, port, _ = edges[0]
-    error = products[first].error(
-        f"inputs form a cycle across domains ({' reads '.join(circle)}): {shown}",
-        "inputs",
-        port,
-        fix="a domain cannot depend on itself through other domains: drop one of these inputs, "
-        "or move the product into the domain it reads",
-    )
-    return InputCycle(error, dict.fromkeys(key for key, _, _ in edges))
-
-
-def _domain_reads(
-    graph: Mapping[Key, set[Key]], domains: Iterable[str] = ()
-) -> dict[str, set[str]]:
-    """Domain -> the other domains its products read (every one of `domains` a key)."""
-    reads: dict[str, set[str]] = {domain: set() for domain in domains}
-    for key, refs in graph.items():
-        reads.setdefault(key[0], set()).update(r[0] for r in refs if r[0] != key[0])
-    return reads
+            return tuple(dependency_order(graph, products, " across domains", root))
+        except InputCycle as cycle:
+            errors.extend(cycle.errors)
+            for key in cycle.products:
+                excluded[key] = "its inputs form a cycle across domains"
+                graph.pop(key, None)
 
 
 def _drop_dependents(graph: dict[Key, set[Key]], excluded: dict[Key, str]) -> None:
