@@ -184,3 +184,40 @@ def test_list_shows_the_sound_domains_beside_a_broken_one(
         main, ["scaffold", "product", "other", "x", "--input", "s=bad.broken"]
     )
     assert refused.exit_code == 1 and "input s=bad.broken is left out" in refused.output
+
+
+def _environment_reads(path: Path) -> list[int]:
+    """Lines of `path` that read a variable of the process environment (`os.getenv`,
+    `os.environ.get`, `os.environ[...]` read, `... in os.environ`); setting one for a child
+    process (`os.environ[k] = v`, `setdefault`, `update`, `clear`, `copy`) is not a read."""
+    import ast
+
+    def is_environ(node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "environ"
+
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "getenv" or (
+                node.func.attr == "get" and is_environ(node.func.value)
+            ):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and is_environ(node.value):
+            if isinstance(node.ctx, ast.Load):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_environment_module_reads_the_environment() -> None:
+    """docs/architecture.md, 'Environments': one module reads the process environment, when
+    resources are built or a command starts; the rest is given what it needs."""
+    package = repo_root() / "mesh_platform"
+    reads = {
+        str(path.relative_to(package)): lines
+        for path in sorted(package.rglob("*.py"))
+        if (lines := _environment_reads(path))
+    }
+    assert reads == {"config/environment.py": reads.get("config/environment.py", [])}
+    assert reads["config/environment.py"], "the check finds the reads it should"
