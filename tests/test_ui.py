@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.spec.workspace import repo_root
-from tests.ui_support import free_port, graphql
+from tests.ui_support import free_port, graphql, stop_mesh_up
 
 LOCATIONS = ("platform", "sales", "finance", "marketing")
 VENV_BIN = Path(sys.executable).parent
@@ -75,12 +75,10 @@ def ui_process(materialized_mesh, tmp_path_factory) -> Iterator[tuple[str, Path]
             assert time.monotonic() < deadline, "no location load and 'serving at' in 240 s"
             time.sleep(1)
         yield url, output
-        # Ctrl-C (SIGINT) stops the UI and the daemon (tests/test_up.py checks every process).
-        os.kill(process.pid, signal.SIGINT)
-        process.wait(timeout=120)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        # Ctrl-C (SIGINT), as a user stops it (tests/test_shutdown.py checks every process);
+        # whatever it started is killed only if it fails to, and the test then fails.
+        stop_mesh_up(process, signal.SIGINT)
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.cli.serve import group_members
+from mesh_platform.cli.processes import group_members
 from tests.mini_mesh import domain_assets, write_mesh
-from tests.ui_support import free_port, graphql, start_mesh_up
+from tests.ui_support import free_port, graphql, start_mesh_up, stop_mesh_up
 
 # The machine running the tests is slow and shared: bounds are generous, and every wait ends
 # as soon as what it waits for is seen.
@@ -136,9 +136,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             time.sleep(1)
         yield Served(root, home, url, process, output, announced_answering)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process.poll() is None:  # the last test stops it; else SIGTERM, then a forced kill
+            stop_mesh_up(process)
 
 
 def test_serving_is_announced_once_the_ui_answers(served: Served) -> None:
@@ -227,9 +226,9 @@ def test_ctrl_c_stops_every_process_quietly(served: Served) -> None:
     (child,) = _children(served.process.pid)
     groups = (served.process.pid, child)
     assert len(group_members(child)) >= 5  # dagster dev, webserver, daemon, code servers
-    os.kill(served.process.pid, signal.SIGINT)
-    served.process.wait(timeout=120)
+    took = stop_mesh_up(served.process, signal.SIGINT)
     assert served.process.returncode == 0, served.text()
+    assert took < 10, served.text()
     for group in groups:
         assert group_members(group) == [], "processes started by mesh up outlived it"
     text = served.text()
@@ -256,8 +255,9 @@ def test_sigterm_right_after_start_stops_every_process_quietly(tmp_path: Path) -
             assert time.monotonic() < deadline, f"not serving after {START_SECONDS} s"
             time.sleep(0.2)
         (child,) = _children(process.pid)
-        os.kill(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=120) == 0, output.read_text()
+        took = stop_mesh_up(process, signal.SIGTERM)
+        assert process.returncode == 0, output.read_text()
+        assert took < 10, output.read_text()
         assert group_members(child) == [] and group_members(process.pid) == []
         text = output.read_text()
         assert "stopped in" in text
@@ -265,8 +265,7 @@ def test_sigterm_right_after_start_stops_every_process_quietly(tmp_path: Path) -
             assert noise not in text, text
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            stop_mesh_up(process)
 
 
 # Without a server ---------------------------------------------------------------------------
@@ -319,6 +318,25 @@ def test_up_with_every_table_present_materializes_nothing(home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "nothing to materialize" in result.output
     assert (home / "dagster_home" / "dagster.yaml").read_text().startswith("# The embedded")
+
+
+def test_the_instance_templates_at_the_top_level_switch_an_older_copy_too(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The templates live at the checkout's top level; a copy of one whose comments are an
+    older version's is still that template (so switching MESH_PROFILE switches it)."""
+    from mesh_platform.config.environment import dagster_home, instance_template
+    from mesh_platform.spec.workspace import repo_root
+
+    assert instance_template("embedded") == repo_root() / "dagster.yaml"
+    assert instance_template("prod") == repo_root() / "dagster-prod.yaml"
+    config = home / "dagster_home" / "dagster.yaml"
+    config.parent.mkdir(parents=True)
+    embedded = instance_template("embedded").read_text()
+    config.write_text("# An older comment.\n" + embedded.replace("\n# ", "\n#  "))
+    monkeypatch.setenv("MESH_PROFILE", "prod")
+    dagster_home()
+    assert config.read_text() == instance_template("prod").read_text()
 
 
 def test_serving_another_workspace_needs_no_materialize(tmp_path: Path) -> None:

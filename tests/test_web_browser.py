@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mesh_platform.spec.workspace import repo_root
-from tests.ui_support import VENV_BIN, free_port, graphql
+from tests.ui_support import VENV_BIN, free_port, graphql, stop_mesh_up
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 START_SECONDS = 300
@@ -98,9 +98,8 @@ def served(materialized_mesh, tmp_path_factory: pytest.TempPathFactory) -> Itera
             time.sleep(1)
         yield Served(process, ui_url, catalog_url, catalog_port, output)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process.poll() is None:  # the last test stops it; else SIGTERM, then a forced kill
+            stop_mesh_up(process)
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +215,7 @@ def test_request_access_from_the_product_page_and_approve_it(served: Served, pag
 
 
 def test_ctrl_c_stops_the_catalog_with_the_ui(served: Served) -> None:
-    os.kill(served.process.pid, signal.SIGINT)
-    served.process.wait(timeout=120)
+    stop_mesh_up(served.process, signal.SIGINT)  # every process it started is gone
     assert served.process.returncode == 0, served.text()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", served.catalog_port)) != 0, "catalog still serving"

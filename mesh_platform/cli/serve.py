@@ -1,43 +1,39 @@
 """`mesh up`: the mesh as a local service (sample data, what is missing, then the UI and daemon,
 and the web catalog beside them).
 
-`dagster dev` runs as a child in its own process group. This process announces the UI only
-once it answers, forwards Ctrl-C / SIGTERM to it, waits for it to shut its services down, and
-then makes sure nothing of the group (webserver, daemon, code servers, runs) outlives it.
+`dagster dev` runs as a child in its own process group (`dev_service`). This process announces
+the UI only once it answers and, on Ctrl-C / SIGTERM, stops everything it started within 10 s:
+the runs it had in flight end CANCELED. On start, runs whose process is gone are marked FAILED
+(`inflight`), so nothing shows "In Progress" forever.
 """
 
 from __future__ import annotations
 
-import contextlib
+import gc
 import os
 import signal
 import socket
-import subprocess
-import sys
+import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
 from mesh_platform.cli.app import main, prepare_environment
+from mesh_platform.cli.dev_service import DevLog, Stopper, dev_command
 from mesh_platform.cli.run import generate, materialize_targets
-from mesh_platform.cli.service_log import ServiceLog
 from mesh_platform.errors import MeshError
 
 if TYPE_CHECKING:
+    from mesh_platform.cli.inflight import RunBook
     from mesh_platform.web.server import CatalogServer
 
-# `dagster dev` is marked superseded by `dg dev`, which serves one project as one code location;
-# the mesh is one location per domain (workspace.yaml), which only `dagster dev` serves.
-_SUPERSEDED = "ignore:Function `dev_command` is superseded:FutureWarning"
-# After the signal is forwarded: dagster dev waits for its webserver and daemon (which stop
-# their code servers); what is still running after this is terminated, then killed.
-STOP_GRACE_SECONDS = 30.0
-KILL_GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.5
+# While serving, the processes of dagster dev's tree are looked at this often (remembered, so
+# that one whose parent died is still stopped with the rest).
+TREE_SECONDS = 5.0
+LOG_DRAIN_SECONDS = 2.0
 
 
 @main.command()
@@ -110,11 +106,10 @@ def up(
     if headless:
         return
     catalog = None if no_catalog else start_catalog(served.parent, url, port, catalog_port)
-    try:
-        code = serve(served, host, port, url, verbose, catalog)
-    finally:
-        if catalog is not None:
-            catalog.stop()
+    code = serve(served, host, port, url, verbose, catalog)  # stops the catalog too
+    # The process ends now: a frozen heap spares the interpreter's last garbage collection of
+    # the whole import graph (Dagster, polars, ...: 2 s on a busy 2-core machine).
+    gc.freeze()
     if code:
         raise MeshError(f"dagster dev exited with status {code} (its log is above)")
 
@@ -227,26 +222,6 @@ def _materialize(everything: bool) -> str:
     return "data and products ready"
 
 
-def dev_command(workspace: Path, host: str, port: int, verbose: bool) -> list[str]:
-    """`dagster dev` over `workspace`, without the supersession warning (see _SUPERSEDED)."""
-    return [
-        sys.executable,
-        "-W",
-        _SUPERSEDED,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        str(workspace),
-        "-h",
-        host,
-        "-p",
-        str(port),
-        "--log-level",
-        "info" if verbose else "warning",
-    ]
-
-
 def serve(
     workspace: Path,
     host: str,
@@ -256,71 +231,90 @@ def serve(
     catalog: CatalogServer | None = None,
 ) -> int:
     """Run `dagster dev` until it exits or this process gets SIGINT / SIGTERM; returns its exit
-    status (0 when stopped by a signal). Every process it started is gone on return. Once the
-    UI answers, the web catalog (if any) is announced beside it and loads the mesh."""
-    stop: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.append(signum)
-
-    # Handlers of our own (not SIG_IGN): the child then starts with the default disposition,
-    # so dagster dev reacts to the SIGINT forwarded to it even when this process was started
-    # in the background by a non-interactive shell.
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    status (0 when stopped by a signal). Every process it started, and the catalog, are gone
+    on return. Once the UI answers, the web catalog (if any) is announced beside it."""
     from mesh_platform.config.environment import mesh_home
 
-    log_path = mesh_home() / "logs" / "mesh-up.log"
-    click.echo(f"starting the Dagster UI and daemon on {url} ... (full log: {log_path})")
-    child = subprocess.Popen(
-        dev_command(workspace, host, port, verbose),
-        cwd=workspace.parent,
-        env=os.environ.copy(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    assert child.stdout is not None
-    relay = ServiceLog(child.stdout, log_path, verbose)
-    relay.start()
+    stopper = Stopper(None)
+    # Handlers of our own (not SIG_IGN), installed before dagster dev starts (see `launch`).
+    previous = {s: signal.signal(s, stopper.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        announced = False
-        probe = f"http://{_probe_host(host)}:{port}/server_info"
-        while not stop and child.poll() is None:
-            if not announced and _answers(probe):
-                beside = f", the web catalog at {catalog.url}" if catalog else ""
-                click.echo(f"serving at {url}{beside} (Ctrl-C stops it)")
-                announced = True
-                if catalog is not None:
-                    _warm_in_background(catalog)
-            time.sleep(POLL_SECONDS)
-        if child.poll() is not None and not stop:
-            return child.returncode or 0
-        relay.quiet()
-        click.echo("stopping the Dagster UI and daemon ...")
-        stopped_in = stop_group(child)
-        click.echo(f"stopped in {stopped_in:.1f}s")
-        return 0
+        stopper.book = _open_run_book(time.time())
+        if stopper.signals:
+            return 0
+        log_path = mesh_home() / "logs" / "mesh-up.log"
+        click.echo(f"starting the Dagster UI and daemon on {url} ... (full log: {log_path})")
+        child = stopper.start(dev_command(workspace, host, port, verbose), workspace.parent)
+        assert child.stdout is not None and stopper.tree is not None
+        relay = DevLog(child.stdout, log_path, verbose)
+        relay.start()
+        try:
+            probe = f"http://{_probe_host(host)}:{port}/server_info"
+            _announce_when_up(stopper, probe, url, catalog)
+            next_look = time.monotonic()
+            while not stopper.signals and child.poll() is None:
+                if time.monotonic() >= next_look:
+                    stopper.tree.refresh()
+                    next_look = time.monotonic() + TREE_SECONDS
+                stopper.wake.wait(POLL_SECONDS)
+            if not stopper.signals:
+                return child.returncode or 0
+            relay.quiet()
+            click.echo("stopping the Dagster UI and daemon ...")
+            took = stopper.stop(also=catalog.stop if catalog else None)
+            catalog = None  # stopped beside dagster dev
+            click.echo(f"stopped in {took:.1f}s")
+            return 0
+        finally:
+            relay.quiet()
+            stopper.stop()
+            relay.join(timeout=LOG_DRAIN_SECONDS)
     finally:
-        relay.quiet()
-        stop_group(child)
-        relay.join(timeout=KILL_GRACE_SECONDS)
+        if catalog is not None:
+            catalog.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _warm_in_background(catalog: CatalogServer) -> None:
-    """Load the catalog's mesh now, after the UI is up (not competing with its start), so the
-    first page is quick; a failure is said once and the pages retry on request."""
-    import threading
+def _open_run_book(since: float) -> RunBook | None:
+    """The Dagster instance's runs, after marking those whose process is gone as FAILED; None
+    (said once) if the instance cannot be read: dagster dev then reports why."""
+    from mesh_platform.cli.inflight import open_run_book
 
-    def warm() -> None:
+    try:
+        book = open_run_book(since)
+        stale = book.fail_stale()
+    except Exception as exc:
+        click.echo(f"could not read the runs of the Dagster instance: {exc}", err=True)
+        return None
+    if stale:
+        runs = "run whose process is" if len(stale) == 1 else "runs whose processes are"
+        click.echo(f"marked {len(stale)} {runs} gone as FAILED: {' '.join(stale)}")
+    return book
+
+
+def _announce_when_up(
+    stopper: Stopper, probe: str, url: str, catalog: CatalogServer | None
+) -> None:
+    """In a thread: once the UI answers, say where it is served and load the web catalog's
+    mesh (after the UI is up, not competing with its start, so its first page is quick)."""
+
+    def announce() -> None:
+        while not _answers(probe):
+            if stopper.signals or stopper.wake.wait(POLL_SECONDS):
+                return
+        if stopper.signals:
+            return
+        beside = f", the web catalog at {catalog.url}" if catalog else ""
+        click.echo(f"serving at {url}{beside} (Ctrl-C stops it)")
+        if catalog is None:
+            return
         try:
             catalog.warm()
-        except Exception as exc:
+        except Exception as exc:  # the pages retry on request
             click.echo(f"web catalog: could not load the catalog yet ({exc})", err=True)
 
-    threading.Thread(target=warm, name="mesh-catalog-warm", daemon=True).start()
+    threading.Thread(target=announce, name="mesh-up-announce", daemon=True).start()
 
 
 def _answers(url: str) -> bool:
@@ -332,51 +326,3 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
-
-
-def stop_group(child: subprocess.Popen[bytes]) -> float:
-    """Forward SIGINT to `child` (it stops its services), then SIGTERM and SIGKILL what is left
-    of its process group. Returns the seconds it took."""
-    started = time.monotonic()
-    group = child.pid
-    if child.poll() is None:
-        child.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=STOP_GRACE_SECONDS)
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, KILL_GRACE_SECONDS)):
-        if not group_members(group):
-            break
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while group_members(group) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    if child.poll() is None:
-        child.wait()
-    return time.monotonic() - started
-
-
-def group_members(group: int) -> Sequence[int]:
-    """Live processes (not zombies) of the process group `group`."""
-    proc = Path("/proc")
-    if not proc.is_dir():  # not Linux: whether any process of the group is left
-        try:
-            os.killpg(group, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [group]
-    members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == group:
-            members.append(int(entry.name))
-    return members

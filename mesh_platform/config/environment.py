@@ -252,27 +252,38 @@ def key_material() -> tuple[dict[str, bytes], str | None]:
 def instance_template(profile: Profile | None = None) -> Path:
     """The dagster.yaml of `profile` (default: the current one): `dagster.yaml` for the
     embedded instance (SQLite), `dagster-prod.yaml` for the prod one (PostgreSQL through
-    `MESH_POSTGRES_URL`); both with telemetry off and run monitoring."""
-    name = {"embedded": "dagster.yaml", "prod": "dagster-prod.yaml"}
-    return Path(__file__).with_name(name[profile or current_profile()])
+    `MESH_POSTGRES_URL`); both with telemetry off and run monitoring. They live at the
+    checkout's top level; a package installed without the checkout carries them beside this
+    module (`pyproject.toml`, force-include)."""
+    name = {"embedded": "dagster.yaml", "prod": "dagster-prod.yaml"}[profile or current_profile()]
+    top_level = _checkout() / name
+    return top_level if top_level.is_file() else Path(__file__).with_name(name)
 
 
 def dagster_home() -> Path:
     """The Dagster instance folder: `DAGSTER_HOME`, else `<mesh home>/dagster_home`.
 
     The current profile's instance template (`instance_template`) is copied there when it
-    has none, or when it has another profile's template unchanged (switching `MESH_PROFILE`
-    switches the instance); a dagster.yaml written by hand is left as it is.
+    has none, or when it has another profile's template with its settings unchanged
+    (switching `MESH_PROFILE` switches the instance); a dagster.yaml written by hand is left
+    as it is.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = instance_template().read_text()
     current = config.read_text() if config.exists() else None
-    templates = {instance_template(p).read_text() for p in PROFILES}
-    if current is None or (current != wanted and current in templates):
+    # A copy is a template's when its settings are (its comments may be an older version's).
+    templates = {_settings(instance_template(p).read_text()) for p in PROFILES}
+    if current is None or (current != wanted and _settings(current) in templates):
         config.write_text(wanted)
     return home
+
+
+def _settings(text: str) -> tuple[str, ...]:
+    """The lines of a dagster.yaml that say something (no comment, no blank line)."""
+    lines = (line.rstrip() for line in text.splitlines())
+    return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
 def export_for_children() -> dict[str, str]:
