@@ -114,11 +114,7 @@ def request_subscription(
     A pending or approved subscription is left as it is (`changed` False); a denied or revoked
     one is requested again (a new round, the approval sensor routes it again).
     """
-    from sqlalchemy import update
     from sqlalchemy.exc import IntegrityError
-
-    from mesh_platform.access.models import Subscription
-    from mesh_platform.catalog.models import utcnow
 
     producer, _ = qualified(product)
     if producer == consumer:
@@ -130,48 +126,78 @@ def request_subscription(
             with catalog.session() as session:
                 row = _row(session, consumer, product)
                 if row is None:
-                    row = Subscription(
-                        consumer=consumer,
-                        product=product,
-                        producer=producer,
-                        purpose=purpose,
-                        columns=json.dumps(list(columns)),
-                        state=REQUESTED,
-                        round=1,
-                        requested_by=actor,
-                        reason="",
+                    return _first_request(
+                        session, consumer, product, producer, actor, purpose, columns
                     )
-                    session.add(row)
-                    session.flush()
-                    _audit(session, row, "requested", actor, purpose)
-                    return Transition(row, True)
                 if row.state in (REQUESTED, APPROVED):
                     return Transition(row, False)
-                changed = session.execute(
-                    update(Subscription)
-                    .where(Subscription.id == row.id, Subscription.state == row.state)
-                    .values(
-                        state=REQUESTED,
-                        route=None,
-                        round=Subscription.round + 1,
-                        purpose=purpose or row.purpose,
-                        columns=json.dumps(list(columns)) if columns else row.columns,
-                        requested_by=actor,
-                        requested_at=utcnow(),
-                        decided_by=None,
-                        decided_at=None,
-                        reason="",
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                session.refresh(row)
-                if _rowcount(changed) == 1:
-                    _audit(session, row, "requested", actor, purpose)
-                return Transition(row, _rowcount(changed) == 1)
+                return _request_again(session, row, actor, purpose, columns)
         except IntegrityError:
             if attempt:  # a concurrent request inserted the row: read it the second time
                 raise
     raise AssertionError("unreachable")
+
+
+def _first_request(
+    session: Session,
+    consumer: str,
+    product: str,
+    producer: str,
+    actor: str,
+    purpose: str,
+    columns: Sequence[str],
+) -> Transition:
+    """Insert `consumer`'s first request for `product` (round 1), with its audit entry."""
+    from mesh_platform.access.models import Subscription
+
+    row = Subscription(
+        consumer=consumer,
+        product=product,
+        producer=producer,
+        purpose=purpose,
+        columns=json.dumps(list(columns)),
+        state=REQUESTED,
+        round=1,
+        requested_by=actor,
+        reason="",
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, row, "requested", actor, purpose)
+    return Transition(row, True)
+
+
+def _request_again(
+    session: Session, row: Subscription, actor: str, purpose: str, columns: Sequence[str]
+) -> Transition:
+    """Request a denied or revoked subscription again (the next round), exactly once: the
+    audit entry only when this call changed the row."""
+    from sqlalchemy import update
+
+    from mesh_platform.access.models import Subscription
+    from mesh_platform.catalog.models import utcnow
+
+    changed = session.execute(
+        update(Subscription)
+        .where(Subscription.id == row.id, Subscription.state == row.state)
+        .values(
+            state=REQUESTED,
+            route=None,
+            round=Subscription.round + 1,
+            purpose=purpose or row.purpose,
+            columns=json.dumps(list(columns)) if columns else row.columns,
+            requested_by=actor,
+            requested_at=utcnow(),
+            decided_by=None,
+            decided_at=None,
+            reason="",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
+    if _rowcount(changed) == 1:
+        _audit(session, row, "requested", actor, purpose)
+    return Transition(row, _rowcount(changed) == 1)
 
 
 def _rowcount(result: Any) -> int:

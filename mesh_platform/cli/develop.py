@@ -12,7 +12,11 @@ from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.isolation import healthy_mesh
 
 if TYPE_CHECKING:
+    from mesh_platform.dev.preview import PreviewRun
+    from mesh_platform.dev.product_tests import CaseResult
     from mesh_platform.engine.base import StepPreview
+    from mesh_platform.errors import SpecError
+    from mesh_platform.loader.mesh import Mesh
 
 
 @main.command()
@@ -41,27 +45,43 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
     contract applied (declared types cast, contract order) with the contract's types. A table
     wider than the terminal is shown one record per row.
     """
-    import shutil
+    from mesh_platform.dev.preview import choose_columns
 
+    prepare_environment()
+    wanted = [c.strip() for c in (columns or "").split(",") if c.strip()]
+    run = _costed_run(product, wanted, limit)
+    shown = [*run.steps, *([run.written] if run.written else [])]
+    if wanted:
+        shown = choose_columns(shown, wanted)
+    steps, written = (shown[:-1], shown[-1]) if run.written else (shown, None)
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        _echo_preview_json(run, steps, written)
+    else:
+        _echo_preview_text(run, steps, written)
+    if run.contract_error:
+        raise click.ClickException(
+            f"as written: the contract check fails on the sample: {run.contract_error}"
+        )
+
+
+def _costed_run(product: str, wanted: list[str], limit: int) -> PreviewRun:
+    """The preview run of `product` on this environment's lake, with its cost; the `wanted`
+    columns checked first (when the plan knows them). A ClickException for an unknown product.
+    """
     from mesh_platform.config import environment
     from mesh_platform.cost import CostRates
-    from mesh_platform.dev.preview import (
-        check_columns,
-        choose_columns,
-        costed_preview,
-        render_sample,
-    )
+    from mesh_platform.dev.preview import check_columns, costed_preview
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.security.keys import build_keyring
 
-    prepare_environment()
     lakehouse = Lakehouse(root=environment.lake_root(), landing_root=environment.landing_root())
     mesh = healthy_mesh()
-    wanted = [c.strip() for c in (columns or "").split(",") if c.strip()]
     try:
         if wanted:
             check_columns(mesh, product, wanted)  # before paying for a run, when the plan can
-        run = costed_preview(
+        return costed_preview(
             mesh,
             product,
             lakehouse,
@@ -72,34 +92,40 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
         )
     except KeyError as exc:  # an unknown or left-out product; MeshErrors: `MeshGroup`
         raise click.ClickException(str(exc.args[0])) from None
-    shown = [*run.steps, *([run.written] if run.written else [])]
-    if wanted:
-        shown = choose_columns(shown, wanted)
-    steps, written = (shown[:-1], shown[-1]) if run.written else (shown, None)
-    for warning in run.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if as_json:
-        entries = [_json_step(s) for s in steps]
-        if entries:  # the last step's entry carries the product as written
-            entries[-1]["as_written"] = _json_step(written) if written else None
-            entries[-1]["contract_error"] = run.contract_error
-        click.echo(json.dumps(entries, indent=2, default=str))
-        click.echo(run.estimate.describe(), err=True)  # stdout stays the JSON document
-    else:
-        width = shutil.get_terminal_size().columns
-        for s in steps:
-            click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
-            click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
-            click.echo(render_sample(s.sample, width))
-        if written is not None:
-            click.echo(f"== as written (contract applied): {written.rows} rows")
-            click.echo("   " + ", ".join(f"{k}: {v}" for k, v in written.schema.items()))
-            click.echo(render_sample(written.sample, width))
-        click.echo(run.estimate.describe())
-    if run.contract_error:
-        raise click.ClickException(
-            f"as written: the contract check fails on the sample: {run.contract_error}"
-        )
+
+
+def _echo_preview_json(
+    run: PreviewRun, steps: list[StepPreview], written: StepPreview | None
+) -> None:
+    """The steps as JSON on stdout (the last carries the product as written); the cost
+    estimate on stderr."""
+    entries = [_json_step(s) for s in steps]
+    if entries:  # the last step's entry carries the product as written
+        entries[-1]["as_written"] = _json_step(written) if written else None
+        entries[-1]["contract_error"] = run.contract_error
+    click.echo(json.dumps(entries, indent=2, default=str))
+    click.echo(run.estimate.describe(), err=True)  # stdout stays the JSON document
+
+
+def _echo_preview_text(
+    run: PreviewRun, steps: list[StepPreview], written: StepPreview | None
+) -> None:
+    """Each step (name, rows, schema, sample at the terminal's width), the product as
+    written, then the cost estimate."""
+    import shutil
+
+    from mesh_platform.dev.preview import render_sample
+
+    width = shutil.get_terminal_size().columns
+    for s in steps:
+        click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
+        click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
+        click.echo(render_sample(s.sample, width))
+    if written is not None:
+        click.echo(f"== as written (contract applied): {written.rows} rows")
+        click.echo("   " + ", ".join(f"{k}: {v}" for k, v in written.schema.items()))
+        click.echo(render_sample(written.sample, width))
+    click.echo(run.estimate.describe())
 
 
 def _json_step(step: StepPreview) -> dict[str, object]:
@@ -121,16 +147,29 @@ def test(target: str | None, as_json: bool) -> None:
     A test file or case that names an unknown port or column, or a value of the wrong type,
     is reported with its file and line; a placeholder case fails as "not written yet".
     """
-    from mesh_platform.dev.product_tests import (
-        CaseResult,
-        discover,
-        load_cases,
-        record_development,
-        run_case,
-    )
-    from mesh_platform.errors import SpecError
+    from mesh_platform.dev.product_tests import record_development
 
     mesh = healthy_mesh()
+    results, broken = _run_product_tests(mesh, target)
+    for result in results:
+        record_development(result, mesh)
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        _echo_tests_json(results, broken)
+    else:
+        _echo_tests_text(results, broken, failed)
+    if not results and not broken:
+        raise click.ClickException(f"no product tests found for {target or 'the mesh'}")
+    if failed or broken:
+        sys.exit(1)
+
+
+def _run_product_tests(mesh: Mesh, target: str | None) -> tuple[list[CaseResult], list[SpecError]]:
+    """Run the cases of every test file `target` selects; the results, and the files that do
+    not load (their cases do not run)."""
+    from mesh_platform.dev.product_tests import discover, load_cases, run_case
+    from mesh_platform.errors import SpecError
+
     results: list[CaseResult] = []
     broken: list[SpecError] = []
     for path in discover(mesh, target):
@@ -140,42 +179,44 @@ def test(target: str | None, as_json: bool) -> None:
             broken.append(exc)
             continue
         results.extend(run_case(case, mesh) for case in cases)
-    for result in results:
-        record_development(result, mesh)
-    failed = [r for r in results if not r.passed]
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "cases": [
-                        {
-                            "product": r.case.product,
-                            "case": r.case.name,
-                            "passed": r.passed,
-                            "outcome": r.outcome,
-                            "diff": r.diff,
-                        }
-                        for r in results
-                    ],
-                    "file_errors": [
-                        {"file": str(e.file), "line": e.line, "error": e.problem, "fix": e.fix}
-                        for e in broken
-                    ],
-                },
-                indent=2,
-            )
+    return results, broken
+
+
+def _echo_tests_json(results: list[CaseResult], broken: list[SpecError]) -> None:
+    """The cases' outcomes and the invalid test files, as one JSON document."""
+    click.echo(
+        json.dumps(
+            {
+                "cases": [
+                    {
+                        "product": r.case.product,
+                        "case": r.case.name,
+                        "passed": r.passed,
+                        "outcome": r.outcome,
+                        "diff": r.diff,
+                    }
+                    for r in results
+                ],
+                "file_errors": [
+                    {"file": str(e.file), "line": e.line, "error": e.problem, "fix": e.fix}
+                    for e in broken
+                ],
+            },
+            indent=2,
         )
-    else:
-        labels = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "todo": "TODO"}
-        for r in results:
-            click.echo(f"{labels[r.outcome]} {r.case.product}: {r.case.name}")
-            if r.diff:
-                click.echo(r.diff)
-        for error in broken:
-            click.echo(f"ERROR {error}")
-        summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
-        click.echo(summary + (f", {len(broken)} test file(s) invalid" if broken else ""))
-    if not results and not broken:
-        raise click.ClickException(f"no product tests found for {target or 'the mesh'}")
-    if failed or broken:
-        sys.exit(1)
+    )
+
+
+def _echo_tests_text(
+    results: list[CaseResult], broken: list[SpecError], failed: list[CaseResult]
+) -> None:
+    """One line per case (with its diff), one per invalid test file, then the counts."""
+    labels = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "todo": "TODO"}
+    for r in results:
+        click.echo(f"{labels[r.outcome]} {r.case.product}: {r.case.name}")
+        if r.diff:
+            click.echo(r.diff)
+    for error in broken:
+        click.echo(f"ERROR {error}")
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+    click.echo(summary + (f", {len(broken)} test file(s) invalid" if broken else ""))

@@ -32,6 +32,7 @@ from mesh_platform.run.failures import (
     FailureReport,
     spec_location,
 )
+from mesh_platform.spec.model import ProductSpec
 from mesh_platform.spec.workspace import Key
 
 __all__ = [
@@ -177,16 +178,10 @@ def _run(
     raise_on_failure: bool,
     log_level: str,
 ) -> RunSummary:
+    """Launch one run of `batch` (products of `domain` of one partitioning, over all its
+    partitions) and summarize what it did."""
     defs = imported_definitions(domain)
-    spec = mesh.products[batch[0]].spec
-    tags: dict[str, str] = {"mesh/launched_by": "mesh-cli"}
-    partitions = None
-    pdef = partitions_def(spec)
-    if pdef is not None:
-        all_keys = pdef.get_partition_keys()
-        tags["dagster/asset_partition_range_start"] = all_keys[0]
-        tags["dagster/asset_partition_range_end"] = all_keys[-1]
-        partitions = f"{all_keys[0]}..{all_keys[-1]}"
+    tags, partitions = _run_tags(mesh.products[batch[0]].spec)
     started = time.perf_counter()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     result: dg.ExecutionResult
@@ -207,6 +202,34 @@ def _run(
             raise_on_error=raise_on_failure,
             run_config=run_config,
         )
+    return _summarize(mesh, domain, batch, instance, result, partitions, started)
+
+
+def _run_tags(spec: ProductSpec) -> tuple[dict[str, str], str | None]:
+    """The tags of a run of products like `spec`'s (all its partitions, if it has any), and
+    the partitions as shown (`first..last`; None when unpartitioned)."""
+    tags: dict[str, str] = {"mesh/launched_by": "mesh-cli"}
+    partitions = None
+    pdef = partitions_def(spec)
+    if pdef is not None:
+        all_keys = pdef.get_partition_keys()
+        tags["dagster/asset_partition_range_start"] = all_keys[0]
+        tags["dagster/asset_partition_range_end"] = all_keys[-1]
+        partitions = f"{all_keys[0]}..{all_keys[-1]}"
+    return tags, partitions
+
+
+def _summarize(
+    mesh: Mesh,
+    domain: str,
+    batch: list[Key],
+    instance: dg.DagsterInstance,
+    result: dg.ExecutionResult,
+    partitions: str | None,
+    started: float,
+) -> RunSummary:
+    """What the run (started at `started`, `time.perf_counter()`) wrote, failed, skipped and
+    left held."""
     written = {
         tuple(e.asset_key.path)
         for e in result.get_asset_materialization_events()

@@ -238,17 +238,9 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     An invalid case (see `ProductTestCase.errors`) and a placeholder do not run; a run that
     fails (the SQL, the contract) is the case's failure, reported as one message.
     """
-    if case.errors:
-        text = "\n".join(f"  {line}" for e in case.errors for line in str(e).splitlines())
-        return CaseResult(case, False, f"{_heading(case)}\n{text}", status="error")
-    if case.todo:
-        return CaseResult(
-            case,
-            False,
-            f"{_heading(case)}\n  not written yet: give the case a name saying what it checks, "
-            "rows for its inputs and the rows the product must produce",
-            status="todo",
-        )
+    not_run = _not_runnable(case)
+    if not_run is not None:
+        return not_run
     domain, _, name = case.product.partition(".")
     spec = mesh.products[(domain, name)].spec
     plan = mesh.plans[(domain, name)]
@@ -274,7 +266,28 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
             f"{_heading(case)}\n  the product failed on these rows: {exc}",
             status="error",
         )
-    usage = Usage(
+    return _compare_rows(case, result, _case_usage(meter, inputs, result))
+
+
+def _not_runnable(case: ProductTestCase) -> CaseResult | None:
+    """The result of a case that does not run (invalid, or a placeholder); None if it runs."""
+    if case.errors:
+        text = "\n".join(f"  {line}" for e in case.errors for line in str(e).splitlines())
+        return CaseResult(case, False, f"{_heading(case)}\n{text}", status="error")
+    if case.todo:
+        return CaseResult(
+            case,
+            False,
+            f"{_heading(case)}\n  not written yet: give the case a name saying what it checks, "
+            "rows for its inputs and the rows the product must produce",
+            status="todo",
+        )
+    return None
+
+
+def _case_usage(meter: UsageMeter, inputs: dict[str, pa.Table], result: pa.Table) -> Usage:
+    """What the case's run used: the meter's times and memory, the rows and bytes in and out."""
+    return Usage(
         meter.usage.wall_seconds,
         meter.usage.cpu_seconds,
         rows_out=result.num_rows,
@@ -283,6 +296,11 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
         bytes_in=sum(t.nbytes for t in inputs.values()),
         process_peak_memory_mb=meter.usage.process_peak_memory_mb,
     )
+
+
+def _compare_rows(case: ProductTestCase, result: pa.Table, usage: Usage) -> CaseResult:
+    """The product's rows against the case's expected rows (in order when the case says so),
+    on the columns the expected rows name (all the product's when they name none)."""
     unknown = sorted({k for row in case.expected for k in row} - set(result.column_names))
     if unknown:  # only when the plan does not know the output columns (a Python step)
         return CaseResult(

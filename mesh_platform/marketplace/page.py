@@ -184,6 +184,7 @@ def _visible(visibility: str, domain: str, viewer: str | None) -> bool:
 
 
 def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) -> ProductPage:
+    """The page of `p` as `viewer` sees it, from the catalog's rows at `now`."""
     age = (now - p.last_materialized_epoch) / 3600 if p.last_materialized_epoch else None
     consumers = session.scalars(
         select(MarketConsumer).where(MarketConsumer.product_id == p.id)
@@ -214,54 +215,74 @@ def _page(session: Session, p: MarketProduct, viewer: str | None, now: float) ->
         quality_score=p.quality_score,
         rules=rules,
         quality_series=series,
-        failing_samples=tuple(
-            FailingSample(
-                s.check_name, _iso(s.at), s.failing_count, s.failing_percent, s.sample, s.run_id
-            )
-            for s in session.scalars(
-                select(MarketFailingSample)
-                .where(MarketFailingSample.product_id == p.id)
-                .order_by(MarketFailingSample.at.desc())
-            )
-        ),
-        table_versions=tuple(
-            TableVersion(
-                v.delta_version,
-                _iso(v.at),
-                v.operation,
-                v.rows_written,
-                v.row_count,
-                v.duration_seconds,
-                v.run_id,
-            )
-            for v in session.scalars(
-                select(MarketMaterialization)
-                .where(MarketMaterialization.product_id == p.id)
-                .order_by(MarketMaterialization.delta_version.desc())
-            )
-        ),
+        failing_samples=_failing_samples(session, p),
+        table_versions=_table_versions(session, p),
         steps=tuple(steps),
         consumers=tuple(
             PageConsumer(c.consumer, c.consumer_domain, c.kind, tuple(json.loads(c.columns)))
             for c in sorted(shown, key=lambda c: c.consumer)
         ),
         hidden_consumers=len(consumers) - len(shown),
-        upstream=tuple(
-            session.scalars(
-                select(MarketProduct.name)
-                .where(MarketProduct.name.in_(set(inputs.values())), seen_by(viewer))
-                .order_by(MarketProduct.name)
-            )
-        ),
-        downstream=tuple(
-            session.scalars(
-                select(MarketProduct.name)
-                .join(MarketInput, MarketInput.product_id == MarketProduct.id)
-                .where(MarketInput.input == p.name, seen_by(viewer))
-                .order_by(MarketProduct.name)
-            )
-        ),
+        upstream=_upstream(session, inputs, viewer),
+        downstream=_downstream(session, p, viewer),
         dagster_asset_path=(p.domain, p.product),
+    )
+
+
+def _failing_samples(session: Session, p: MarketProduct) -> tuple[FailingSample, ...]:
+    """The failing rows the product's checks kept, newest first."""
+    return tuple(
+        FailingSample(
+            s.check_name, _iso(s.at), s.failing_count, s.failing_percent, s.sample, s.run_id
+        )
+        for s in session.scalars(
+            select(MarketFailingSample)
+            .where(MarketFailingSample.product_id == p.id)
+            .order_by(MarketFailingSample.at.desc())
+        )
+    )
+
+
+def _table_versions(session: Session, p: MarketProduct) -> tuple[TableVersion, ...]:
+    """The product's table versions (its materializations), newest first."""
+    return tuple(
+        TableVersion(
+            v.delta_version,
+            _iso(v.at),
+            v.operation,
+            v.rows_written,
+            v.row_count,
+            v.duration_seconds,
+            v.run_id,
+        )
+        for v in session.scalars(
+            select(MarketMaterialization)
+            .where(MarketMaterialization.product_id == p.id)
+            .order_by(MarketMaterialization.delta_version.desc())
+        )
+    )
+
+
+def _upstream(session: Session, inputs: dict[str, str], viewer: str | None) -> tuple[str, ...]:
+    """The products the inputs read that `viewer` may see, by name."""
+    return tuple(
+        session.scalars(
+            select(MarketProduct.name)
+            .where(MarketProduct.name.in_(set(inputs.values())), seen_by(viewer))
+            .order_by(MarketProduct.name)
+        )
+    )
+
+
+def _downstream(session: Session, p: MarketProduct, viewer: str | None) -> tuple[str, ...]:
+    """The products reading `p` that `viewer` may see, by name."""
+    return tuple(
+        session.scalars(
+            select(MarketProduct.name)
+            .join(MarketInput, MarketInput.product_id == MarketProduct.id)
+            .where(MarketInput.input == p.name, seen_by(viewer))
+            .order_by(MarketProduct.name)
+        )
     )
 
 

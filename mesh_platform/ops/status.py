@@ -13,7 +13,7 @@ from typing import Any, Literal
 import dagster as dg
 from sqlalchemy import func, select
 
-from mesh_platform.catalog import Alert, OutboxMessage
+from mesh_platform.catalog import Alert, Catalog, OutboxMessage
 from mesh_platform.loader.mesh import MeshSpecs
 from mesh_platform.notify import Notifier
 from mesh_platform.ops.quality_history import product_quality, project_checks
@@ -108,6 +108,44 @@ def mesh_status(
     failed: dict[str | None, list[str]] = {}
     for message in undelivered(notifier):
         failed.setdefault(message.product, []).append(message.line())
+    open_alerts, last_failures = _alerts_by_product(catalog)
+    rows = []
+    now = time.time()
+    for key in mesh.order:
+        spec = mesh.products[key].spec
+        name = spec.qualified_name
+        event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
+        age = (now - event.timestamp) / 3600 if event else None
+        limit = spec.freshness.max_age_hours if spec.freshness else None
+        score, histories = product_quality(catalog, name)
+        rows.append(
+            ProductStatus(
+                product=name,
+                visibility=spec.visibility,
+                last_materialized=(
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp))
+                    if event
+                    else None
+                ),
+                last_run_id=event.run_id if event else None,
+                freshness=_freshness(event is not None, age, limit),
+                age_hours=round(age, 2) if age is not None else None,
+                max_age_hours=limit,
+                quality_score=score,
+                failing_checks=[h.check_name for h in histories if not h.last_passed],
+                open_alerts=int(open_alerts.get(name, 0)),
+                last_failure=last_failures.get(name),
+                undelivered_notifications=undelivered_counts.get(name, 0),
+                failed_notifications=failed.get(name, []),
+            )
+        )
+    return rows
+
+
+def _alerts_by_product(
+    catalog: Catalog,
+) -> tuple[dict[str | None, int], dict[str | None, str | None]]:
+    """Per product: how many of its alerts are open, and the run of its latest run failure."""
     with catalog.session() as session:
         open_alerts = dict(
             session.execute(
@@ -123,44 +161,16 @@ def mesh_status(
                 .group_by(Alert.product)
             ).all()
         )
-    rows = []
-    now = time.time()
-    for key in mesh.order:
-        spec = mesh.products[key].spec
-        name = spec.qualified_name
-        event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
-        age = (now - event.timestamp) / 3600 if event else None
-        limit = spec.freshness.max_age_hours if spec.freshness else None
-        freshness: Freshness
-        if event is None:
-            freshness = "never"
-        elif limit is None:
-            freshness = "no_sla"
-        else:
-            freshness = "fresh" if age is not None and age <= limit else "stale"
-        score, histories = product_quality(catalog, name)
-        rows.append(
-            ProductStatus(
-                product=name,
-                visibility=spec.visibility,
-                last_materialized=(
-                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp))
-                    if event
-                    else None
-                ),
-                last_run_id=event.run_id if event else None,
-                freshness=freshness,
-                age_hours=round(age, 2) if age is not None else None,
-                max_age_hours=limit,
-                quality_score=score,
-                failing_checks=[h.check_name for h in histories if not h.last_passed],
-                open_alerts=int(open_alerts.get(name, 0)),
-                last_failure=last_failures.get(name),
-                undelivered_notifications=undelivered_counts.get(name, 0),
-                failed_notifications=failed.get(name, []),
-            )
-        )
-    return rows
+    return open_alerts, last_failures
+
+
+def _freshness(materialized: bool, age: float | None, limit: float | None) -> Freshness:
+    """Whether a product's last materialization (`age` hours ago) is within its SLA."""
+    if not materialized:
+        return "never"
+    if limit is None:
+        return "no_sla"
+    return "fresh" if age is not None and age <= limit else "stale"
 
 
 def render(rows: list[ProductStatus], failed: list[Undelivered] | None = None) -> str:

@@ -57,36 +57,15 @@ def judge_volume(
     when recorded; `accepted`: the run carries the tag that accepts a change once.
     """
     guard = spec.volume
-    name = spec.qualified_name
     if previous is None or previous == 0:
-        # Nothing to compare with: no share of an empty version means anything.
-        why = (
-            "no previous version (first materialization)"
-            if not materialized
-            else "the previous version recorded no row count"
-            if previous is None
-            else "the previous version was empty"
-        )
-        return VolumeOutcome(
-            rows,
-            previous,
-            True,
-            guard.severity_for(False, spec.visibility),
-            f"{name}: {rows:,} rows; {why}, nothing to compare with",
-            first=not materialized,
-        )
+        return _nothing_to_compare(spec, rows, materialized, previous)
     change = (rows - previous) / previous
     dropped = change < 0
     severity = guard.severity_for(dropped, spec.visibility)
     limit = guard.max_drop if dropped else guard.max_growth
     failed = abs(change) >= limit - _SHARE_TOLERANCE
     way = "fewer" if dropped else "more"
-    head = (
-        f"{name}: {rows:,} rows, {_percent(abs(change))}% {way} than the previous version "
-        f"({previous:,})"
-        if rows != previous
-        else f"{name}: {rows:,} rows, as many as the previous version"
-    )
+    head = _compared(spec.qualified_name, rows, previous, change, way)
     if not failed:
         return VolumeOutcome(
             rows,
@@ -104,23 +83,61 @@ def judge_volume(
             f"{head}; accepted for this run by the run tag {VOLUME_TAG}={VOLUME_ACCEPT}",
             accepted=True,
         )
+    action = _failed_guard_action(spec, dropped, severity)
+    return VolumeOutcome(rows, previous, False, severity, f"{head}; {action}")
+
+
+def _nothing_to_compare(
+    spec: ProductSpec, rows: int, materialized: bool, previous: int | None
+) -> VolumeOutcome:
+    """A passing outcome when there is no previous row count to compare with (no previous
+    version, none recorded, or an empty one)."""
+    # Nothing to compare with: no share of an empty version means anything.
+    why = (
+        "no previous version (first materialization)"
+        if not materialized
+        else "the previous version recorded no row count"
+        if previous is None
+        else "the previous version was empty"
+    )
+    return VolumeOutcome(
+        rows,
+        previous,
+        True,
+        spec.volume.severity_for(False, spec.visibility),
+        f"{spec.qualified_name}: {rows:,} rows; {why}, nothing to compare with",
+        first=not materialized,
+    )
+
+
+def _compared(name: str, rows: int, previous: int, change: float, way: str) -> str:
+    """The row count against the previous version's, in words."""
+    return (
+        f"{name}: {rows:,} rows, {_percent(abs(change))}% {way} than the previous version "
+        f"({previous:,})"
+        if rows != previous
+        else f"{name}: {rows:,} rows, as many as the previous version"
+    )
+
+
+def _failed_guard_action(spec: ProductSpec, dropped: bool, severity: Severity) -> str:
+    """What the owner should do about a change beyond the guard, by whether it blocks."""
     what = (
         f"the landing export {spec.source.landing!r}" if spec.source is not None else "the inputs"
     )
     went = "shrank" if dropped else "grew"
     if severity == "error":
-        action = (
+        return (
             f"if {what} {went} on purpose, re-run with the run tag {VOLUME_TAG}="
             f"{VOLUME_ACCEPT} (or widen `volume:` in the spec); else the previous version "
             "is intact: nothing was written and downstream products did not run"
         )
-    else:
-        action = (
-            f"the guard warns and does not stop the write; if {what} {went} by mistake, "
-            "fix it and re-run; if on purpose, nothing to do (or widen `volume:` in the "
-            "spec)"
-        )
-    return VolumeOutcome(rows, previous, False, severity, f"{head}; {action}")
+    return (
+        f"the guard warns and does not stop the write; if {what} {went} by mistake, "
+        "fix it and re-run; if on purpose, nothing to do (or widen `volume:` in the "
+        "spec)"
+    )
+
 
 def volume_result(
     key: dg.AssetKey, spec: ProductSpec, volume: VolumeOutcome

@@ -99,6 +99,15 @@ def check_workspace(root: Path) -> list[SpecError]:
     except SpecError as exc:
         return [exc]
     folders = {folder.name: folder for folder in discover_domains(root)}
+    errors, listed = _check_entries(path, locations, folders)
+    return errors + _check_folders(path, folders, listed)
+
+
+def _check_entries(
+    path: Path, locations: list[Location], folders: dict[str, Path]
+) -> tuple[list[SpecError], dict[str, Location]]:
+    """The errors of the file's entries (no such folder, listed twice, misnamed), and the
+    entry of each domain folder listed."""
     errors: list[SpecError] = []
     listed: dict[str, Location] = {}
     for location in locations:
@@ -106,18 +115,7 @@ def check_workspace(root: Path) -> list[SpecError]:
         if location.kind == "grpc_server":
             continue
         if domain is None or domain not in folders:
-            where = f"{DOMAINS_DIR}/{domain}/" if domain else "a domain folder"
-            errors.append(
-                SpecError(
-                    f"the code location {location.name or location.target!r} ({location.kind}: "
-                    f"{location.target or '?'}) names no domain folder: {where} with a "
-                    f"{DOMAIN_FILE} does not exist",
-                    file=path,
-                    line=location.line,
-                    fix="remove the entry, or create the domain with `mesh scaffold domain "
-                    f"{domain or 'NAME'}`; an entry loads `{definitions_module('NAME')}`",
-                )
-            )
+            errors.append(_no_domain_folder(path, location))
             continue
         if domain in listed:
             errors.append(
@@ -139,6 +137,29 @@ def check_workspace(root: Path) -> list[SpecError]:
                     fix=f"name it after its domain: `location_name: {domain}`",
                 )
             )
+    return errors, listed
+
+
+def _no_domain_folder(path: Path, location: Location) -> SpecError:
+    """The error of an entry that names no domain folder."""
+    domain = location.domain
+    where = f"{DOMAINS_DIR}/{domain}/" if domain else "a domain folder"
+    return SpecError(
+        f"the code location {location.name or location.target!r} ({location.kind}: "
+        f"{location.target or '?'}) names no domain folder: {where} with a "
+        f"{DOMAIN_FILE} does not exist",
+        file=path,
+        line=location.line,
+        fix="remove the entry, or create the domain with `mesh scaffold domain "
+        f"{domain or 'NAME'}`; an entry loads `{definitions_module('NAME')}`",
+    )
+
+
+def _check_folders(
+    path: Path, folders: dict[str, Path], listed: dict[str, Location]
+) -> list[SpecError]:
+    """The errors of the domain folders: not listed, or listed with no definitions.py."""
+    errors: list[SpecError] = []
     for domain, folder in sorted(folders.items()):
         if domain not in listed:
             errors.append(

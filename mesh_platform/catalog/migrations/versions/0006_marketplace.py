@@ -27,6 +27,19 @@ def _product_fk() -> sa.Column:
 
 def upgrade() -> None:
     """Create the marketplace tables and the dialect's full-text index."""
+    _create_products()
+    _create_columns()
+    _create_name_list("market_tags", "tag")
+    _create_name_list("market_owners", "owner")
+    _create_name_list("market_inputs", "input")
+    _create_consumers()
+    _create_materializations()
+    _create_failing_samples()
+    _create_search_index()
+
+
+def _create_products() -> None:
+    """`market_products`: one row per product, with what ranking reads in one index."""
     op.create_table(
         "market_products",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -70,6 +83,10 @@ def upgrade() -> None:
             "last_materialized_epoch",
         ],
     )
+
+
+def _create_columns() -> None:
+    """`market_columns`: the contract columns of each product, in order."""
     op.create_table(
         "market_columns",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -84,19 +101,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_market_columns_product_id", "market_columns", ["product_id"])
     op.create_index("ix_market_columns_name", "market_columns", ["name"])
-    for table, column in (
-        ("market_tags", "tag"),
-        ("market_owners", "owner"),
-        ("market_inputs", "input"),
-    ):
-        op.create_table(
-            table,
-            sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-            _product_fk(),
-            sa.Column(column, sa.String(200), nullable=False),
-        )
-        op.create_index(f"ix_{table}_product_id", table, ["product_id"])
-        op.create_index(f"ix_{table}_{column}", table, [column, "product_id"])
+
+
+def _create_name_list(table: str, column: str) -> None:
+    """`market_tags`, `market_owners` or `market_inputs`: one name per row, found by name."""
+    op.create_table(
+        table,
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        _product_fk(),
+        sa.Column(column, sa.String(200), nullable=False),
+    )
+    op.create_index(f"ix_{table}_product_id", table, ["product_id"])
+    op.create_index(f"ix_{table}_{column}", table, [column, "product_id"])
+
+
+def _create_consumers() -> None:
+    """`market_consumers`: who reads each product, and which of its columns."""
     op.create_table(
         "market_consumers",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -108,6 +128,10 @@ def upgrade() -> None:
         sa.Column("columns", sa.Text(), nullable=False),
     )
     op.create_index("ix_market_consumers_product_id", "market_consumers", ["product_id"])
+
+
+def _create_materializations() -> None:
+    """`market_materializations`: each product's table versions, one per Delta version."""
     op.create_table(
         "market_materializations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -124,6 +148,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_market_materializations_product_id", "market_materializations", ["product_id"]
     )
+
+
+def _create_failing_samples() -> None:
+    """`market_failing_samples`: the failing rows each check kept."""
     op.create_table(
         "market_failing_samples",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -138,6 +166,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_market_failing_samples_product_id", "market_failing_samples", ["product_id"]
     )
+
+
+def _create_search_index() -> None:
+    """The full-text index: a `tsvector` with a GIN index on PostgreSQL, FTS5 on SQLite."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE TABLE market_search_pg (id integer PRIMARY KEY REFERENCES "
