@@ -151,6 +151,34 @@ def access_for(
     return ProductAccess(consumer, True, tuple(seen))
 
 
+UNCLEARED = "a reader without clearance"
+
+
+def uncleared_view(
+    producer: str,
+    columns: Mapping[str, tuple[str, ...]],
+    spec_tags: Mapping[str, str] | None = None,
+    types: Mapping[str, str] | None = None,
+    policy: AccessPolicy | None = None,
+) -> ProductAccess:
+    """What a reader of another domain without any clearance sees of `producer`'s product:
+    the policy's decision for each column, and a `pii` column that no rule covers hidden.
+
+    For what the platform shows anyone who can open it (a materialization's sample rows).
+    """
+    policy = policy or access_policy()
+    seen = access_for(producer, columns, UNCLEARED, (), spec_tags, types, policy)
+    if not seen.readable:
+        return seen
+    decided = tuple(
+        ColumnAccess(c.column, "hidden", because="tag 'pii': no rule of the access policy")
+        if c.action == "clear" and PII in columns[c.column] and not policy.column_rules([PII])
+        else c
+        for c in seen.columns
+    )
+    return ProductAccess(UNCLEARED, True, decided)
+
+
 def _reason(rule: TagRule) -> str:
     needs = " or ".join(f"clearance {c!r}" for c in rule.clear_for) or "no clearance"
     return f"tag {rule.tag!r}: clear for {needs}"
