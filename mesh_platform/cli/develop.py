@@ -12,7 +12,7 @@ from mesh_platform.cli.app import main, prepare_environment
 from mesh_platform.cli.isolation import healthy_mesh
 
 if TYPE_CHECKING:
-    from mesh_platform.dev.preview import PreviewRun
+    from mesh_platform.dev.preview import AccessCheck, PreviewRun
     from mesh_platform.dev.product_tests import CaseResult
     from mesh_platform.engine.base import StepPreview
     from mesh_platform.errors import SpecError
@@ -43,7 +43,8 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
 
     After each step: its schema, row count and a sample. Last, the product as written: the
     contract applied (declared types cast, contract order) with the contract's types. A table
-    wider than the terminal is shown one record per row.
+    wider than the terminal is shown one record per row. Like a run, it reads another domain's
+    product only with an approved subscription, and is refused before reading anything.
     """
     from mesh_platform.dev.preview import choose_columns
 
@@ -89,9 +90,28 @@ def _costed_run(product: str, wanted: list[str], limit: int) -> PreviewRun:
             environment.catalog_url(),
             CostRates.from_environment(),
             limit,
+            access=_subscription_check(mesh),
         )
     except KeyError as exc:  # an unknown or left-out product; MeshErrors: `MeshGroup`
         raise click.ClickException(str(exc.args[0])) from None
+
+
+def _subscription_check(mesh: Mesh) -> AccessCheck:
+    """A run's subscription check, for a preview: `require_access` against the configured
+    catalog (opened only for a product reading across domains), applying the approvals file of
+    the mesh's root once before refusing."""
+    import functools
+
+    from mesh_platform.access.enforcement import require_access
+    from mesh_platform.access.seeding import apply_approvals_file
+    from mesh_platform.catalog import Catalog
+    from mesh_platform.config import environment
+
+    return functools.partial(
+        require_access,
+        catalog=lambda: Catalog.open(environment.catalog_url()),
+        approvals=functools.partial(apply_approvals_file, root=mesh.root),
+    )
 
 
 def _echo_preview_json(

@@ -7,11 +7,16 @@ contract's written types (`decimal(15,2)`, `date`), not the engine's internal on
 A preview is a development run: what it consumed is measured, recorded in the catalog with
 kind `development` (attributed to the product's domain), and turned into an estimate of what
 the product costs per run (`cost/estimate.py`).
+
+A preview reads the producers' data as a run does, so it is refused as a run is: the caller
+gives the subscription check (`access/enforcement.py` `require_access`, with the catalog and
+the approvals of its mesh root), and it runs before any input is read.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -27,9 +32,12 @@ from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
 from mesh_platform.run.materialize import stored_size
 from mesh_platform.security.keys import Keyring
+from mesh_platform.spec.model import ProductSpec
 
 if TYPE_CHECKING:
     import polars as pl
+
+AccessCheck = Callable[[ProductSpec], None]
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,24 @@ def written_preview(
 
 
 def preview_product(
-    mesh: Mesh, name: str, lakehouse: Lakehouse, keys: Keyring, rows: int = 5
+    mesh: Mesh,
+    name: str,
+    lakehouse: Lakehouse,
+    keys: Keyring,
+    rows: int = 5,
+    *,
+    access: AccessCheck | None = None,
 ) -> list[StepPreview]:
-    """Each step's schema, row count and first rows, reading the inputs' current tables."""
+    """Each step's schema, row count and first rows, reading the inputs' current tables.
+
+    `access` (the subscription check) runs first: a cross-domain input without an approved
+    subscription is refused (`SubscriptionRequired`) before anything is read.
+    """
     source = mesh.product(name)
     spec = source.spec
     plan = mesh.plans[spec.key]
+    if access is not None:
+        access(spec)
     if spec.source is not None:
         table = lakehouse.landing(spec.source.landing).head(rows)
         import polars as pl
@@ -99,12 +119,15 @@ def costed_preview(
     catalog_url: str,
     rates: CostRates,
     rows: int = 5,
+    *,
+    access: AccessCheck | None = None,
 ) -> PreviewRun:
-    """`preview_product`, measured, recorded as a development run, with a cost estimate."""
+    """`preview_product` (refused by `access` first), measured, recorded as a development run,
+    with a cost estimate."""
     spec = mesh.product(name).spec
     meter = UsageMeter()
     with meter.measure():
-        steps = preview_product(mesh, name, lakehouse, keys, rows)
+        steps = preview_product(mesh, name, lakehouse, keys, rows, access=access)
     sizes = [stored_size(lakehouse.dataset(ref)) for ref in spec.input_refs().values()]
     usage = replace(
         meter.usage, rows_in=sum(r for r, _ in sizes), bytes_in=sum(b for _, b in sizes)
