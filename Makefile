@@ -9,14 +9,17 @@ UV := .tools/bin/uv
 # `make test` provides it; `make up` does not need it.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser up up-headless test lint bench
+.PHONY: install browser up up-headless test test-fast lint bench
 
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Bytecode is compiled at install: each Python process the mesh and its tests start (dagster dev,
+# code servers, workers) then loads Dagster without compiling it first, which costs ~2.5 s of
+# CPU a process where PYTHONDONTWRITEBYTECODE is set.
 .venv/.installed: pyproject.toml uv.lock $(UV)
-	UV_PROJECT_ENVIRONMENT=.venv $(UV) sync --frozen --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=.venv $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 install: .venv/.installed
@@ -42,8 +45,18 @@ lint: install
 	.venv/bin/mypy
 	.venv/bin/lint-imports --no-logo --no-cache
 
+# pytest on one worker per core (pytest-xdist): a file's tests run on one worker, and so do all
+# the files that use the session's materialized demo mesh (tests/conftest.py).
+PYTEST_WORKERS ?= auto
+PYTEST := .venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: lint browser
-	.venv/bin/pytest
+	$(PYTEST)
+
+# The inner loop: no browser, Spark or production-profile tests (`make test` runs them all).
+test-fast: install
+	.venv/bin/ruff check .
+	$(PYTEST) -m "not browser and not spark and not prod"
 
 bench: install
 	.venv/bin/python -m bench

@@ -176,6 +176,7 @@ def test_the_workers_app_takes_the_same_settings(tmp_path) -> None:  # type: ign
     assert out == ["amqp://mesh@mq:5673//", "rpc://", "mesh_etl", "True"]
 
 
+@pytest.mark.prod  # the machine's RabbitMQ
 def test_prod_materialize_refuses_at_once_when_no_worker_takes_the_queue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -25,6 +25,8 @@ import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
+pytestmark = pytest.mark.prod  # the machine's PostgreSQL and RabbitMQ; not in make test-fast
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"

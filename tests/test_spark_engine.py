@@ -38,6 +38,8 @@ from mesh_platform.security import crypto
 from mesh_platform.security.keys import Keyring, KeyUnavailable
 from tests.mini_mesh import local_lakehouse
 
+pytestmark = pytest.mark.spark
+
 TEST_SPARK = {"spark.sql.shuffle.partitions": "4"}  # small data: fewer shuffle tasks
 
 PEOPLE = pa.table(

@@ -542,7 +542,13 @@ def arrow_family(dtype: pa.DataType) -> str:
     return next((name for check, name in checks if check(dtype)), str(dtype))
 
 
-@pytest.fixture(scope="module", params=sorted(ENGINES))
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(name, marks=pytest.mark.spark if name == "spark" else ())
+        for name in sorted(ENGINES)
+    ],
+)
 def engine(request: pytest.FixtureRequest) -> SqlEngine:
     return ENGINES[request.param]()
 

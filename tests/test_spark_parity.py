@@ -19,6 +19,8 @@ from mesh_platform.run.conform import conform
 from mesh_platform.security.keys import Keyring
 from tests.fixtures_mesh import MaterializedMesh
 
+pytestmark = pytest.mark.spark
+
 # Products computed by an engine (the bronze ones copy landing files, with no engine).
 PRODUCTS = sorted(
     ".".join(key) for key, source in MeshSpecs.load().products.items() if source.spec.source is None

@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from mesh_platform.spec.workspace import repo_root
 from tests.ui_support import VENV_BIN, free_port, graphql, stop_mesh_up
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 START_SECONDS = 300
 # The Dagster UI is a large single-page app and the machine is small and shared.
