@@ -69,6 +69,19 @@ def read_yaml(path: Path) -> YamlDocument:
     whose aliases expand past `MAX_EXPANDED_NODES` (a "billion laughs" file would otherwise
     take a code location's memory and time).
     """
+    data = _parse(path, _read_text(path))
+    if not isinstance(data, CommentedMap):
+        raise SpecError(
+            "the file must contain a mapping of fields (name: ..., description: ...)",
+            file=path,
+            line=1,
+            fix="start the file with `name: <product_name>`",
+        )
+    return YamlDocument(path, data)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: refused when unreadable, too large, not UTF-8 or holding NULs."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -90,14 +103,20 @@ def read_yaml(path: Path) -> YamlDocument:
         ) from None
     if "\0" in text:
         raise SpecError(
-            "the file holds NUL characters: it is not a text file", file=path,
+            "the file holds NUL characters: it is not a text file",
+            file=path,
             fix="remove the file, or save the spec as plain UTF-8 text",
         )
+    return text
+
+
+def _parse(path: Path, text: str) -> Any:
+    """The YAML document of `text` (round-trip, with line numbers), aliases bounded."""
     yaml = YAML(typ="rt")
     try:
         if "&" in text and "*" in text:  # aliases: bound their expansion before loading
             _check_expansion(path, yaml.compose(text))
-        data = yaml.load(text)
+        return yaml.load(text)
     except RecursionError:
         raise SpecError(
             "the file nests values too deeply to read",
@@ -115,14 +134,6 @@ def read_yaml(path: Path) -> YamlDocument:
             fix="check the indentation and quoting around this line (SQL with ':' belongs in a "
             "block: `sql: |`)",
         ) from None
-    if not isinstance(data, CommentedMap):
-        raise SpecError(
-            "the file must contain a mapping of fields (name: ..., description: ...)",
-            file=path,
-            line=1,
-            fix="start the file with `name: <product_name>`",
-        )
-    return YamlDocument(path, data)
 
 
 def _check_expansion(path: Path, root: Any) -> None:
