@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 
 from mesh_platform.lake.lakehouse import Lakehouse
@@ -72,6 +73,7 @@ def _versions(uri: str) -> dict[int, int]:
     }
 
 
+@pytest.mark.slow  # eleven writes, ten of them killed
 def test_a_write_killed_at_any_moment_leaves_a_whole_version(tmp_path: Path) -> None:
     root = write_mesh(tmp_path, {"shop": {"events": EVENTS}})
     (root / "landing").mkdir()

@@ -124,6 +124,7 @@ def _locations(url: str) -> list[dict]:
         return json.load(response)["data"]["workspaceOrError"]["locationEntries"]
 
 
+@pytest.mark.slow  # a real dagster-webserver
 def test_a_broken_domain_does_not_stop_the_others_in_the_ui(tmp_path: Path) -> None:
     root = write_mesh(
         tmp_path, {"producer": {"source": SOURCE}, "consumer": {"reader": READER}, "newcomer": {}}

@@ -35,6 +35,8 @@ from tests.ui_support import (
     stop_mesh_up,
 )
 
+pytestmark = pytest.mark.slow  # real `mesh up`s
+
 START_SECONDS = 300
 RUN_SECONDS = 300
 STOP_BOUND_SECONDS = 10.0

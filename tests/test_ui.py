@@ -15,6 +15,8 @@ import pytest
 from mesh_platform.spec.workspace import repo_root
 from tests.ui_support import free_port, graphql, stop_mesh_up
 
+pytestmark = pytest.mark.slow  # a real `mesh up`
+
 LOCATIONS = ("platform", "sales", "finance", "marketing")
 VENV_BIN = Path(sys.executable).parent
 

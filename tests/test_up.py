@@ -27,6 +27,8 @@ from mesh_platform.cli.processes import group_members
 from tests.mini_mesh import domain_assets, write_mesh
 from tests.ui_support import free_port, graphql, start_mesh_up, stop_mesh_up
 
+pytestmark = pytest.mark.slow  # real `mesh up`s
+
 # The machine running the tests is slow and shared: bounds are generous, and every wait ends
 # as soon as what it waits for is seen.
 START_SECONDS = 300
