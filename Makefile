@@ -45,22 +45,23 @@ lint: install
 	.venv/bin/mypy
 	.venv/bin/lint-imports --no-logo --no-cache
 
-# pytest on a worker more than there are cores (pytest-xdist): many tests wait on a server, a
-# timeout or a subprocess. A file's tests run on one worker, and so do all the files that use the
-# session's materialized demo mesh (tests/conftest.py). Python writes its bytecode caches
-# (__pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE is set: the suite starts
-# hundreds of Python processes, and each would compile the platform again.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-PYTEST := PYTHONDONTWRITEBYTECODE= .venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile \
-	--no-loadscope-reorder
+# pytest on parallel workers (pytest-xdist): a file's tests run on one worker, and so do all the
+# files that use the session's materialized demo mesh (tests/conftest.py). One worker a core for
+# the whole suite (its servers keep the cores busy), one more for test-fast (its tests wait on
+# timeouts and subprocesses). Python writes its bytecode caches (__pycache__, ignored by git) even
+# where PYTHONDONTWRITEBYTECODE is set: the suite starts hundreds of Python processes, and each
+# would compile the platform again.
+TEST_WORKERS ?= auto
+FAST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+PYTEST := PYTHONDONTWRITEBYTECODE= .venv/bin/pytest --dist loadfile --no-loadscope-reorder
 
 test: lint browser
-	$(PYTEST)
+	$(PYTEST) -n $(TEST_WORKERS)
 
 # The inner loop: no browser, Spark, production-profile or slow tests (`make test` runs them all).
 test-fast: install
 	.venv/bin/ruff check .
-	$(PYTEST) -m "not browser and not spark and not prod and not slow"
+	$(PYTEST) -n $(FAST_WORKERS) -m "not browser and not spark and not prod and not slow"
 
 bench: install
 	.venv/bin/python -m bench

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import signal
 import sys
 import time
@@ -140,6 +141,12 @@ def _cwd(pid: int) -> str:
         return ""
 
 
+def _in_folder(text: str, folder: str) -> bool:
+    """Whether `text` names `folder` or a path inside it (not `folder` + "5", another
+    session's numbered temp folder)."""
+    return re.search(re.escape(folder) + r"(/|\s|$)", text) is not None
+
+
 def _descendants(pid: int, table: dict[int, _Process]) -> set[int]:
     children: dict[int, list[int]] = {}
     for p in table.values():
@@ -172,7 +179,7 @@ class _Guard:
             # The controller's own token is in its workers' environment (gone by now).
             if token.startswith(f"{self.token}-") or (token == self.token and not self.controller):
                 mine.setdefault(pid, "started under this session's token")
-            elif basetemp and basetemp in f"{_cwd(pid)}/ {_read(pid, 'cmdline')}":
+            elif basetemp and _in_folder(f"{_cwd(pid)} {_read(pid, 'cmdline')}", basetemp):
                 mine.setdefault(pid, f"working in {basetemp}")
         ancestors = set()
         pid = me

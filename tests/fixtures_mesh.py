@@ -1,4 +1,7 @@
-"""Fixtures: the whole mesh generated and materialized once per session, in a temp home."""
+"""Fixtures: the whole mesh generated and materialized once per session, in a temp home.
+
+With pytest-xdist workers (`make test`), every file that uses `materialized_mesh` runs on the
+same worker (tests/conftest.py), so the mesh is still built once per run."""
 
 from __future__ import annotations
 
