@@ -14,20 +14,9 @@ import pytest
 
 from mesh_platform.dagster.resources import CatalogResource
 from tests.mini_mesh import domain_assets, local_lakehouse, write_mesh
+from tests.test_access_policy import PEOPLE  # the same landed people, one spec
 
 # The platform ingests the landing exports (issue 20 item 4: landing belongs to it).
-PEOPLE = """\
-name: people
-description: People, with what identifies them.
-visibility: published
-source: {landing: people}
-columns:
-  - {name: id, type: bigint}
-  - {name: name, type: string, tags: [pii]}
-  - {name: born, type: date, tags: [pii]}
-  - {name: city, type: string}
-  - {name: salary, type: double, tags: [secret]}
-"""
 # `loud_name` is PII by propagation, though nobody tagged it.
 SHOUTED = """\
 name: shouted
