@@ -58,7 +58,7 @@ def _status(pid: int | str, key: str) -> float:
 def measure(mode: str, rows: int, repeat: int) -> dict[str, Any]:
     """Run the step `repeat` times (plus the first) in this process; its figures."""
     from mesh_platform.engine.python_steps import call_python
-    from mesh_platform.engine.sandbox import client
+    from mesh_platform.sandbox import client
 
     folder = tempfile.mkdtemp(prefix="mesh-bench-sandbox-")
     Path(folder, "bench_sandbox_step.py").write_text(STEP)

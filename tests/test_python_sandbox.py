@@ -26,11 +26,11 @@ from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.engine import python_steps
 from mesh_platform.engine.duckdb import DuckDBEngine
 from mesh_platform.engine.python_steps import SandboxUnavailable, StepRefused, call_python
-from mesh_platform.engine.sandbox import client, landlock
 from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.run.materialize import materialize_product
+from mesh_platform.sandbox import client, landlock
 from tests.mini_mesh import write_mesh
 
 PEOPLE = """\

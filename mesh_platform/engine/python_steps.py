@@ -1,6 +1,6 @@
 """Standard steps in polars and Python steps: frames in, a frame out, on every engine.
 
-A Python step runs in a sandbox (`engine/sandbox/`): a child process that can read only the
+A Python step runs in a sandbox (`sandbox/`): a child process that can read only the
 Python installation, the platform's package and the step's own domain folder, and can open
 no socket. It receives its frame (and its inputs, when it takes them) as Arrow data and
 returns a frame; a file it opens outside that allow-list, a Delta table it reads or writes,
@@ -23,9 +23,9 @@ import polars as pl
 
 from mesh_platform.access.readonly import takes_inputs
 from mesh_platform.config import environment
-from mesh_platform.engine.sandbox import client, landlock, paths, seccomp
 from mesh_platform.errors import ConfigurationError, EngineFailure, StepFailed
 from mesh_platform.registry import registry
+from mesh_platform.sandbox import client, landlock, paths, seccomp
 from mesh_platform.spec.model import ProductSpec
 
 _LOG = logging.getLogger(__name__)

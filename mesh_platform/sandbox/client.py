@@ -24,14 +24,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from mesh_platform.engine.sandbox import ipc
 from mesh_platform.errors import PlatformError
+from mesh_platform.sandbox import ipc
 
 IDLE_SECONDS = 2.0  # an idle zygote exits: it holds ~115 MB, and a new one starts in ~0.7 s
 START_SECONDS = 120.0  # importing polars and pyarrow on a busy machine
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[3]); "
-    "from mesh_platform.engine.sandbox.zygote import main; main()"
+    "from mesh_platform.sandbox.zygote import main; main()"
 )
 
 
@@ -52,7 +52,7 @@ class Outcome:
 class _Zygote:
     def __init__(self, idle: float) -> None:
         ours, theirs = ipc.pair()
-        root = str(Path(__file__).resolve().parents[3])  # the folder holding mesh_platform
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding mesh_platform
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(idle), root],

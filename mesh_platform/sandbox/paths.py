@@ -63,7 +63,7 @@ def installation() -> list[str]:
     found += [
         p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")
     ]
-    found.append(str(Path(__file__).resolve().parents[2]))  # mesh_platform/
+    found.append(str(Path(__file__).resolve().parents[1]))  # mesh_platform/
     return found + list(SYSTEM)
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from mesh_platform.engine.sandbox import child, ipc, landlock, paths
+from mesh_platform.sandbox import child, ipc, landlock, paths
 
 
 def serve(control: socket.socket, idle: float) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from mesh_platform.engine.sandbox import ipc, landlock, paths, seccomp
+from mesh_platform.sandbox import ipc, landlock, paths, seccomp
 
 _PR_SET_PDEATHSIG = 1
 _TEXT = 8000  # characters of a message sent back
