@@ -49,6 +49,12 @@ class TagRule(Frozen):
     mask_other: MaskStep = MaskStep(use="nullify")
 
 
+class LandingRule(Frozen):
+    """Who may declare landing sources (raw operational exports): `access/landing.py`."""
+
+    domains: tuple[str, ...] = ("platform",)
+
+
 class AccessPolicy(Frozen):
     """A version of the platform's access policy."""
 
@@ -56,6 +62,7 @@ class AccessPolicy(Frozen):
     columns: tuple[TagRule, ...] = ()
     products: tuple[TagRule, ...] = ()
     central_approval: tuple[str, ...] = ()
+    landing: LandingRule = LandingRule()
 
     def column_rules(self, tags: Iterable[str]) -> list[TagRule]:
         """The column rules that apply to a column with `tags`."""
