@@ -1,0 +1,353 @@
+"""The access matrix, continued: every other path by which a domain could see what it may not.
+
+tests/test_access_matrix.py checks the straight path (a consumer's SQL over the demo mesh's PII,
+through a run, a preview and a product test). This file tries each other path issue 20 named,
+as an attacker would: the domain `mx_plain` (no clearance) against `platform.customers`
+(published, `name` and `phone` tagged `pii`), with `mx_cleared` (clearance `pii`) as the
+domain that could launder values for it. Each path is a few files added to the same mesh and
+the `mesh` commands the attacker runs; it ends either **refused** (the command fails with the
+reason) or **masked** (only the policy's masked values come out).
+
+Everything the attacker sees (the commands' output, its own tables, the Dagster metadata of
+every materialization, the web catalog's pages) is scanned for every clear PII value of
+`platform.customers`: one found is a leak. The summary line gives the paths, the checks and
+the leaks (`pytest -s tests/test_access_paths.py`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from mesh_platform.spec import workspace
+from tests.cli_mesh import CliMesh, cli_mesh
+from tests.fixtures_mesh import forget_domains
+from tests.mini_mesh import write_approvals
+
+ATTACKER, LAUNDERER = "mx_plain", "mx_cleared"
+CUSTOMERS = """\
+name: customers
+description: Customers, as the shop exports them.
+visibility: published
+source: {landing: customers}
+columns:
+  - {name: id, type: bigint}
+  - {name: name, type: string, tags: [pii]}
+  - {name: phone, type: string, tags: [pii]}
+  - {name: segment, type: string}
+"""
+NAMES = ["Alice Marchetti", "Bogdan Wozniak", "Chiara Lindqvist", "Dmitri Okonkwo"]
+PHONES = ["+33-612-404-101", "+48-501-777-202", "+39-347-888-303", "+7-916-555-4040"]
+SECRETS = (*NAMES, *PHONES)
+
+
+def masked(value: str) -> str:
+    """The policy's mask for text (`redact`, keep 1), computed independently."""
+    return value[:1] + "***"
+
+
+@dataclass
+class Tally:
+    """Paths tried, channels scanned, leaks found."""
+
+    paths: list[str] = field(default_factory=list)
+    checks: int = 0
+    leaks: list[str] = field(default_factory=list)
+
+    def scan(self, path: str, channel: str, text: str) -> None:
+        """One check: no clear PII value of the target in what `channel` showed."""
+        self.checks += 1
+        self.leaks += [f"{path}: {channel} shows {s!r}" for s in SECRETS if s in text]
+
+
+TALLY = Tally()
+
+
+@dataclass
+class Attack:
+    """The mesh with a path's files added; what the attacker ran, and saw."""
+
+    mesh: CliMesh
+    name: str
+    seen: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return self.mesh.root
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def product(self, domain: str, name: str, text: str) -> None:
+        self.write(f"domains/{domain}/products/{name}.yaml", text)
+
+    def module(self, domain: str, name: str, body: str) -> str:
+        """`domains.<domain>.<name>`, with the lake's and landing's paths at hand."""
+        header = (
+            "import polars as pl\n\n"
+            f"LAKE = {str(self.mesh.home / 'lake')!r}\n"
+            f"LANDING = {str(self.mesh.home / 'landing')!r}\n\n"
+        )
+        self.write(f"domains/{domain}/{name}.py", header + textwrap.dedent(body))
+        return f"domains.{domain}.{name}"
+
+    def approve(self) -> None:
+        """Approve every cross-domain read declared (the paths not about subscriptions)."""
+        write_approvals(self.root)
+
+    def run(self, *args: str, ok: bool | None = None, attacker: bool = True) -> str:
+        """`mesh ARGS`; its output (stdout and stderr) counts as seen by the attacker."""
+        result = self.mesh.run(*args)
+        text = result.output + (result.stderr if result.stderr_bytes is not None else "")
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            text += f"\n{type(result.exception).__name__}: {result.exception}"
+        if attacker:
+            self.seen_by("`mesh " + " ".join(args) + "`", text)
+        if ok is not None:
+            assert (result.exit_code == 0) == ok, text
+        return text
+
+    def seen_by(self, channel: str, text: str) -> None:
+        self.seen.append(channel)
+        TALLY.scan(self.name, channel, text)
+
+    def table(self, product: str) -> pl.DataFrame | None:
+        """The attacker's own table (seen by it), if written."""
+        path = self.mesh.lake(product)
+        if not (path / "_delta_log").exists():
+            return None
+        frame = pl.read_delta(str(path))
+        self.seen_by(f"table {product}", frame.write_csv())
+        return frame
+
+    def metadata(self) -> str:
+        """Every materialization's metadata in the Dagster instance (anyone with the UI)."""
+        with dg.DagsterInstance.from_config(str(self.mesh.home / "dagster")) as instance:
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(["platform", "customers"])), limit=5
+            ).records
+            keys = instance.get_asset_keys()
+            texts = []
+            for key in keys:
+                event = instance.get_latest_materialization_event(key)
+                if event is not None and event.asset_materialization is not None:
+                    texts.append(str(event.asset_materialization.metadata))
+            assert records and keys
+        self.seen_by("Dagster metadata", "\n".join(texts))
+        return "\n".join(texts)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """platform.customers materialized from its landing export, once; each path copies it."""
+    root = tmp_path_factory.mktemp("access_paths")
+    products = {"platform": {"customers": CUSTOMERS}, LAUNDERER: {}, ATTACKER: {}}
+    with pytest.MonkeyPatch.context() as mp, cli_mesh(root, products, mp) as mesh:
+        (root / "domains" / LAUNDERER / "domain.yaml").write_text(
+            f"name: {LAUNDERER}\nteam: {LAUNDERER}-team\nclearances: [pii]\n"
+        )
+        segments = ["retail", "retail", "wholesale", "retail"]
+        mesh.land(
+            "customers", {"id": [1, 2, 3, 4], "name": NAMES, "phone": PHONES, "segment": segments}
+        )
+        done = mesh.run("materialize", "platform.customers")
+        assert done.exit_code == 0, done.output
+    yield root
+
+
+@pytest.fixture
+def attack(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Attack]:
+    root = tmp_path / "mesh"
+    shutil.copytree(built, root, symlinks=True)
+    monkeypatch.setattr(workspace, "repo_root", lambda: root)
+    monkeypatch.syspath_prepend(str(root))
+    previous = forget_domains()
+    found = Attack(CliMesh(root, root / "home"), request.node.name.removeprefix("test_"))
+    TALLY.paths.append(found.name)
+    try:
+        yield found
+    finally:
+        forget_domains()
+        sys.modules.update(previous)
+    assert found.seen, "a path must scan what the attacker saw"
+    assert not [leak for leak in TALLY.leaks if leak.startswith(f"{found.name}:")], TALLY.leaks
+
+
+def customers_version(attack: Attack) -> int:
+    return DeltaTable(str(attack.mesh.lake("platform.customers"))).version()
+
+
+# --- 1. Python code cannot reach the lake -----------------------------------------------------
+
+PYTHON_PRODUCT = """\
+name: NAME
+description: A Python step reaching past its inputs.
+inputs: {c: platform.customers}
+steps:
+  - sql: SELECT id, segment FROM c
+  - python: MODULE:step
+"""
+
+
+def python_attack(attack: Attack, body: str) -> str:
+    """mx_plain's product whose Python step runs `body`; its run must be refused."""
+    module = attack.module(ATTACKER, "steps", body)
+    attack.product(
+        ATTACKER, "sneaky", PYTHON_PRODUCT.replace("NAME", "sneaky").replace("MODULE", module)
+    )
+    attack.approve()
+    before = customers_version(attack)
+    out = attack.run("materialize", f"{ATTACKER}.sneaky", ok=False)
+    assert attack.table(f"{ATTACKER}.sneaky") is None
+    assert customers_version(attack) == before
+    attack.metadata()
+    return out
+
+
+def test_python_step_reads_the_lake(attack: Attack) -> None:
+    out = python_attack(
+        attack,
+        """\
+        def step(frame):
+            read = getattr(pl, "read_" + "delta")
+            return read(LAKE + "/platform/customers")
+        """,
+    )
+    assert "cannot read the lake" in out
+
+
+def test_python_step_reads_the_landing_files(attack: Attack) -> None:
+    out = python_attack(
+        attack,
+        """\
+        def step(frame):
+            return pl.read_parquet(LANDING + "/customers.parquet")
+        """,
+    )
+    assert "cannot read the lake" in out
+
+
+def test_python_step_appends_to_a_foreign_table(attack: Attack) -> None:
+    out = python_attack(
+        attack,
+        """\
+        import importlib
+
+        def step(frame):
+            writer = getattr(importlib.import_module("deltalake"), "write_" + "deltalake")
+            writer(LAKE + "/platform/customers", frame.collect().to_arrow(), mode="append")
+            return frame
+        """,
+    )
+    assert "cannot read the lake" in out or "may not write" in out, out
+
+
+def test_python_step_calls_the_network(attack: Attack) -> None:
+    out = python_attack(
+        attack,
+        """\
+        import socket
+
+        def step(frame):
+            socket.create_connection(("127.0.0.1", 5432), timeout=2)
+            return frame
+        """,
+    )
+    assert "network" in out
+
+
+# --- 5. One subscription rule; 6. errors and cycles -----------------------------------------
+
+READER = """\
+name: reader
+description: Names and phones of the customers.
+inputs: {c: platform.customers}
+steps:
+  - sql: SELECT id, name, phone FROM c
+"""
+
+
+def test_preview_without_an_approved_subscription(attack: Attack) -> None:
+    attack.product(ATTACKER, "reader", READER)
+    (attack.root / "subscriptions.yaml").write_text("approved: []\n")
+    out = attack.run("preview", f"{ATTACKER}.reader", ok=False)
+    assert "no subscription" in out
+    attack.run("materialize", f"{ATTACKER}.reader", ok=False)
+    assert attack.table(f"{ATTACKER}.reader") is None
+
+
+def test_an_approved_reader_sees_masked_values(attack: Attack) -> None:
+    """The straight path, for comparison: approved, mx_plain reads masked values only."""
+    attack.product(ATTACKER, "reader", READER)
+    attack.approve()
+    attack.run("preview", f"{ATTACKER}.reader", ok=True)
+    attack.run("materialize", f"{ATTACKER}.reader", ok=True)
+    frame = attack.table(f"{ATTACKER}.reader")
+    assert frame is not None
+    assert sorted(frame["name"]) == sorted(masked(n) for n in NAMES)
+    assert sorted(frame["phone"]) == sorted(masked(p) for p in PHONES)
+    assert masked(NAMES[0]) in attack.metadata()  # the samples are there, masked
+
+
+def test_the_scanner_finds_clear_values(built: Path) -> None:
+    """The detector itself: the owner's table holds every clear value, and the scan sees them."""
+    tally = Tally()
+    owned = pl.read_delta(str(built / "home" / "lake" / "platform" / "customers"))
+    tally.scan("owner", "table", owned.write_csv())
+    assert len(tally.leaks) == len(SECRETS) and tally.checks == 1
+
+
+def test_a_cycle_across_domains(attack: Attack) -> None:
+    attack.product(
+        ATTACKER,
+        "loop_a",
+        """\
+        name: loop_a
+        description: One half of a cycle.
+        visibility: published
+        inputs: {b: mx_cleared.loop_b}
+        steps:
+          - sql: SELECT id FROM b
+        """,
+    )
+    attack.product(
+        LAUNDERER,
+        "loop_b",
+        """\
+        name: loop_b
+        description: The other half.
+        visibility: published
+        inputs: {a: mx_plain.loop_a, c: platform.customers}
+        steps:
+          - sql: SELECT a.id FROM a JOIN c ON a.id = c.id
+        """,
+    )
+    attack.approve()
+    out = attack.run("validate", ok=False)
+    assert "loop_a" in out and "loop_b" in out and "Traceback" not in out
+    out = attack.run("materialize", f"{ATTACKER}.loop_a", ok=False)
+    assert "Traceback" not in out and "CycleError" not in out
+
+
+def test_zz_the_paths_leak_nothing() -> None:
+    """The summary: every path above ran (in this file's order) and none leaked."""
+    print(
+        f"\naccess paths: {len(TALLY.paths)} paths tried by {ATTACKER} (no clearance), "
+        f"{TALLY.checks} checks of what it saw; leaks found: {len(TALLY.leaks)}"
+    )
+    assert TALLY.paths, "run the whole file: the summary counts its paths"
+    assert not TALLY.leaks, TALLY.leaks
