@@ -159,9 +159,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             f"name: {LAUNDERER}\nteam: {LAUNDERER}-team\nclearances: [pii]\n"
         )
         segments = ["retail", "retail", "wholesale", "retail"]
-        mesh.land(
-            "customers", {"id": [1, 2, 3, 4], "name": NAMES, "phone": PHONES, "segment": segments}
-        )
+        rows: dict[str, list[object]] = {"id": [1, 2, 3, 4], "name": [*NAMES]}
+        mesh.land("customers", rows | {"phone": [*PHONES], "segment": [*segments]})
         done = mesh.run("materialize", "platform.customers")
         assert done.exit_code == 0, done.output
     yield root
