@@ -1,12 +1,15 @@
-"""The access policy as warehouse statements: SQL GRANTs and column masks (`mesh grants`).
+"""The access policy as warehouse statements: SQL GRANTs, views and column masks (`mesh grants`).
 
 For a warehouse that serves the lake's tables to people and tools outside the platform (Unity
-Catalog on Databricks), the same policy the engine applies on read becomes: the owning
-domain's team may read and modify its tables, the other domains' teams may only read (and not
-at all a product the policy hides from them), and every column some domain may not see in clear
-gets a column mask: clear for the teams the policy clears, the standard masking step's
-expression for the others, and NULL for anyone else (a principal the mesh does not know).
-Principals are the domains' teams (`team:` of domain.yaml) as account groups.
+Catalog on Databricks), the same rules the platform applies on read become (`grantees`): the
+owning domain's team may read and modify its tables; another domain's team may read a product
+only with an approved subscription (and not at all a product the policy hides from it), the
+columns of its subscription's scope only, through a view (Unity Catalog grants SELECT on
+tables and views, not on columns); every other team gets nothing, and a comment says why.
+Every column some reader may not see in clear gets a column mask: clear for the teams the
+policy clears, the standard masking step's expression for the others, and NULL for anyone
+else (a principal the mesh does not know). Principals are the domains' teams (`team:` of
+domain.yaml) as account groups. Object-storage policies: `storage_grants`.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mesh_platform.access.grantees import Grantee, Subscriptions, grantees
 from mesh_platform.access.policy import ColumnAccess, MaskStep, access_policy, who_sees
-from mesh_platform.compile.contracts import PublishedContract
+from mesh_platform.compile.contracts import ContractColumn, PublishedContract
 from mesh_platform.errors import MeshError
 from mesh_platform.spec.model import DomainSpec
 
@@ -80,61 +84,112 @@ def databricks_grants(
     catalog: str = "mesh",
     spec_tags: Mapping[str, str] | None = None,
     visibility: str | None = None,
+    subscribed: Subscriptions | None = None,
 ) -> ProductGrants:
-    """Unity Catalog GRANTs and column masks for one product (its `PublishedContract`).
+    """Unity Catalog GRANTs, views and column masks for one product (its `PublishedContract`).
 
-    `domains` are every domain's `DomainSpec`; a product that is not published is granted
-    to its own domain only.
+    `domains` are every domain's `DomainSpec`; `subscribed` the catalog's subscriptions
+    (`read_subscriptions`): a domain other than the owner is granted the product only with an
+    approved one (`grantees`). The script converges: running it again after a revocation
+    revokes what the domain was granted before.
     """
-    domains = sorted(domains, key=lambda d: d.name)
-    teams = {d.name: d.team for d in domains}
-    owner = contract.domain
-    table = f"{catalog}.{owner}.{contract.name}"
-    published = (visibility or contract.visibility) == "published"
-    seen = who_sees(contract, [d for d in domains if published or d.name == owner], spec_tags)
+    domains = list(domains)
+    found = grantees(contract, domains, subscribed or {}, spec_tags, visibility)
+    owner = found[0]
+    table = f"{catalog}.{owner.domain}.{contract.name}"
     out = [
         f"-- {contract.qualified_name} {contract.version}: access policy version "
         f"{access_policy().version}, Unity Catalog (mesh grants --dialect databricks)",
-        f"-- {owner} ({teams[owner]}) owns it; other domains read it only.",
-        f"GRANT USE CATALOG ON CATALOG {catalog} TO {_quote(teams[owner])};",
-        f"GRANT USE SCHEMA ON SCHEMA {catalog}.{owner} TO {_quote(teams[owner])};",
-        f"GRANT SELECT, MODIFY ON TABLE {table} TO {_quote(teams[owner])};",
+        f"-- {owner.domain} ({owner.team}) owns it; another domain reads it only with an "
+        "approved subscription, and no one else is granted anything.",
+        *_use(catalog, owner.domain, owner.team),
+        f"GRANT SELECT, MODIFY ON TABLE {table} TO {_quote(owner.team)};",
     ]
-    for name, access in seen.items():
-        if name == owner:
-            continue
-        if not access.readable:
-            out.append(f"-- {name} ({teams[name]}): not granted ({access.because})")
-            continue
-        out += [
-            f"GRANT USE CATALOG ON CATALOG {catalog} TO {_quote(teams[name])};",
-            f"GRANT USE SCHEMA ON SCHEMA {catalog}.{owner} TO {_quote(teams[name])};",
-            f"GRANT SELECT ON TABLE {table} TO {_quote(teams[name])};",
-        ]
-    types = {c.name: c.type for c in contract.columns}
-    for column in contract.columns:
+    for grantee in found[1:]:
+        out += _reader_statements(catalog, table, grantee)
+    readers = [g for g in found if g.granted]
+    protected = _protected(contract, domains, spec_tags, visibility)
+    for column in (c for c in contract.columns if c.name in protected):
         by_domain = {
-            name: next(c for c in access.columns if c.column == column.name)
-            for name, access in seen.items()
-            if access.readable
+            g.domain: next(c for c in g.access.columns if c.column == column.name)
+            for g in readers
+            if g.access is not None and (g.columns is None or column.name in g.columns)
         }
-        if all(c.action == "clear" for c in by_domain.values()):
-            continue
-        out += _column_mask(contract, table, column.name, types[column.name], by_domain, teams)
+        teams = {g.domain: g.team for g in readers}
+        out += _column_mask(contract, table, column, protected[column.name], by_domain, teams)
     return ProductGrants(contract.qualified_name, tuple(out))
+
+
+def _protected(
+    contract: PublishedContract,
+    domains: Iterable[DomainSpec],
+    spec_tags: Mapping[str, str] | None,
+    visibility: str | None,
+) -> dict[str, str]:
+    """The columns that get a mask, with the policy's reasons: those that some domain allowed
+    to read the product would not see in clear, whether or not it subscribes today (so that a
+    principal granted by hand, or a subscriber approved after the script ran, sees NULL)."""
+    published = (visibility or contract.visibility) == "published"
+    readers = [d for d in domains if published or d.name == contract.domain]
+    seen = [a for a in who_sees(contract, readers, spec_tags).values() if a.readable]
+    reasons: dict[str, set[str]] = {}
+    for access in seen:
+        for column in access.columns:
+            if column.action != "clear":
+                reasons.setdefault(column.column, set()).add(column.because)
+    return {name: "; ".join(sorted(found - {""})) for name, found in reasons.items()}
+
+
+def _use(catalog: str, schema: str, team: str) -> list[str]:
+    return [
+        f"GRANT USE CATALOG ON CATALOG {catalog} TO {_quote(team)};",
+        f"GRANT USE SCHEMA ON SCHEMA {catalog}.{schema} TO {_quote(team)};",
+    ]
+
+
+def _reader_statements(catalog: str, table: str, grantee: Grantee) -> list[str]:
+    """A domain's grant of `table`: SELECT on the table (every column), SELECT on a view of
+    its subscription's columns (Unity Catalog grants SELECT on tables and views, not on
+    columns), or nothing, revoking what an earlier run of the script granted."""
+    team = _quote(grantee.team)
+    view = f"{table}__{grantee.domain}"
+    head = f"-- {grantee.domain} ({grantee.team}): "
+    if not grantee.granted:
+        return [
+            head + f"nothing granted: {grantee.because}",
+            f"REVOKE ALL PRIVILEGES ON TABLE {table} FROM {team};",
+            f"DROP VIEW IF EXISTS {view};",
+        ]
+    schema = table.split(".")[1]
+    if grantee.columns is None:
+        return [
+            head + f"{grantee.because}: reads it (SELECT)",
+            *_use(catalog, schema, grantee.team),
+            f"GRANT SELECT ON TABLE {table} TO {team};",
+            f"DROP VIEW IF EXISTS {view};",
+        ]
+    columns = ", ".join(grantee.columns)
+    return [
+        head + f"{grantee.because}, scoped to {columns}: reads a view of those columns only "
+        "(the table's column masks apply through it)",
+        f"REVOKE ALL PRIVILEGES ON TABLE {table} FROM {team};",
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {columns} FROM {table};",
+        *_use(catalog, schema, grantee.team),
+        f"GRANT SELECT ON VIEW {view} TO {team};",
+    ]
 
 
 def _column_mask(
     contract: PublishedContract,
     table: str,
-    column: str,
-    column_type: str,
+    contract_column: ContractColumn,
+    reasons: str,
     by_domain: Mapping[str, ColumnAccess],
     teams: Mapping[str, str],
 ) -> list[str]:
+    column, column_type = contract_column.name, contract_column.type
     function = f"{table}_{column}_mask"
     sql_type = _sql_type(column_type)
-    reasons = sorted({c.because for n, c in by_domain.items() if n != contract.domain} - {""})
     branches = []
     clear = [teams[n] for n, c in by_domain.items() if c.action == "clear"]
     if clear:
@@ -149,7 +204,7 @@ def _column_mask(
         members = " OR ".join(f"is_account_group_member('{t}')" for t in group)
         branches.append(f"    WHEN {members} THEN {expression}")
     return [
-        f"-- {column}: {'; '.join(reasons)}; anyone else sees NULL",
+        f"-- {column}: {reasons}; anyone else sees NULL",
         f"CREATE OR REPLACE FUNCTION {function}(value {sql_type})",
         f"  RETURNS {sql_type}",
         "  RETURN CASE",
