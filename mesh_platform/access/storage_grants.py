@@ -88,6 +88,8 @@ def storage_grants(
             contract, domains, subscribed, product.spec_tags, product.visibility
         )[1:]:
             line = f"{contract.qualified_name}: {grantee.because}"
+            if grantee.because.startswith("internal product"):
+                continue  # nobody else reads it: not worth a line per domain
             if grantee.granted:
                 reads[grantee.domain].append(uri)
                 if grantee.columns is not None:
@@ -98,7 +100,11 @@ def storage_grants(
     for domain in domains:
         own = _own_prefix(domain.name, products, table_uri)
         landing = [_prefix(landing_root)] if domain.name in allowed else []
-        why = "may declare landing sources" if landing else "may not declare landing sources"
+        why = (
+            f"read {landing[0]}: the landing files (it may declare landing sources)"
+            if landing
+            else "none (it may not declare landing sources)"
+        )
         found.append(
             StorageGrant(
                 domain.name,
@@ -137,22 +143,20 @@ def s3_location(uri: str, variable: str) -> tuple[str, str]:
     parts = urlsplit(uri)
     if parts.scheme not in S3_SCHEMES or not parts.netloc:
         raise StorageGrantsError(
-            f"{variable} is {uri.rstrip('/')!r}, not an S3 location: S3 policies need the lake "
-            f"in S3. Fix: set {variable}=s3://BUCKET/PREFIX as the production profile does "
-            "(docs/deployment.md), or pass it with --lake-root / --landing-root"
+            f"{variable} is {uri.rstrip('/')!r}, not an S3 location (s3://BUCKET/PREFIX): S3 "
+            "policies are for a lake in S3. Fix: set MESH_LAKE_ROOT and MESH_LANDING_ROOT to "
+            "the production profile's s3:// URIs (docs/deployment.md), or pass --lake-root and "
+            "--landing-root"
         )
     return parts.netloc, parts.path.lstrip("/")
 
 
-def s3_policy(grant: StorageGrant, variables: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The IAM policy document of `grant`: objects under its prefixes, listing only there.
-
-    `variables` maps a prefix to the setting it came from, for errors (default: the lake).
-    """
-    names = variables or {}
+def s3_policy(grant: StorageGrant) -> dict[str, Any]:
+    """The IAM policy document of `grant`: objects under its prefixes, listing only there
+    (`s3_location` of each prefix: check the roots with it first, naming their settings)."""
 
     def arn(uri: str) -> tuple[str, str]:
-        return s3_location(uri, names.get(uri, "MESH_LAKE_ROOT"))
+        return s3_location(uri, "a storage prefix")
 
     statements: list[dict[str, Any]] = []
     listed: dict[str, list[str]] = {}

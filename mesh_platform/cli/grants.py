@@ -125,6 +125,7 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
     from mesh_platform.access.storage_grants import (
         LANDING_DOMAINS,
         Published,
+        s3_location,
         s3_policy,
         storage_grants,
     )
@@ -145,6 +146,8 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
         )
     lake_root = options["lake_root"] or environment.lake_root()
     landing_root = options["landing_root"] or environment.landing_root()
+    s3_location(lake_root, "--lake-root" if options["lake_root"] else "MESH_LAKE_ROOT")
+    s3_location(landing_root, "--landing-root" if options["landing_root"] else "MESH_LANDING_ROOT")
     lake = Lakehouse(root=lake_root, landing_root=landing_root)
     products = [
         Published(contract_of(s), s.spec.tags, s.spec.visibility)
@@ -158,7 +161,6 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
         landing_root,
         options["landing_domains"] or LANDING_DOMAINS,
     )
-    variables = {landing_root.rstrip("/") + "/": "MESH_LANDING_ROOT"}
     exports = [
         {
             "domain": g.domain,
@@ -167,7 +169,7 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
             "writes": list(g.writes),
             "reads": list(g.reads),
             "notes": list(g.notes),
-            "policy": s3_policy(g, variables),
+            "policy": s3_policy(g),
         }
         for g in found
         if wanted is None or g.domain == wanted
