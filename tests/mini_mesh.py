@@ -59,15 +59,39 @@ def declared_cross_domain_reads(root: Path) -> list[tuple[str, str]]:
     return sorted(reads)
 
 
-def write_approvals(root: Path) -> Path:
+def landing_declarers(root: Path) -> list[str]:
+    """The domains (other than `platform`) with a product file under `root` that declares a
+    landing source (`source: {landing: ...}`), of the files that parse."""
+    found = set()
+    for path in sorted(root.glob("domains/*/products/*.yaml")):
+        try:
+            spec = YAML(typ="safe").load(path.read_text())
+        except YAMLError:
+            continue
+        source = spec.get("source") if isinstance(spec, dict) else None
+        if isinstance(source, dict) and "landing" in source:
+            found.add(path.parent.parent.name)
+    return sorted(found - {"platform"})
+
+
+def write_approvals(root: Path, name_landing: bool = True) -> Path:
     """`root/subscriptions.yaml` approving the cross-domain reads declared under `root`, as
-    the platform team approves the demo mesh's (docs/subscriptions.md)."""
+    the platform team approves the demo mesh's (docs/subscriptions.md).
+
+    With `name_landing`, it also names under `landing:` the test domains that declare landing
+    sources (only the platform's domains may: access/landing.py; the suite's meshes ingest in
+    their own domains to test other things).
+    """
     lines = ["approved:"] + [
         f"  - {{consumer: {consumer}, product: {product}, purpose: test mesh}}"
         for consumer, product in declared_cross_domain_reads(root)
     ]
+    text = "\n".join(lines) + "\n" if len(lines) > 1 else "approved: []\n"
+    landing = landing_declarers(root) if name_landing else []
+    if landing:
+        text += f"landing: [{', '.join(landing)}]\n"
     path = root / "subscriptions.yaml"
-    path.write_text("\n".join(lines) + "\n" if len(lines) > 1 else "approved: []\n")
+    path.write_text(text)
     return path
 
 

@@ -39,7 +39,7 @@ name: revenue
 description: Revenue per customer.
 visibility: published
 owners: [sales-data@example.com]
-inputs: {orders: shop.orders}
+inputs: {orders: platform.orders}
 steps:
   - sql: |
       SELECT customer, sum(amount * qty) AS total, count(*) AS order_count
@@ -57,7 +57,7 @@ inputs: {revenue: sales.revenue}
 steps:
   - sql: SELECT customer, total * 1.2 AS gross FROM revenue
 """
-MESH = {"shop": {"orders": ORDERS}, "sales": {"revenue": REVENUE}, "finance": {"kpi": KPI}}
+MESH = {"platform": {"orders": ORDERS}, "sales": {"revenue": REVENUE}, "finance": {"kpi": KPI}}
 
 
 def _git(root: Path, *args: str) -> None:
@@ -72,13 +72,13 @@ def _git(root: Path, *args: str) -> None:
 def _diff_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Callable[[str], str], *args: str
 ) -> tuple[int, dict, str]:
-    """Commit the mesh on `main`, apply `edit` to shop.orders in the working tree, run
+    """Commit the mesh on `main`, apply `edit` to platform.orders in the working tree, run
     `mesh diff --json` and `mesh diff`; the exit code, the JSON and the human report."""
     with cli_mesh(tmp_path, MESH, monkeypatch) as cli:
         _git(tmp_path, "init", "-b", "main")
         _git(tmp_path, "add", "domains", "workspace.yaml")
         _git(tmp_path, "commit", "-m", "base")
-        spec = tmp_path / "domains/shop/products/orders.yaml"
+        spec = tmp_path / "domains/platform/products/orders.yaml"
         spec.write_text(edit(spec.read_text()))
         as_json = _run(cli, "diff", "--json", *args)
         human = _run(cli, "diff", *args)
@@ -93,7 +93,7 @@ def _run(cli: CliMesh, *args: str) -> tuple[int, str]:
 
 
 def _orders(report: dict) -> dict:
-    return next(p for p in report["products"] if p["product"] == "shop.orders")
+    return next(p for p in report["products"] if p["product"] == "platform.orders")
 
 
 BREAKING = {
@@ -126,7 +126,7 @@ def test_a_breaking_change_fails_and_names_the_consumers(
     assert f"BREAKING: {kind}" in human
     verdict = human.strip().splitlines()[-1]
     assert verdict.startswith("FAILED: breaking change(s) without a version bump: ")
-    assert "shop.orders" in verdict
+    assert "platform.orders" in verdict
     assert "fix: bump `version:` to 2.0.0" in human
     if column == "id":  # nothing downstream reads it
         assert consumers == {}
@@ -142,7 +142,7 @@ def test_a_breaking_change_fails_and_names_the_consumers(
         assert "finance.kpi (owners: finance-data@example.com)" in human
     if column == "status":  # read only in the WHERE clause
         assert consumers["sales.revenue"]["columns"] == [
-            "reads shop.orders.status in a join, filter or grouping"
+            "reads platform.orders.status in a join, filter or grouping"
         ]
         assert "finance.kpi" not in consumers
 
@@ -222,13 +222,13 @@ def test_deleting_a_published_product_fails_and_says_how_to_retire_it(
         _git(tmp_path, "init", "-b", "main")
         _git(tmp_path, "add", "domains", "workspace.yaml")
         _git(tmp_path, "commit", "-m", "base")
-        (tmp_path / "domains/shop/products/orders.yaml").unlink()
-        (tmp_path / "domains/shop/products/refunds.yaml").write_text(
+        (tmp_path / "domains/platform/products/orders.yaml").unlink()
+        (tmp_path / "domains/platform/products/refunds.yaml").write_text(
             ORDERS.replace("name: orders", "name: refunds")
         )
         code, output = _run(cli, "diff")
     assert code == 1
-    assert "shop.orders (1.4.0 -> removed):\n  BREAKING: product removed" in output
+    assert "platform.orders (1.4.0 -> removed):\n  BREAKING: product removed" in output
     assert "sales.revenue (owners: sales-data@example.com)" in output
     assert "unpublish it (`visibility: internal`, `version: 2.0.0`)" in output
-    assert "shop.refunds (new -> 1.4.0):\n  ok: product published" in output
+    assert "platform.refunds (new -> 1.4.0):\n  ok: product published" in output

@@ -35,7 +35,7 @@ def mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]:
     products = {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}}
     with cli_mesh(tmp_path, products, monkeypatch) as mesh:
         # Nobody approved books' read of shop.orders.
-        (tmp_path / "subscriptions.yaml").write_text("approved: []\n")
+        (tmp_path / "subscriptions.yaml").write_text("approved: []\nlanding: [shop]\n")
         mesh.land("orders", {"id": [1, 2], "amount": [1.5, 4.0]})
         yield mesh
 

@@ -10,7 +10,7 @@ import polars as pl
 from mesh_platform.dagster.location import location_definitions
 from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
-from tests.mini_mesh import refused
+from tests.mini_mesh import refused, write_approvals
 
 EVENTS = """\
 name: events
@@ -48,6 +48,7 @@ def _mesh(tmp_path: Path, severity: str) -> tuple[list[dg.AssetsDefinition], Lak
     (folder / "domain.yaml").write_text("name: shop\nteam: shop\n")
     (folder / "products/events.yaml").write_text(EVENTS.replace("SEVERITY", severity))
     (folder / "products/totals.yaml").write_text(TOTALS)
+    write_approvals(tmp_path)  # names shop, which ingests here, as a landing domain
     defs = location_definitions(tmp_path, "shop")
     (tmp_path / "landing").mkdir()
     pl.DataFrame(
@@ -114,6 +115,7 @@ def test_an_unknown_rule_column_is_a_spec_error_with_its_line(tmp_path: Path) ->
     (folder / "products/events.yaml").write_text(
         EVENTS.replace("SEVERITY", "warn").replace("column: amount", "column: amout")
     )
+    write_approvals(tmp_path)
     info = refused(tmp_path)
     error = info.value.errors[0]
     assert "unknown column(s) amout" in error.problem and error.line == 13

@@ -24,6 +24,7 @@ from mesh_platform.notify import Notifier
 from mesh_platform.ops.quality_history import build_quality_sensor
 from mesh_platform.ops.routing import build_failure_sensor
 from mesh_platform.ops.sensors import SensorMesh
+from tests.mini_mesh import write_approvals
 
 PLATFORM = """\
 name: platform
@@ -129,6 +130,7 @@ def build_mesh(root: Path, events: str = EVENTS) -> Mesh:
     (shop / "products/events.yaml").write_text(events)
     (shop / "products/ratio.yaml").write_text(RATIO)
     (root / "landing").mkdir()
+    write_approvals(root)  # names shop, which ingests here, as a landing domain
     return load_mesh(root)
 
 

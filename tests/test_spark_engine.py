@@ -36,7 +36,7 @@ from mesh_platform.loader import planner_for
 from mesh_platform.registry import registry
 from mesh_platform.security import crypto
 from mesh_platform.security.keys import Keyring, KeyUnavailable
-from tests.mini_mesh import local_lakehouse
+from tests.mini_mesh import local_lakehouse, write_approvals
 
 pytestmark = pytest.mark.spark
 
@@ -203,6 +203,7 @@ def step_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             f"name: {name}\ndescription: {name}.\ninputs: {{people: people}}\nsteps:\n"
             f"  - sql: SELECT * FROM people\n  - {step}\n"
         )
+    write_approvals(root)  # names people, which ingests here, as a landing domain
     plans = planner_for(root, "people").plan_all()
     return {key[1]: plan for key, plan in plans.items()}
 
@@ -326,6 +327,7 @@ def spark_mesh(tmp_path: Path, spark: SparkEngine) -> Iterator[Path]:
     (folder / "products/events.yaml").write_text(EVENTS)
     (folder / "products/totals.yaml").write_text(textwrap.dedent(TOTALS))
     (tmp_path / "landing").mkdir()
+    write_approvals(tmp_path)  # names shop, which ingests here, as a landing domain
     yield tmp_path
 
 

@@ -118,7 +118,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]:
     with cli_mesh(tmp_path, products, monkeypatch) as mesh:
         for domain in products:
             (tmp_path / "domains" / domain / "domain.yaml").write_text(domain_yaml(domain))
-        (tmp_path / "subscriptions.yaml").write_text("approved: []\n")
+        (tmp_path / "subscriptions.yaml").write_text("approved: []\nlanding: [shop]\n")
         monkeypatch.setenv("MESH_CATALOG_URL", f"sqlite:///{mesh.home / 'catalog.db'}")
         yield mesh
 

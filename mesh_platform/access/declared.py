@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mesh_platform.errors import SpecError
 from mesh_platform.spec.loading import ProductSource
+
+if TYPE_CHECKING:
+    from mesh_platform.spec.yaml_source import YamlDocument
 
 APPROVALS_FILE = "subscriptions.yaml"
 
@@ -58,19 +61,21 @@ class _ApprovalsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     approved: tuple[_Approval, ...] = Field(default=())
+    # Domains besides the access policy's `landing:` ones that may declare landing sources.
+    landing: tuple[str, ...] = Field(default=())
 
 
-def approvals_file(root: Path) -> list[tuple[str, str, str]]:
-    """`(consumer, product, purpose)` of each approval in `root/subscriptions.yaml` (none when
-    the file does not exist); a malformed file is a `SpecError` with its line."""
+def _parsed(root: Path) -> tuple[_ApprovalsFile, YamlDocument | None]:
+    """`root/subscriptions.yaml` parsed (empty when it does not exist); a malformed file is a
+    `SpecError` with its line."""
     from mesh_platform.spec.yaml_source import read_yaml, to_plain
 
     path = root / APPROVALS_FILE
     if not path.is_file():
-        return []
+        return _ApprovalsFile(), None
     document = read_yaml(path)
     try:
-        parsed = _ApprovalsFile.model_validate(to_plain(document.data))
+        return _ApprovalsFile.model_validate(to_plain(document.data)), document
     except ValidationError as exc:
         first = exc.errors()[0]
         raise SpecError(
@@ -78,8 +83,20 @@ def approvals_file(root: Path) -> list[tuple[str, str, str]]:
             file=path,
             line=document.line_of(first["loc"]),
             fix="each entry of `approved:` is {consumer: DOMAIN, product: DOMAIN.PRODUCT, "
-            "purpose: TEXT}",
+            "purpose: TEXT}; `landing:` is a list of domains",
         ) from None
+
+
+def landing_approved(root: Path) -> tuple[str, ...]:
+    """The domains `root/subscriptions.yaml` names under `landing:` (access/landing.py)."""
+    return _parsed(root)[0].landing
+
+
+def approvals_file(root: Path) -> list[tuple[str, str, str]]:
+    """`(consumer, product, purpose)` of each approval in `root/subscriptions.yaml` (none when
+    the file does not exist); a malformed file is a `SpecError` with its line."""
+    parsed, document = _parsed(root)
+    path = root / APPROVALS_FILE
     out = []
     for index, entry in enumerate(parsed.approved):
         domain, _, name = entry.product.partition(".")
@@ -87,7 +104,7 @@ def approvals_file(root: Path) -> list[tuple[str, str, str]]:
             raise SpecError(
                 f"{entry.product!r} is not a product name",
                 file=path,
-                line=document.line_of(("approved", index, "product")),
+                line=document.line_of(("approved", index, "product")) if document else None,
                 fix="write DOMAIN.PRODUCT, e.g. sales.orders (`mesh list` shows them)",
             )
         out.append((entry.consumer, entry.product, entry.purpose))

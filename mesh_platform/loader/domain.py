@@ -76,6 +76,7 @@ class DomainPlanner:
         self.contracts = contracts
         self.products: dict[Key, ProductSource] = {p.spec.key: p for p in domain.products}
         self._plans: dict[Key, ProductPlan] = {}
+        self._landing: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -139,6 +140,7 @@ class DomainPlanner:
         from mesh_platform.access.readonly import check_python_step
 
         self._check_engine(source)
+        self._check_landing(source)
         for index, step in enumerate(source.spec.steps):
             if isinstance(step, PythonStep):
                 check_python_step(source, index, step.python)
@@ -233,6 +235,16 @@ class DomainPlanner:
             )
         schema = {c.name: c.type for c in contract.columns}
         return input_mask(port, schema, access)
+
+    def _check_landing(self, source: ProductSource) -> None:
+        """Only the platform's ingestion domains declare landing sources (`access/landing.py`)."""
+        if source.spec.source is None:
+            return
+        from mesh_platform.access.landing import check_landing_source, landing_domains
+
+        if self._landing is None:
+            self._landing = landing_domains(self.contracts.root)
+        check_landing_source(source, self._landing)
 
     @staticmethod
     def _check_engine(source: ProductSource) -> None:
