@@ -73,7 +73,8 @@ def _costed_run(product: str, wanted: list[str], limit: int) -> PreviewRun:
     """
     from mesh_platform.config import environment
     from mesh_platform.cost import CostRates
-    from mesh_platform.dev.preview import check_columns, costed_preview
+    from mesh_platform.dev.preview import check_columns, costed_preview, preview_failure
+    from mesh_platform.errors import EngineFailure, StepFailed
     from mesh_platform.lake.lakehouse import Lakehouse
     from mesh_platform.security.keys import build_keyring
 
@@ -94,6 +95,9 @@ def _costed_run(product: str, wanted: list[str], limit: int) -> PreviewRun:
         )
     except KeyError as exc:  # an unknown or left-out product; MeshErrors: `MeshGroup`
         raise click.ClickException(str(exc.args[0])) from None
+    except (StepFailed, EngineFailure) as exc:  # reported as a run reports it
+        click.echo(preview_failure(exc, mesh.product(product)), err=True)
+        sys.exit(1)
 
 
 def _subscription_check(mesh: Mesh) -> AccessCheck:

@@ -32,6 +32,7 @@ from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
 from mesh_platform.run.materialize import stored_size
 from mesh_platform.security.keys import Keyring
+from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import ProductSpec
 
 if TYPE_CHECKING:
@@ -209,3 +210,25 @@ def render_sample(frame: pl.DataFrame, width: int) -> str:
             text = text if len(text) <= room else text[: room - 1] + "…"
             lines.append(f"{column.ljust(name_width)}  {text}")
     return "\n".join(lines) if lines else "(no rows)"
+
+
+def preview_failure(error: MeshError, source: ProductSource) -> str:
+    """A failed preview, as a run reports its failure (`run/failures.py` `classify`): the
+    product and class, the step, its spec line, who fixes it and how."""
+    from mesh_platform.run.failures import FailureReport, classify, spec_location
+
+    spec = source.spec
+    found = classify(error, spec)
+    file, line = spec_location(source, found.step or "")
+    report = FailureReport(
+        f"{spec.qualified_name} preview",
+        found.failure_class,
+        found.step or "",
+        found.cause,
+        found.guidance,
+        run_id="",
+        file=file,
+        line=line,
+    )
+    # The run's block without its `run:` line: a preview is not a run.
+    return "\n".join(report.render().splitlines()[:-1])

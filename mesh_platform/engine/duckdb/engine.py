@@ -180,12 +180,12 @@ class DuckDBEngine:
         for step in plan.steps:
             try:
                 self._run_step(con, step, previous, inputs)
+                if on_step is not None:  # a preview computes the step's view here
+                    on_step(_preview(con, step, preview_rows))
             except (StepFailed, EngineFailure):
                 raise
             except Exception as exc:
                 raise _failure(step, exc) from exc
-            if on_step is not None:
-                on_step(_preview(con, step, preview_rows))
             previous = step.name
         assert previous is not None, "a plan without steps has nothing to run"
         return previous
