@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from sqlglot import exp
 
 from mesh_platform.access.policy import ColumnAccess, MaskStep, ProductAccess
+from mesh_platform.access.reader_view import refuse_masked_references
 from mesh_platform.access.readonly import takes_inputs
 from mesh_platform.column_types import Schema
 from mesh_platform.compile import sql as sqlmod
@@ -93,6 +94,7 @@ def mask_plan(
     if not masks:
         return plan
     _refuse_raw_readers(source, plan, masks)
+    refuse_masked_references(source, {port: mask.columns for port, mask in masks.items()})
     projections = {
         port: sqlmod.parse(f"SELECT {', '.join(mask.select)} FROM {port}")
         for port, mask in masks.items()

@@ -9,6 +9,7 @@ and processing goes on; the platform's quality sensor tells the owning domain.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -27,6 +28,12 @@ from mesh_platform.engine import Engine, get_engine
 from mesh_platform.errors import BusinessLogicError, StepFailed
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.evaluate import RuleOutcome, evaluate_rules, sample_text
+from mesh_platform.quality.samples import (
+    SAMPLE_MASKED,
+    SAMPLE_VIEW,
+    UNCLEARED_VIEW,
+    failing_sample,
+)
 from mesh_platform.quality.volume import (
     FAILING_COUNT,
     FAILING_PERCENT,
@@ -88,8 +95,10 @@ class QualityGate:
             )
             self.results.append(volume_result(self._key(), self.spec, volume))
         engine = self.engine or get_engine(self.spec.engine)
-        outcomes = evaluate_rules(self.spec, table, self._reference_values, engine)
-        self.results.extend(self._result(o) for o in outcomes)
+        evaluated = evaluate_rules(self.spec, table, self._reference_values, engine)
+        shown = [self._shown(o, table.schema, engine) for o in evaluated]
+        outcomes = [o for o, _ in shown]
+        self.results.extend(self._result(o, protected) for o, protected in shown)
         # The cost of quality, visible in the UI next to the contract it was checked with.
         self.seconds = round(time.perf_counter() - started, 3)
         self.results.insert(
@@ -188,16 +197,27 @@ class QualityGate:
         values = self.lakehouse.dataset(ref).to_table(columns=[column]).column(column)
         return pc.unique(values).drop_null().to_pylist()
 
-    def _result(self, outcome: RuleOutcome) -> dg.AssetCheckResult:
+    def _shown(
+        self, outcome: RuleOutcome, schema: pa.Schema, engine: Engine
+    ) -> tuple[RuleOutcome, dict[str, str]]:
+        """`outcome` with its failing sample as a reader without clearance sees it (what the
+        check, its description and the run's failure show), and what was protected, how."""
+        seen = failing_sample(self.spec, self.plan, outcome.rule, outcome.sample, schema, engine)
+        return replace(outcome, sample=seen.values), seen.protected
+
+    def _result(self, outcome: RuleOutcome, protected: dict[str, str]) -> dg.AssetCheckResult:
         rule = outcome.rule
         metadata: dict[str, Any] = {
             FAILING_COUNT: outcome.failing,
             FAILING_PERCENT: outcome.percent,
             SAMPLE: sample_text(outcome.sample),
+            SAMPLE_VIEW: UNCLEARED_VIEW,
             "mesh/total_rows": outcome.total,
             "mesh/rule": rule.rule,
             "mesh/severity": rule.severity,
         }
+        if protected:
+            metadata[SAMPLE_MASKED] = dg.MetadataValue.json(protected)
         if outcome.error:
             metadata["mesh/error"] = outcome.error[:2000]
         return dg.AssetCheckResult(

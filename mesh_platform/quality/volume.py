@@ -14,6 +14,7 @@ import dagster as dg
 
 from mesh_platform.compile.rules import VOLUME_CHECK
 from mesh_platform.quality.evaluate import sample_text
+from mesh_platform.quality.samples import SAMPLE_VIEW, UNCLEARED_VIEW
 from mesh_platform.spec.fields import Severity
 from mesh_platform.spec.model import ProductSpec
 
@@ -162,6 +163,7 @@ def volume_result(
         metadata[FAILING_PERCENT] = abs(metadata[CHANGE_PERCENT]) if failing else 0.0
         # The domain's soft-failure alert quotes the sample: the change, in rows.
         metadata[SAMPLE] = sample_text([f"{volume.previous:,} -> {volume.rows:,} rows"])
+        metadata[SAMPLE_VIEW] = UNCLEARED_VIEW  # counts, no value of the product
     if volume.accepted:
         metadata["mesh/accepted"] = True
     return dg.AssetCheckResult(
