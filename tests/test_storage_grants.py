@@ -232,10 +232,18 @@ def test_only_landing_domains_read_the_landing_files(shop: CliMesh) -> None:
     assert not can(found["platform"]["policy"], "s3:PutObject", landing, bucket="acme-landing")
     for domain in READERS:
         assert not can(found[domain]["policy"], "s3:GetObject", landing, bucket="acme-landing")
-    # The platform team names another ingestion domain: it reads the landing files too.
-    named = policies(shop, "--landing-domain", "platform", "--landing-domain", "crm")
+    # The platform team names another ingestion domain in the approvals file (as the load
+    # check reads it): it reads the landing files too.
+    approvals = shop.root / "subscriptions.yaml"
+    kept = [ln for ln in approvals.read_text().splitlines() if not ln.startswith("landing:")]
+    approvals.write_text("\n".join([*kept, "landing: [platform, crm]"]) + "\n")
+    named = policies(shop)
     assert can(named["crm"]["policy"], "s3:GetObject", landing, bucket="acme-landing")
     assert not can(named["books"]["policy"], "s3:GetObject", landing, bucket="acme-landing")
+    # --landing-domain names them for this command instead.
+    only = policies(shop, "--landing-domain", "books")
+    assert can(only["books"]["policy"], "s3:GetObject", landing, bucket="acme-landing")
+    assert not can(only["platform"]["policy"], "s3:GetObject", landing, bucket="acme-landing")
 
 
 def test_out_writes_one_policy_file_per_domain_and_the_text_explains(

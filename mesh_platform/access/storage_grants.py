@@ -6,8 +6,8 @@ workers taking its steps) runs under its own storage identity. Its policy lets i
 - read and write its own domain's prefix of the lake (`<lake>/<domain>/`);
 - read the tables of the products it has an approved subscription to (`<lake>/<d>/<p>/`), and
   only those the grants allow (`grantees`: published, not hidden by the access policy);
-- read the landing prefix only when the domain may declare landing sources (by default only
-  `platform`);
+- read the landing prefix only when the domain may declare landing sources (`access.landing`:
+  by default only `platform`);
 - nothing else: no other domain's table, no listing outside these prefixes.
 
 Where the tables are comes from the caller (`table_uri`, the lakehouse's own path function),
@@ -29,7 +29,6 @@ from mesh_platform.errors import MeshError
 from mesh_platform.spec.model import DomainSpec
 
 STORAGES = ("s3",)
-LANDING_DOMAINS = ("platform",)  # the domains that may declare landing sources by default
 S3_SCHEMES = ("s3", "s3a")
 _OBJECT_READ = ("s3:GetObject",)
 _OBJECT_WRITE = (
@@ -72,11 +71,12 @@ def storage_grants(
     subscribed: Subscriptions,
     table_uri: Callable[[tuple[str, str]], str],
     landing_root: str,
-    landing_domains: Iterable[str] = LANDING_DOMAINS,
+    landing_domains: Iterable[str],
 ) -> list[StorageGrant]:
     """Every domain's `StorageGrant`, by domain name.
 
-    `table_uri((domain, product))` is where the product's table lives (`Lakehouse.uri`).
+    `table_uri((domain, product))` is where the product's table lives (`Lakehouse.uri`);
+    `landing_domains` the domains that may declare landing sources (`access.landing`).
     """
     domains = sorted(domains, key=lambda d: d.name)
     reads: dict[str, list[str]] = {d.name: [] for d in domains}

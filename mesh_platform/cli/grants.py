@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main
+from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root
 
 if TYPE_CHECKING:
     from mesh_platform.access.grantees import Subscribed
@@ -53,15 +53,21 @@ def _subscriptions() -> dict[tuple[str, str], Subscribed]:
     "--landing-domain",
     "landing_domains",
     multiple=True,
-    help="With --storage: a domain that may read the landing prefix (repeat it) "
-    "[default: platform].",
+    help="With --storage: a domain that may read the landing prefix (repeat it) [default: "
+    "the landing domains: the access policy's `landing:` (platform) and the approvals file's].",
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="With --storage: write each policy to OUT/<domain>.<storage>.json as well.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON for scripts: [{product, dialect, statements}]; with --storage "
+    "[{domain, team, storage, writes, reads, notes, policy}].",
+)
 def grants(product: str | None, storage: str | None, **options: Any) -> None:
     """The access policy outside the platform, from the specs and the catalog's APPROVED
     subscriptions (a requested, denied or revoked one grants nothing).
@@ -74,8 +80,9 @@ def grants(product: str | None, storage: str | None, **options: Any) -> None:
       reader may not see in clear gets a column mask.
     --storage s3: one IAM policy per domain, for the storage role of its code location (code
       server, runs, workers): read and write <lake>/<domain>/, read the tables of its
-      approved subscriptions, the landing prefix only for --landing-domain (platform), nothing
-      else. Apply with `aws iam put-role-policy` (docs/deployment.md).
+      approved subscriptions, the landing prefix only for the domains that may declare
+      landing sources (docs/access.md; --landing-domain to name others), nothing else.
+      Apply with `aws iam put-role-policy` (docs/deployment.md).
 
     \b
     Examples:
@@ -83,7 +90,7 @@ def grants(product: str | None, storage: str | None, **options: Any) -> None:
       MESH_LAKE_ROOT=s3://lake/mesh mesh grants --storage s3 --domain sales --json
     """
     if storage is None:
-        for name in ("domain", "lake_root", "landing_root", "out"):
+        for name in ("domain", "lake_root", "landing_root", "landing_domains", "out"):
             if options[name]:
                 flag = "--" + name.replace("_", "-")
                 raise click.UsageError(f"{flag} goes with --storage (e.g. --storage s3)")
@@ -122,8 +129,8 @@ def _sql_grants(product: str | None, dialect: str, catalog: str, as_json: bool) 
 
 
 def _storage_grants(storage: str, options: dict[str, Any]) -> None:
+    from mesh_platform.access.landing import landing_domains
     from mesh_platform.access.storage_grants import (
-        LANDING_DOMAINS,
         Published,
         s3_location,
         s3_policy,
@@ -135,15 +142,8 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
 
     mesh = loaded_mesh()
     domains = [d.spec for d in mesh.domains.values()]
-    names = sorted(d.name for d in domains)
+    _check_domains(sorted(d.name for d in domains), options)
     wanted = options["domain"]
-    if wanted is not None and wanted not in names:
-        raise click.ClickException(f"no domain {wanted!r}; domains: {', '.join(names)}")
-    unknown = sorted(set(options["landing_domains"]) - set(names))
-    if unknown:
-        raise click.ClickException(
-            f"--landing-domain {', '.join(unknown)}: no such domain; domains: {', '.join(names)}"
-        )
     lake_root = options["lake_root"] or environment.lake_root()
     landing_root = options["landing_root"] or environment.landing_root()
     s3_location(lake_root, "--lake-root" if options["lake_root"] else "MESH_LAKE_ROOT")
@@ -159,7 +159,7 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
         _subscriptions(),
         lake.uri,
         landing_root,
-        options["landing_domains"] or LANDING_DOMAINS,
+        options["landing_domains"] or landing_domains(mesh_root()),
     )
     exports = [
         {
@@ -180,6 +180,18 @@ def _storage_grants(storage: str, options: dict[str, Any]) -> None:
             path = options["out"] / f"{e['domain']}.{storage}.json"
             path.write_text(json.dumps(e["policy"], indent=2) + "\n")
     emit(options["as_json"], exports, "\n".join(_human(e) for e in exports).rstrip("\n"))
+
+
+def _check_domains(names: list[str], options: dict[str, Any]) -> None:
+    """Refuse a --domain or --landing-domain the mesh does not have."""
+    wanted = options["domain"]
+    if wanted is not None and wanted not in names:
+        raise click.ClickException(f"no domain {wanted!r}; domains: {', '.join(names)}")
+    unknown = sorted(set(options["landing_domains"]) - set(names))
+    if unknown:
+        raise click.ClickException(
+            f"--landing-domain {', '.join(unknown)}: no such domain; domains: {', '.join(names)}"
+        )
 
 
 def _human(export: dict[str, Any]) -> str:
