@@ -16,6 +16,7 @@ the leaks (`pytest -s tests/test_access_paths.py`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
@@ -28,6 +29,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from mesh_platform.loader import mesh as loader_mesh
+from mesh_platform.loader import planner_for
 from mesh_platform.spec import workspace
 from tests.cli_mesh import CliMesh, cli_mesh
 from tests.fixtures_mesh import forget_domains
@@ -60,6 +63,7 @@ class Tally:
     """Paths tried, channels scanned, leaks found."""
 
     paths: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # path -> how it ended
     checks: int = 0
     leaks: list[str] = field(default_factory=list)
 
@@ -108,7 +112,11 @@ class Attack:
         write_approvals(self.root)
 
     def run(self, *args: str, ok: bool | None = None, attacker: bool = True) -> str:
-        """`mesh ARGS`; its output (stdout and stderr) counts as seen by the attacker."""
+        """`mesh ARGS`, as a new process would run it (nothing cached from the last command);
+        its output (stdout and stderr) counts as seen by the attacker."""
+        loader_mesh._load_cached.cache_clear()
+        loader_mesh._specs_cached.cache_clear()
+        planner_for.cache_clear()
         result = self.mesh.run(*args)
         text = result.output + (result.stderr if result.stderr_bytes is not None else "")
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -269,6 +277,107 @@ def test_python_step_calls_the_network(attack: Attack) -> None:
     assert "network" in out
 
 
+# --- 2. Tags follow values: laundering through a cleared domain -------------------------------
+
+RELAY = """\
+name: relay
+description: mx_cleared republishes what it reads of the customers.
+visibility: published
+inputs: {c: platform.customers}
+steps:
+STEPS
+columns:
+  - {name: id, type: bigint, tags: ID_TAGS}
+  - {name: label, type: string, tags: LABEL_TAGS}
+"""
+TAKE = """\
+name: take
+description: What mx_plain reads of mx_cleared's relay.
+inputs: {r: mx_cleared.relay}
+steps:
+  - sql: SELECT * FROM r
+"""
+LAUNDERING = {
+    "rename in SQL": "  - sql: SELECT id, name AS label FROM c",
+    "rename step": "  - sql: SELECT id, name FROM c\n"
+    "  - use: rename\n    with: {columns: {name: label}}",
+    "Python rename": "  - sql: SELECT id, name FROM c\n  - python: MODULE:rename",
+    "UNION branch": "  - sql: SELECT id, 'nobody' AS label FROM c WHERE id < 0 "
+    "UNION ALL SELECT id, name AS label FROM c",
+    "LATERAL VIEW explode": "  - sql: SELECT id, item AS label FROM c "
+    "LATERAL VIEW explode(array(name, phone)) t AS item",
+    "CASE": "  - sql: SELECT id, CASE WHEN id > 0 THEN name ELSE 'x' END AS label FROM c",
+    "window": "  - sql: SELECT id, first_value(name) OVER (PARTITION BY id ORDER BY id) AS label "
+    "FROM c",
+    "scalar subquery": "  - sql: SELECT c.id, (SELECT max(d.name) FROM c AS d WHERE d.id = c.id) "
+    "AS label FROM c",
+    "to_json": "  - sql: SELECT id, to_json(named_struct('n', name)) AS label FROM c",
+    "collect_list": "  - sql: SELECT min(id) AS id, concat_ws(',', collect_list(name)) AS label "
+    "FROM c GROUP BY segment",
+    "mask_partial keeping everything": "  - sql: SELECT id, mask_partial(name, 200) AS label "
+    "FROM c",
+    "redact keeping everything": "  - sql: SELECT id, name AS label FROM c\n"
+    "  - use: redact\n    with: {columns: [label], keep: 100}",
+    "mask_email of a non-email": "  - sql: SELECT id, mask_email(name) AS label FROM c",
+    "encrypt_det then decrypt_det": "  - sql: SELECT id, decrypt_det(encrypt_det(name)) AS label "
+    "FROM c",
+}
+
+
+def declare_what_validate_asks(attack: Attack, relay: str) -> str:
+    """Write the relay, declaring the tags (and the product tag) `mesh validate` asks for, as
+    a launderer would; return the last `mesh validate` output."""
+    tags: dict[str, list[str]] = {"id": [], "label": []}
+    product_tags = ""
+    for _ in range(4):
+        text = relay + product_tags
+        for column, declared in tags.items():
+            text = text.replace(f"{column.upper()}_TAGS", f"[{', '.join(declared)}]")
+        attack.product(LAUNDERER, "relay", text)
+        attack.approve()
+        checked = attack.run("validate")
+        derived = re.search(r"published column '(\w+)' is (\w+) .* does not say so", checked)
+        if derived and derived.group(2) not in tags[derived.group(1)]:
+            tags[derived.group(1)].append(derived.group(2))
+        elif "tags: {decrypt: authorized}" in checked and not product_tags:
+            product_tags = "tags: {decrypt: authorized}\n"
+        else:
+            return checked
+    return checked
+
+
+@pytest.mark.parametrize("how", sorted(LAUNDERING))
+def test_laundering_through_a_cleared_domain(attack: Attack, how: str) -> None:
+    """mx_cleared republishes the names through `how`: mx_plain reads them masked, or the
+    relay is refused at validate (with the reason); never in clear."""
+    module = attack.module(
+        LAUNDERER,
+        "steps",
+        """\
+        def rename(frame):
+            return frame.rename({"name": "label"})
+        """,
+    )
+    relay = RELAY.replace("STEPS", LAUNDERING[how]).replace("MODULE", module)
+    attack.product(ATTACKER, "take", TAKE)
+    attack.approve()
+    checked = declare_what_validate_asks(attack, relay)
+    if "error" in checked.lower():  # refused at validate, for what it does with PII
+        assert "relay.yaml" in checked and any(
+            word in checked for word in ("pii", "decrypt", "mask")
+        ), checked
+        TALLY.outcomes[attack.name] = "refused at validate: " + checked.splitlines()[1][-160:]
+        return
+    attack.run("materialize", f"{LAUNDERER}.relay", ok=True, attacker=False)
+    attack.run("preview", f"{ATTACKER}.take")
+    attack.run("materialize", f"{ATTACKER}.take", ok=True)
+    attack.metadata()
+    frame = attack.table(f"{ATTACKER}.take")
+    assert frame is not None and frame.height > 0
+    assert all(value is None or value.endswith("***") for value in frame["label"]), frame
+    TALLY.outcomes[attack.name] = f"masked: {frame['label'].to_list()[:2]}"
+
+
 # --- 5. One subscription rule; 6. errors and cycles -----------------------------------------
 
 READER = """\
@@ -348,5 +457,7 @@ def test_zz_the_paths_leak_nothing() -> None:
         f"\naccess paths: {len(TALLY.paths)} paths tried by {ATTACKER} (no clearance), "
         f"{TALLY.checks} checks of what it saw; leaks found: {len(TALLY.leaks)}"
     )
+    for path, outcome in TALLY.outcomes.items():
+        print(f"  {path}: {outcome}")
     assert TALLY.paths, "run the whole file: the summary counts its paths"
     assert not TALLY.leaks, TALLY.leaks
