@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mesh_platform.access.scope import ColumnScope, Scopes
 from mesh_platform.spec.model import ProductSpec
 
 if TYPE_CHECKING:
@@ -28,9 +29,10 @@ def require_access(
     catalog: Callable[[], Catalog],
     *,
     approvals: Callable[[Catalog], object] | None = None,
-) -> None:
+) -> Scopes:
     """Raise `SubscriptionRequired` for the first cross-domain input of `spec` that its domain
-    has no approved subscription to.
+    has no approved subscription to; return the column scopes of its approved subscriptions
+    that have one (`access/scope.py`: the reader checks them and reads only those columns).
 
     `catalog` opens the catalog; it is called only when `spec` reads across domains.
     `approvals`, the caller's (e.g. the approvals file of its mesh root applied), records
@@ -39,18 +41,27 @@ def require_access(
     """
     reads = cross_domain_reads(spec)
     if not reads:
-        return
+        return {}
     # The catalog's machinery loads only for products that read across domains.
-    from mesh_platform.access.subscriptions import SubscriptionRequired, require_subscription
+    from mesh_platform.access.subscriptions import (
+        SubscriptionRequired,
+        require_subscription,
+        scoped_columns,
+    )
 
     opened = catalog()
     pending = approvals
+    scopes: dict[str, ColumnScope] = {}
     for product in reads:
         try:
-            require_subscription(opened, spec.domain, product)
+            row = require_subscription(opened, spec.domain, product)
         except SubscriptionRequired:
             if pending is None:
                 raise
             pending(opened)
             pending = None
-            require_subscription(opened, spec.domain, product)
+            row = require_subscription(opened, spec.domain, product)
+        columns = scoped_columns(row) if row is not None else ()
+        if row is not None and columns:
+            scopes[product] = ColumnScope(spec.domain, product, row.id, frozenset(columns))
+    return scopes

@@ -112,7 +112,8 @@ def request_subscription(
     """Ask for `consumer`'s access to `product` (`domain.product`).
 
     A pending or approved subscription is left as it is (`changed` False); a denied or revoked
-    one is requested again (a new round, the approval sensor routes it again).
+    one is requested again (a new round, the approval sensor routes it again), and so is an
+    approved one scoped to columns when `columns` asks for more (a wider scope is decided).
     """
     from sqlalchemy.exc import IntegrityError
 
@@ -129,7 +130,7 @@ def request_subscription(
                     return _first_request(
                         session, consumer, product, producer, actor, purpose, columns
                     )
-                if row.state in (REQUESTED, APPROVED):
+                if row.state in (REQUESTED, APPROVED) and not _widens(row, columns):
                     return Transition(row, False)
                 return _request_again(session, row, actor, purpose, columns)
         except IntegrityError:
@@ -352,13 +353,25 @@ def access_state(catalog: Catalog, consumer: str, product: str) -> Subscription 
         return _row(session, consumer, product)
 
 
-def require_subscription(catalog: Catalog, consumer: str, product: str) -> None:
+def require_subscription(catalog: Catalog, consumer: str, product: str) -> Subscription | None:
     """Raise `SubscriptionRequired` unless `consumer` may read `product` (its own domain's, or
-    an approved subscription)."""
+    an approved subscription); the approved subscription (None for its own domain's)."""
     if product.partition(".")[0] == consumer:
-        return
+        return None
     row = access_state(catalog, consumer, product)
     if row is None or row.state != APPROVED:
         raise SubscriptionRequired(
             consumer, product, None if row is None else row.state, None if row is None else row.id
         )
+    return row
+
+
+def scoped_columns(row: Subscription) -> tuple[str, ...]:
+    """The columns a subscription is scoped to (none: the whole product)."""
+    return tuple(json.loads(row.columns or "[]"))
+
+
+def _widens(row: Subscription, columns: Sequence[str]) -> bool:
+    """Whether `columns` asks for more than approved subscription `row`'s scope."""
+    scope = scoped_columns(row)
+    return row.state == APPROVED and bool(scope) and bool(set(columns) - set(scope))

@@ -4,7 +4,7 @@ standards."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -42,23 +42,30 @@ def validate(as_json: bool) -> None:
         errors.extend(exc.errors)
     errors.extend(check_workspace(root))
     if errors:
-        rows = [
-            {"file": str(e.file), "line": e.line, "problem": e.problem, "fix": e.fix}
-            for e in errors
-        ]
-        text = "\n".join(str(e) for e in errors)
-        emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
-        sys.exit(1)
+        _refuse(as_json, errors)
     assert mesh is not None
     for notice in mesh.notices:  # told, not refused: stdout (and --json) stay the result
         click.echo(f"warning: {notice}", err=True)
-    waiting, note = _declared_subscriptions(mesh)
+    try:
+        waiting, note = _declared_subscriptions(mesh)
+    except SpecErrors as exc:  # reads beyond a subscription's column scope
+        _refuse(as_json, list(exc.errors))
     result: dict[str, Any] = {"ok": True, "products": len(mesh.products)}
     if waiting:
         result["subscriptions_waiting"] = waiting
     emit(
         as_json, result, f"ok: {len(mesh.products)} products in {len(mesh.domains)} domains" + note
     )
+
+
+def _refuse(as_json: bool, errors: list[Any]) -> NoReturn:
+    """Print `mesh validate`'s errors and exit 1."""
+    rows = [
+        {"file": str(e.file), "line": e.line, "problem": e.problem, "fix": e.fix} for e in errors
+    ]
+    text = "\n".join(str(e) for e in errors)
+    emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
+    sys.exit(1)
 
 
 def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
@@ -74,6 +81,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from mesh_platform.access import apply_approvals_file, request_declared
+    from mesh_platform.access.scope import catalog_scope_errors
     from mesh_platform.catalog import Catalog, CatalogUnavailable
     from mesh_platform.config import environment
 
@@ -81,8 +89,11 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
         catalog = Catalog.open(environment.catalog_url())
         apply_approvals_file(catalog, mesh.root)
         waiting = request_declared(catalog, mesh, actor="mesh validate")
+        out_of_scope = catalog_scope_errors(catalog, mesh.products, mesh.plans)
     except (CatalogUnavailable, SQLAlchemyError) as exc:
         return [], f"\nwarning: subscriptions not checked (the catalog): {exc}"
+    if out_of_scope:
+        raise SpecErrors(out_of_scope)
     rows = [
         {
             "id": row.id,

@@ -21,6 +21,7 @@ import dagster as dg
 import pyarrow as pa
 
 from mesh_platform.access.enforcement import require_access
+from mesh_platform.access.scope import Scopes
 from mesh_platform.access.seeding import apply_approvals_file
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.dagster.costs import record_run_cost
@@ -130,7 +131,9 @@ def pre_write_check(
     return check
 
 
-def access_check(catalog: CatalogResource, mesh_root: Path | None) -> Callable[[ProductSpec], None]:
+def access_check(
+    catalog: CatalogResource, mesh_root: Path | None
+) -> Callable[[ProductSpec], Scopes]:
     """The run's subscription check: `require_access` against the `catalog` resource's catalog,
     applying the approvals file of `mesh_root` (`subscriptions.yaml`) once before refusing."""
     approvals = (

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from mesh_platform.access.scope import Scopes
 from mesh_platform.column_types import from_arrow, unknown_columns_message
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
@@ -31,6 +32,7 @@ from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
 from mesh_platform.run.materialize import stored_size
+from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import ProductSpec
@@ -38,7 +40,7 @@ from mesh_platform.spec.model import ProductSpec
 if TYPE_CHECKING:
     import polars as pl
 
-AccessCheck = Callable[[ProductSpec], None]
+AccessCheck = Callable[[ProductSpec], Scopes | None]
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ def preview_product(
     source = mesh.product(name)
     spec = source.spec
     plan = mesh.plans[spec.key]
-    if access is not None:
-        access(spec)
+    scopes = access(spec) if access is not None else None
     if spec.source is not None:
         table = lakehouse.landing(spec.source.landing).head(rows)
         import polars as pl
@@ -109,6 +110,8 @@ def preview_product(
         schema = {n: str(t) for n, t in frame.schema.items()}
         return [StepPreview("landing", "source", schema, table.num_rows, frame)]
     inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
+    # A scoped subscription: checked, and only its columns read (as a run reads them).
+    inputs = scope_inputs(spec, plan, inputs, scopes)
     return get_engine(spec.engine, keys=keys).preview(plan, inputs, rows)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mesh_platform.access.scope import Scopes
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
@@ -25,6 +26,7 @@ from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
 from mesh_platform.run.landing import read_landing
+from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.model import ProductSpec
 
@@ -93,17 +95,18 @@ def materialize_product(
     engine: Engine | None = None,
     keys: Keyring | None = None,
     gate: Callable[[pa.Table], None] | None = None,
-    access: Callable[[ProductSpec], None] | None = None,
+    access: Callable[[ProductSpec], Scopes | None] | None = None,
 ) -> Materialized:
     """Compute the product and commit it to the lakehouse.
 
     `access` (the subscription check, `access/enforcement.py`) runs first, before anything is
     read, and refuses a read of another domain's product without an approved subscription
-    (`SubscriptionRequired`, saying how to subscribe). `gate` (the quality gate) sees the
-    conformed result before the write and may refuse it.
+    (`SubscriptionRequired`, saying how to subscribe); it returns the column scopes of the
+    subscriptions that have one, checked before any row is read and read within
+    (`run/scope.py`). `gate` (the quality gate) sees the conformed result before the write
+    and may refuse it.
     """
-    if access is not None:
-        access(spec)
+    scopes = access(spec) if access is not None else None
     started = time.perf_counter()
     warnings: list[str] = []
     meter = UsageMeter()
@@ -118,13 +121,17 @@ def materialize_product(
                 port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
             }
             rows_in, bytes_in = _inputs_size(inputs)
+            scoped = scope_inputs(spec, plan, inputs, scopes)
             engine = engine or get_engine(spec.engine, keys=keys)
             # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow
-            # copies of them made in this process.
+            # copies of them made in this process (but a scoped input's projection).
             given = (
-                {port: lakehouse.uri(ref) for port, ref in spec.input_refs().items()}
+                {
+                    port: lakehouse.uri(ref) if scoped[port] is inputs[port] else scoped[port]
+                    for port, ref in spec.input_refs().items()
+                }
                 if engine.reads_lake_uris
-                else inputs
+                else scoped
             )
             result = engine.run(plan, given, partition)
             data, engine_usage = result.table, result.usage
