@@ -26,7 +26,7 @@ from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.engine import python_steps
 from mesh_platform.engine.duckdb import DuckDBEngine
 from mesh_platform.engine.python_steps import SandboxUnavailable, StepRefused, call_python
-from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
+from mesh_platform.errors import EngineFailure, PlatformError, SpecError, StepFailed
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.run.materialize import materialize_product
@@ -197,11 +197,19 @@ def test_reading_the_landing_folder_is_refused(shop: Shop, reading: str) -> None
 
 
 def test_a_module_reading_the_lake_when_imported_is_refused(shop: Shop) -> None:
-    # The load imports the module in the loading process (compile/step_modules.py); the run
-    # imports it again in the sandbox, where the read at import fails.
+    # The load imports the module in the sandbox too (compile/step_modules.py): refused there,
+    # naming the module's file; the run's own import (call_python) is refused the same way.
     body = "SECRET = open(LOG).read()\n\ndef step(frame):\n    return frame\n"
-    error = shop.refused(body)
-    _says(error, "read", shop.people / "_delta_log" / "00000000000000000000.json")
+    name = shop.module(body)
+    log = shop.people / "_delta_log" / "00000000000000000000.json"
+    with pytest.raises(SpecError) as at_load:
+        shop.run_ads()
+    assert f"tried to read {log}" in str(at_load.value)
+    assert f"{shop.root / name}.py:10" in str(at_load.value)  # the line of the read
+    with pytest.raises(StepRefused) as caught:
+        call_python(f"{name}:step", ROWS.lazy(), dict, step="step_2", product="ads.sneaky")
+    _says(caught.value, "read", log)
+    assert not (shop.root / "lake" / "ads").exists()
 
 
 def test_a_refusal_in_a_dagster_run_names_the_product_and_step(shop: Shop) -> None:

@@ -319,7 +319,12 @@ def roll_back_when_started(event: str, spec: Any, facts: dict[str, Any]) -> None
     rollback(mesh, lakehouse, build_notifier(), spec.qualified_name, 0, reason="race", by="bob")
 
 
-def test_a_rollback_during_a_run_is_not_overwritten_by_that_run(mesh: CliMesh) -> None:
+def test_a_rollback_during_a_run_is_not_overwritten_by_that_run(
+    mesh: CliMesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hook stands for a rollback from another process: it writes the lake, so it runs
+    # here, unsandboxed (a sandboxed hook cannot: tests/test_sandbox_modules.py).
+    monkeypatch.setenv("MESH_SANDBOX", "off")
     with (mesh.root / "domains" / "shop" / "domain.yaml").open("a") as domain:
         domain.write("template_hooks: ['tests.test_rollback:roll_back_when_started']\n")
     first = _orders(3, 1.0)

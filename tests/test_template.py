@@ -37,7 +37,12 @@ steps:
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
+def shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[dg.AssetsDefinition], Lakehouse]:
+    # The recording hook keeps its events in this process: it runs here, unsandboxed (hooks in
+    # the sandbox: tests/test_sandbox_modules.py).
+    monkeypatch.setenv("MESH_SANDBOX", "off")
     root = write_mesh(
         tmp_path,
         {"shop": {"events": SOURCE, "ratio": RATIO}},

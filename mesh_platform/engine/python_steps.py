@@ -23,9 +23,10 @@ import polars as pl
 
 from mesh_platform.access.readonly import takes_inputs
 from mesh_platform.config import environment
-from mesh_platform.errors import ConfigurationError, EngineFailure, StepFailed
+from mesh_platform.errors import EngineFailure, StepFailed
 from mesh_platform.registry import registry
-from mesh_platform.sandbox import client, landlock, paths, seccomp
+from mesh_platform.sandbox import client, paths
+from mesh_platform.sandbox.domain_code import SandboxUnavailable, check_available, forbidden
 from mesh_platform.spec.model import ProductSpec
 
 _LOG = logging.getLogger(__name__)
@@ -52,10 +53,6 @@ class StepRefused(StepFailed):
             f"the Python step {step!r} of product {product!r} tried to {what}: {WHY} "
             f"(refused by the sandbox: {type(cause).__name__}: {first})"
         )
-
-
-class SandboxUnavailable(ConfigurationError):
-    """This machine cannot sandbox Python steps, and `MESH_SANDBOX=off` is not set."""
 
 
 def apply_standard(name: str, frame: pl.LazyFrame, params: Any) -> pl.DataFrame:
@@ -116,36 +113,6 @@ def _warn_unsandboxed() -> None:
     )
 
 
-def check_available() -> None:
-    """Raise `SandboxUnavailable` (with the fix) unless this machine can sandbox steps."""
-    found = landlock.abi()
-    if found >= landlock.MINIMUM_ABI and seccomp.supported():
-        return
-    if not sys.platform.startswith("linux"):
-        what = f"this is {sys.platform}, which has no Landlock"
-    elif found < landlock.MINIMUM_ABI:
-        what = (
-            f"this kernel's Landlock ABI is {found}"
-            if found
-            else "this kernel has no Landlock (or `landlock` is not in its LSM list)"
-        )
-    else:
-        what = "there is no seccomp filter for this architecture"
-    raise SandboxUnavailable(
-        f"Python steps run in a sandbox that needs Linux with Landlock ABI "
-        f">= {landlock.MINIMUM_ABI} (Linux 6.7 or later) and seccomp on x86-64 or arm64; {what}. "
-        "Fix: run the code location on such a kernel, or, on a development machine only, set "
-        "MESH_SANDBOX=off (Python steps then run unsandboxed, with the lake in reach)"
-    )
-
-
-def _forbidden() -> list[str]:
-    """Folders the sandbox never allows, whatever rule names them: Mesh's home, the lake and
-    the landing folder when they are local."""
-    roots = [str(environment.mesh_home()), environment.lake_root(), environment.landing_root()]
-    return [r.removeprefix("file://") for r in roots if "://" not in r.removeprefix("file://")]
-
-
 def _sandboxed(
     ref: str,
     frame: pl.LazyFrame,
@@ -156,13 +123,13 @@ def _sandboxed(
     check_available()
     module_name, _, function_name = ref.partition(":")
     parts = paths.locate(module_name)
-    forbidden = _forbidden()
+    roots = forbidden()
     request: dict[str, Any] = {
         "ref": ref,
         "module": [part.as_message() for part in parts],
         "function": function_name,
-        "read": paths.of_module(parts, forbidden),
-        "forbidden": forbidden,
+        "read": paths.of_module(parts, roots),
+        "forbidden": roots,
         "inputs": None,
     }
     table = frame.collect().to_arrow()  # a lazy scan of the lake must not be handed over

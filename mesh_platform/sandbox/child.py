@@ -16,6 +16,7 @@ import ctypes
 import importlib.machinery
 import importlib.util
 import inspect
+import json
 import os
 import resource
 import signal
@@ -28,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from mesh_platform.sandbox import ipc, landlock, paths, seccomp
+from mesh_platform.sandbox import calls, ipc, landlock, paths, seccomp
 
 _PR_SET_PDEATHSIG = 1
 _TEXT = 8000  # characters of a message sent back
@@ -72,7 +73,8 @@ def run(request: dict[str, Any], fds: list[int], install: list[str]) -> None:
         os._exit(1)
     started = time.perf_counter()
     try:
-        outcome = _step(request, fds)
+        kind = request.get("kind", "step")
+        outcome = _step(request, fds) if kind == "step" else _call(kind, request, fds)
     except BaseException as exc:
         outcome = _failure(exc)
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -167,6 +169,15 @@ def _step(request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _call(kind: str, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    """Import the module and do `kind` with it (`calls.py`); its JSON into the output memfd."""
+    module = _load(request["module"])
+    result = calls.KINDS[kind](module, request)
+    with os.fdopen(os.dup(fds[2]), "w", encoding="utf-8") as out:
+        json.dump(result, out)
+    return {"ok": True}
+
+
 def _frame(fd: int) -> pl.LazyFrame:
     frame = pl.from_arrow(ipc.read_table(fd))
     assert isinstance(frame, pl.DataFrame)
@@ -227,10 +238,41 @@ def _failure(exc: BaseException) -> dict[str, Any]:
         "trace": "".join(traceback.format_exception(exc))[-_TRACE:],
         "memory": isinstance(exc, MemoryError),
     }
+    failure.update(_details(exc))
     if _denied(exc):
         action, target = _target(exc)
         failure.update(denied=True, action=action, target=target)
     return failure
+
+
+def _details(exc: BaseException) -> dict[str, Any]:
+    """What the parent needs to say where domain code failed: the traceback's frames (file,
+    line), a syntax error's own place, a missing module's name, pydantic's errors."""
+    details: dict[str, Any] = {
+        "frames": [
+            [frame.f_code.co_filename, number]
+            for frame, number in traceback.walk_tb(exc.__traceback__)
+            if not frame.f_code.co_filename.startswith("<")
+        ][-50:]
+    }
+    if isinstance(exc, SyntaxError):
+        details["syntax"] = {"filename": exc.filename, "lineno": exc.lineno, "msg": exc.msg}
+    if isinstance(exc, ModuleNotFoundError):
+        details["missing"] = exc.name
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ == "ValidationError" and callable(errors):
+        details["errors"] = [
+            {
+                "type": str(e.get("type")),
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", ""))[:1000],
+                "input": None,
+                "ctx": {k: str(v)[:1000] for k, v in (e.get("ctx") or {}).items()},
+            }
+            for e in errors()[:100]
+        ]
+        details["title"] = str(getattr(exc, "title", ""))
+    return details
 
 
 def _send(reply: socket.socket, message: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import select
 import signal
@@ -35,15 +36,27 @@ _BOOT = (
 )
 
 
+_PRELOAD: list[str] = []  # modules a new zygote imports before it forks (see `preload`)
+
+
+def preload(*modules: str) -> None:
+    """Have the next zygote of this process import `modules` once, before it forks: the
+    platform's modules domain code imports (the spec model), paid once, not per child."""
+    for module in modules:
+        if module not in _PRELOAD:
+            _PRELOAD.append(module)
+
+
 class SandboxStartFailed(PlatformError):
     """The zygote did not start (it printed why on the process's standard error)."""
 
 
 @dataclass
 class Outcome:
-    """What became of one step in the sandbox."""
+    """What became of one step (or call) in the sandbox."""
 
     table: pa.Table | None = None
+    value: Any = None  # a call's JSON result
     reply: dict[str, Any] = field(default_factory=dict)  # the child's record
     exit_code: int | None = None  # negative: the signal that ended the child
     pid: int | None = None
@@ -53,9 +66,10 @@ class _Zygote:
     def __init__(self, idle: float) -> None:
         ours, theirs = ipc.pair()
         root = str(Path(__file__).resolve().parents[2])  # the folder holding mesh_platform
+        boot = list(_PRELOAD)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(idle), root],
+                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(idle), root, *boot],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env={"PATH": os.defpath},
@@ -141,18 +155,40 @@ def run(request: dict[str, Any], frame: pa.Table, inputs: Mapping[str, pa.Table]
         out_fd = ipc.memfd(f"{name}:result")
         fds = [opened[0], out_fd, *opened[1:]]
         opened.append(out_fd)
-        zygote = _zygote()
-        outcome = _exchange(zygote, request, fds)
-        if outcome is None:  # the zygote ended before it took the request: once more
-            outcome = _exchange(_zygote(replace=zygote), request, fds)
-        if outcome is None:
-            raise SandboxStartFailed("the sandbox for Python steps ended before running the step")
+        outcome = _outcome(request, fds)
         if outcome.reply.get("ok"):
             outcome.table = ipc.read_table(out_fd)
         return outcome
     finally:
         for fd in opened:
             os.close(fd)
+
+
+def call(request: dict[str, Any]) -> Outcome:
+    """Do the call described by `request` (`calls.py`: its `kind`) in a sandboxed child;
+    `Outcome.value` is its JSON result when the reply is ok."""
+    name = str(request.get("ref", "call"))
+    opened = [ipc.memfd(f"{name}:none"), ipc.memfd(f"{name}:result")]
+    try:
+        outcome = _outcome(request, opened)
+        if outcome.reply.get("ok"):
+            size = os.fstat(opened[1]).st_size
+            data = os.pread(opened[1], size, 0) if size else b"null"
+            outcome.value = json.loads(data)
+        return outcome
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _outcome(request: dict[str, Any], fds: list[int]) -> Outcome:
+    zygote = _zygote()
+    outcome = _exchange(zygote, request, fds)
+    if outcome is None:  # the zygote ended before it took the request: once more
+        outcome = _exchange(_zygote(replace=zygote), request, fds)
+    if outcome is None:
+        raise SandboxStartFailed("the sandbox ended before running the domain's code")
+    return outcome
 
 
 def _exchange(zygote: _Zygote, request: dict[str, Any], fds: list[int]) -> Outcome | None:

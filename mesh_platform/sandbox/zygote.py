@@ -17,6 +17,7 @@ killed) or after `idle` seconds without a step (the next step starts a new one).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import select
 import signal
@@ -107,5 +108,10 @@ def _reap(running: dict[int, socket.socket]) -> bool:
 
 
 def main() -> None:
-    """`<python> -c ... <control fd> <idle seconds>` (see `client.py`)."""
+    """`<python> -c ... <control fd> <idle seconds> <root> [module ...]` (see `client.py`):
+    the modules are imported once here, before any fork (the platform's, e.g. the spec model
+    a product module builds); one that does not import is left to the child to report."""
+    for name in sys.argv[4:]:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     serve(socket.socket(fileno=int(sys.argv[1])), float(sys.argv[2]))

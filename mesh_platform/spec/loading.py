@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mesh_platform.errors import SpecError, SpecErrors
+from mesh_platform.sandbox import domain_code
 from mesh_platform.spec.model import DomainSpec, ProductSpec
 from mesh_platform.spec.sequences import expand
 from mesh_platform.spec.validation import validation_errors, written_loc
@@ -124,34 +125,16 @@ def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
 def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> list[ProductSource]:
     """Python-authored products: a module's `product` (or `products`) ProductSpec values.
 
-    A module that does not import (syntax error, missing import, an invalid `ProductSpec`)
-    is a SpecError naming the file and line, not a traceback.
+    The module is imported in the sandbox (`sandbox/domain_code.py`: it cannot read the lake,
+    the landing files or the network) and its values come back as JSON, validated again here;
+    in this process only with `MESH_SANDBOX=off`. A module that does not import (syntax
+    error, missing import, an invalid `ProductSpec`, a refused read) is a SpecError naming the
+    file and line, not a traceback.
     """
-    try:
-        module = importlib.import_module(module_name)
-    except SyntaxError as exc:
-        raise SpecError(
-            f"Python syntax error: {exc.msg}",
-            file=path,
-            line=exc.lineno,
-            fix="fix the syntax at this line",
-        ) from None
-    except ValidationError as exc:
-        raise SpecErrors(
-            [
-                SpecError(e.problem, file=path, line=_traceback_line(exc, path), fix=e.fix)
-                for e in validation_errors(exc, path, None)
-            ]
-        ) from None
-    except Exception as exc:
-        raise SpecError(
-            f"the module does not import: {type(exc).__name__}: {exc}",
-            file=path,
-            line=_traceback_line(exc, path),
-            fix="fix the import or the code at this line; `python -c 'import "
-            f"{module_name}'` shows the traceback",
-        ) from None
-    found = getattr(module, "products", None) or [getattr(module, "product", None)]
+    if domain_code.enabled():
+        found = _sandboxed_values(module_name, path)
+    else:
+        found = _imported_values(module_name, path)
     sources = []
     for spec in found:
         if not isinstance(spec, ProductSpec):
@@ -168,6 +151,89 @@ def load_product_module(module_name: str, path: Path, domain: DomainSpec) -> lis
             )
         sources.append(ProductSource(stamp_domain_defaults(spec, domain), path))
     return sources
+
+
+def _imported_values(module_name: str, path: Path) -> list[object]:
+    """The module's product values, imported in this process (`MESH_SANDBOX=off`)."""
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise _syntax_error(path, exc.msg, exc.lineno) from None
+    except ValidationError as exc:
+        raise _invalid(exc, path, _traceback_line(exc, path)) from None
+    except Exception as exc:
+        raise _not_imported(module_name, path, exc, _traceback_line(exc, path)) from None
+    return list(getattr(module, "products", None) or [getattr(module, "product", None)])
+
+
+def _sandboxed_values(module_name: str, path: Path) -> list[object]:
+    """The module's product values, imported in a sandboxed child and validated again."""
+    try:
+        found = domain_code.import_values(module_name, ["products", "product"], ProductSpec)
+    except ModuleNotFoundError as exc:  # not located
+        raise _not_imported(module_name, path, exc, None) from None
+    except domain_code.DomainCodeFailed as exc:
+        raise _sandbox_error(module_name, path, exc.failure) from None
+    values: list[object] = []
+    for value in found:
+        if "json" not in value:
+            values.append(value.get("type"))
+            continue
+        try:
+            values.append(ProductSpec.model_validate(value["json"]))
+        except ValidationError as exc:
+            raise _invalid(exc, path, None) from None
+    return values
+
+
+def _sandbox_error(module_name: str, path: Path, failure: domain_code.Failure) -> SpecError:
+    line = failure.line_in(path)
+    if failure.refused:
+        return SpecError(
+            f"the product module tried to {failure.refused}: product modules are imported in "
+            "a sandbox that cannot read the lake, the landing files or the network",
+            file=path,
+            line=line,
+            fix="declare the product with literal values; data reaches a product only through "
+            "its inputs, at run time",
+        )
+    if failure.syntax is not None:
+        return _syntax_error(path, failure.syntax.get("msg"), failure.syntax.get("lineno"))
+    invalid = failure.validation_error()
+    if invalid is not None:
+        return _invalid(invalid, path, line)
+    return _not_imported(module_name, path, f"{failure.type}: {failure.message}", line)
+
+
+def _syntax_error(path: Path, message: object, line: object) -> SpecError:
+    return SpecError(
+        f"Python syntax error: {message}",
+        file=path,
+        line=line if isinstance(line, int) else None,
+        fix="fix the syntax at this line",
+    )
+
+
+def _invalid(exc: ValidationError, path: Path, line: int | None) -> SpecErrors:
+    return SpecErrors(
+        [
+            SpecError(e.problem, file=path, line=line, fix=e.fix)
+            for e in validation_errors(exc, path, None)
+        ]
+    )
+
+
+def _not_imported(
+    module_name: str, path: Path, cause: BaseException | str, line: int | None
+) -> SpecError:
+    what = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+    return SpecError(
+        f"the module does not import: {what}",
+        file=path,
+        line=line,
+        fix="fix the import or the code at this line; `python -c 'import "
+        f"{module_name}'` shows the traceback",
+    )
 
 
 def _traceback_line(exc: BaseException, path: Path) -> int | None:
