@@ -16,6 +16,7 @@ the leaks (`pytest -s tests/test_access_paths.py`).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -51,6 +52,13 @@ columns:
 NAMES = ["Alice Marchetti", "Bogdan Wozniak", "Chiara Lindqvist", "Dmitri Okonkwo"]
 PHONES = ["+33-612-404-101", "+48-501-777-202", "+39-347-888-303", "+7-916-555-4040"]
 SECRETS = (*NAMES, *PHONES)
+READER = """\
+name: reader
+description: Names and phones of the customers.
+inputs: {c: platform.customers}
+steps:
+  - sql: SELECT id, name, phone FROM c
+"""
 
 
 def masked(value: str) -> str:
@@ -118,7 +126,7 @@ class Attack:
         loader_mesh._specs_cached.cache_clear()
         planner_for.cache_clear()
         result = self.mesh.run(*args)
-        text = result.output + (result.stderr if result.stderr_bytes is not None else "")
+        text = result.output  # stdout and stderr, interleaved
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             text += f"\n{type(result.exception).__name__}: {result.exception}"
         if attacker:
@@ -277,6 +285,67 @@ def test_python_step_calls_the_network(attack: Attack) -> None:
     assert "network" in out
 
 
+MODULE_PRODUCT = """\
+from mesh_platform import ProductSpec, SqlStep
+
+seen = pl.read_delta(LAKE + "/platform/customers")["name"].to_list()
+product = ProductSpec(
+    domain="mx_plain",
+    name="peek",
+    description=f"Customers: {seen}",
+    steps=(SqlStep(sql="SELECT 1 AS one"),),
+)
+"""
+
+
+def test_python_product_module_reads_the_lake_at_import(attack: Attack) -> None:
+    attack.write(f"domains/{ATTACKER}/products/__init__.py", "")
+    attack.module(ATTACKER, "products/peek", MODULE_PRODUCT)
+    out = attack.run("validate", ok=False)
+    assert "peek.py" in out
+    attack.run("list")
+    attack.run("materialize", f"{ATTACKER}.peek", ok=False)
+
+
+def test_step_module_reads_the_lake_at_import(attack: Attack) -> None:
+    module = attack.module(
+        ATTACKER,
+        "peeking_steps",
+        """\
+        SEEN = getattr(pl, "read_" + "delta")(LAKE + "/platform/customers")["name"].to_list()
+
+        def step(frame):
+            raise ValueError(f"seen: {SEEN}")
+        """,
+    )
+    attack.product(
+        ATTACKER, "sneaky", PYTHON_PRODUCT.replace("NAME", "sneaky").replace("MODULE", module)
+    )
+    attack.approve()
+    out = attack.run("validate", ok=False)
+    assert "peeking_steps" in out
+    attack.run("materialize", f"{ATTACKER}.sneaky", ok=False)
+
+
+def test_template_hook_reads_the_lake(attack: Attack) -> None:
+    hooks = attack.module(
+        ATTACKER,
+        "hooks",
+        """\
+        def hook(event, spec, facts):
+            seen = pl.read_delta(LAKE + "/platform/customers")["name"].to_list()
+            raise ValueError(f"seen: {seen}")
+        """,
+    )
+    domain = attack.root / "domains" / ATTACKER / "domain.yaml"
+    domain.write_text(domain.read_text() + f"template_hooks: ['{hooks}:hook']\n")
+    attack.product(ATTACKER, "reader", READER)
+    attack.approve()
+    out = attack.run("materialize", f"{ATTACKER}.reader", ok=False)
+    assert "hook" in out
+    attack.metadata()
+
+
 # --- 2. Tags follow values: laundering through a cleared domain -------------------------------
 
 RELAY = """\
@@ -378,15 +447,108 @@ def test_laundering_through_a_cleared_domain(attack: Attack, how: str) -> None:
     TALLY.outcomes[attack.name] = f"masked: {frame['label'].to_list()[:2]}"
 
 
-# --- 5. One subscription rule; 6. errors and cycles -----------------------------------------
+# --- 3. Rules and pages; 4. landing --------------------------------------------------------
 
-READER = """\
-name: reader
-description: Names and phones of the customers.
-inputs: {c: platform.customers}
-steps:
-  - sql: SELECT id, name, phone FROM c
-"""
+
+def test_references_rule_as_an_oracle(attack: Attack) -> None:
+    """mx_plain guesses names and checks which exist with a `references` rule."""
+    attack.product(
+        ATTACKER,
+        "guesses",
+        f"""\
+        name: guesses
+        description: Names guessed, checked against the customers.
+        inputs: {{c: platform.customers}}
+        steps:
+          - sql: >
+              SELECT guess FROM (VALUES ('{NAMES[0]}'), ('Nobody Atall'), ('{NAMES[2]}'))
+              AS t(guess) WHERE (SELECT count(*) FROM c) > 0
+        quality:
+          - {{rule: references, column: guess, product: c, ref_column: name}}
+        """,
+    )
+    attack.approve()
+    checked = attack.run("validate")
+    if "error" in checked.lower():
+        assert "guesses.yaml" in checked and "references" in checked, checked
+        return
+    attack.run("materialize", f"{ATTACKER}.guesses")
+    shown = attack.run("show", f"{ATTACKER}.guesses")
+    # The guesses are mx_plain's own values; what must not come out is which of them exist.
+    assert "Nobody Atall" in shown or "failing" in shown.lower() or "2" in shown
+    attack.metadata()
+
+
+def test_decrypt_det_in_a_quality_rule(attack: Attack) -> None:
+    attack.product(
+        LAUNDERER,
+        "tokens",
+        """\
+        name: tokens
+        description: Encrypted names.
+        visibility: published
+        inputs: {c: platform.customers}
+        steps:
+          - sql: SELECT id, encrypt_det(name) AS token FROM c
+        columns:
+          - {name: id, type: bigint}
+          - {name: token, type: string, tags: [encrypted]}
+        quality:
+          - {rule: sql, name: peek, sql: "SELECT decrypt_det(token) AS clear FROM self"}
+        """,
+    )
+    attack.approve()
+    out = attack.run("validate", ok=False)
+    assert "decrypt_det" in out
+
+
+def test_pages_show_what_a_reader_without_clearance_sees(
+    attack: Attack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web catalog's product, contract and impact pages of the PII product."""
+    from starlette.testclient import TestClient
+
+    from mesh_platform.config.environment import catalog_url
+    from mesh_platform.web.app import create_app
+    from mesh_platform.web.source import WebSettings
+
+    attack.product(ATTACKER, "reader", READER)
+    attack.approve()
+    attack.run("materialize", f"{ATTACKER}.reader", ok=True)
+    attack.run("show", "platform.customers")
+    attack.run("quality", "platform.customers")
+    attack.run("impact", "platform.customers")
+    monkeypatch.setenv("MESH_HOME", str(attack.mesh.home))
+    app = create_app(WebSettings(attack.root, catalog_url(), "http://127.0.0.1:3000"))
+    with TestClient(app) as client:
+        for page in ("", "/impact", "/contract", "/odcs.yaml"):
+            answer = client.get(f"/products/platform/customers{page}")
+            assert answer.status_code == 200, (page, answer.text[:500])
+            attack.seen_by(f"web page /products/platform/customers{page}", answer.text)
+
+
+def test_landing_source_in_a_domain(attack: Attack) -> None:
+    attack.product(
+        ATTACKER,
+        "raw",
+        """\
+        name: raw
+        description: The raw export, read directly.
+        source: {landing: customers}
+        columns:
+          - {name: id, type: bigint}
+          - {name: name, type: string}
+          - {name: phone, type: string}
+        """,
+    )
+    out = attack.run("validate", ok=False)
+    assert "raw.yaml" in out and "landing" in out
+    attack.run("preview", f"{ATTACKER}.raw", ok=False)
+    attack.run("materialize", f"{ATTACKER}.raw", ok=False)
+    assert attack.table(f"{ATTACKER}.raw") is None
+
+
+# --- 5. One subscription rule; 6. errors and cycles -----------------------------------------
 
 
 def test_preview_without_an_approved_subscription(attack: Attack) -> None:
@@ -417,6 +579,53 @@ def test_the_scanner_finds_clear_values(built: Path) -> None:
     owned = pl.read_delta(str(built / "home" / "lake" / "platform" / "customers"))
     tally.scan("owner", "table", owned.write_csv())
     assert len(tally.leaks) == len(SECRETS) and tally.checks == 1
+
+
+def test_columns_outside_the_subscription_scope(attack: Attack) -> None:
+    """mx_plain is approved for `id, segment` only: its SQL naming `name` is refused, and
+    `SELECT *` reads only the scoped columns."""
+    (attack.root / "subscriptions.yaml").write_text("approved: []\n")
+    asked = attack.run(
+        "subscribe",
+        "platform.customers",
+        "--as",
+        ATTACKER,
+        "--purpose",
+        "segments",
+        "--columns",
+        "id,segment",
+        "--json",
+        ok=True,
+    )
+    ident = json.loads(asked[asked.index("{") :])["id"]
+    attack.run("approve", str(ident), "--by", "lead", "--reason", "ok", ok=True, attacker=False)
+    attack.product(ATTACKER, "reader", READER)
+    out = attack.run("validate", ok=False)
+    assert ("name" in out and "scope" in out.lower()) or "--columns" in out, out
+    attack.run("preview", f"{ATTACKER}.reader", ok=False)
+    attack.run("materialize", f"{ATTACKER}.reader", ok=False)
+    attack.product(ATTACKER, "reader", READER.replace("id, name, phone", "*"))
+    attack.run("preview", f"{ATTACKER}.reader")
+    attack.run("materialize", f"{ATTACKER}.reader")
+    frame = attack.table(f"{ATTACKER}.reader")
+    assert frame is None or set(frame.columns) <= {"id", "segment"}, frame
+
+
+def test_an_engine_error_in_preview(attack: Attack) -> None:
+    attack.product(
+        ATTACKER,
+        "decode",
+        """\
+        name: decode
+        description: Decoding masked names.
+        inputs: {c: platform.customers}
+        steps:
+          - sql: SELECT id, CAST(unbase64(name) AS STRING) AS decoded FROM c
+        """,
+    )
+    attack.approve()
+    out = attack.run("preview", f"{ATTACKER}.decode", ok=False)
+    assert "Traceback" not in out and "step" in out, out
 
 
 def test_a_cycle_across_domains(attack: Attack) -> None:
