@@ -14,7 +14,6 @@ platform's own checks on read (`require_subscription`, the access policy's masks
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,11 +46,11 @@ def read_subscriptions(catalog: Catalog) -> dict[tuple[str, str], Subscribed]:
 
     Raises `CatalogUnavailable` when the catalog cannot be read.
     """
-    from mesh_platform.access.subscriptions import subscriptions
+    from mesh_platform.access.subscriptions import scoped_columns, subscriptions
 
     return {
         (row.consumer, row.product): Subscribed(
-            row.consumer, row.product, row.state, row.id, tuple(json.loads(row.columns or "[]"))
+            row.consumer, row.product, row.state, row.id, scoped_columns(row)
         )
         for row in subscriptions(catalog)
     }
