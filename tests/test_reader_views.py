@@ -66,6 +66,10 @@ quality:
      sql: "SELECT name, city, salary FROM roster WHERE city = 'Springfield'"}
   - {rule: sql, severity: warn, name: renamed,
      sql: "SELECT id, name AS city FROM roster WHERE id = 1"}
+  - {rule: sql, severity: warn, name: cast_names,
+     sql: "SELECT unbase64(name) AS n FROM roster"}
+  - {rule: sql, severity: warn, name: cast_cities,
+     sql: "SELECT unbase64(city) AS n FROM roster"}
 """
 # A duplicate of a key, for the compound `unique` rule.
 ROSTER_TWICE = """\
@@ -249,6 +253,10 @@ def test_failing_samples_in_the_check_metadata_are_masked(ran: Ran) -> None:
     # A column renamed in the rule's SQL keeps what it was computed from.
     (renamed,) = json.loads(checks["roster/renamed"]["mesh/sample"])
     assert renamed == {"id": 1, "city": masked(NAMES[0])}
+    # An engine's error quoting a value it failed on: none of a protected column's.
+    cast = checks["roster/cast_names"]["mesh/error"]
+    assert "Conversion Error: Could not decode string '***' as base64" in cast
+    assert "Springfield" in checks["roster/cast_cities"]["mesh/error"]  # not protected
     # A compound key's duplicates: the pii part masked.
     keys = json.loads(checks["roster_twice/unique_name_city"]["mesh/sample"])
     assert sorted(k["name"] for k in keys) == sorted(masked(n) for n in NAMES)
@@ -322,3 +330,27 @@ def test_the_product_and_impact_pages_show_no_clear_value(site: str) -> None:
         "What depends on platform.people.name"
         in texts["/products/platform/people/impact?column=name"]
     )
+
+
+def test_a_sample_recorded_before_masking_is_not_shown(ran: Ran) -> None:
+    # A failing evaluation as the gate recorded it before: the clear values, no view marker.
+    with dg.DagsterInstance.from_config(str(ran.mesh.home / "dagster")) as instance:
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(["platform", "roster"]),
+                check_name="renamed",
+                passed=False,
+                metadata={"mesh/sample": json.dumps(NAMES), "mesh/failing_count": 3},
+            )
+        )
+    shown = ran.mesh.run("show", "platform.roster", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert _leaks(shown.output) == []
+    samples = {s["check"]: s["sample"] for s in json.loads(shown.output)["failing_samples"]}
+    assert samples["renamed"].startswith("(not shown: recorded before failing samples")
+    # The others as the gate kept them, with what was protected.
+    assert json.loads(samples["regex_name"].split("\n")[0]) == json.loads(
+        ran.checks["roster/regex_name"]["mesh/sample"]
+    )
+    assert "name masked (redact: tag 'pii'" in samples["regex_name"]
+    assert samples["between_salary"].startswith("[]\n(as a reader without clearance")

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 # Versions kept per product (the page shows them; the Delta log keeps the full history).
 VERSIONS_KEPT = 20
 SAMPLE_KEY = "mesh/sample"
+NOT_SHOWN = (
+    "(not shown: recorded before failing samples were kept as a reader without clearance "
+    "sees them; the check's next failure records one)"
+)
 
 
 @dataclass(frozen=True)
@@ -238,13 +242,29 @@ def _write_samples(
                     "failing_percent": (
                         float(percent) if isinstance(percent, (int, float)) else None
                     ),
-                    "sample": str(meta.get(SAMPLE_KEY, "")),
+                    "sample": shown_sample(meta),
                     "run_id": record.run_id or None,
                 }
             )
             break  # newest first: the latest failure of this check
     if rows:
         session.execute(insert(MarketFailingSample), rows)
+
+
+def shown_sample(meta: dict[str, Any]) -> str:
+    """A check's failing sample as the catalog shows it to anyone: as the quality gate kept it
+    (what a reader without clearance sees), with what was masked or left out; one recorded
+    before samples were kept that way is not shown."""
+    from mesh_platform.quality.samples import SAMPLE_MASKED, SAMPLE_VIEW, UNCLEARED_VIEW
+
+    sample = str(meta.get(SAMPLE_KEY, ""))
+    if meta.get(SAMPLE_VIEW) != UNCLEARED_VIEW:
+        return sample if sample in ("", "[]") else NOT_SHOWN
+    protected = meta.get(SAMPLE_MASKED)
+    if not isinstance(protected, dict) or not protected:
+        return sample
+    said = "; ".join(f"{column} {how}" for column, how in protected.items())
+    return f"{sample}\n(as a reader without clearance sees it: {said})"
 
 
 def quality_scores(session: Session, products: list[str]) -> dict[str, float]:

@@ -33,6 +33,7 @@ from mesh_platform.quality.samples import (
     SAMPLE_VIEW,
     UNCLEARED_VIEW,
     failing_sample,
+    uncleared_error,
 )
 from mesh_platform.quality.volume import (
     FAILING_COUNT,
@@ -200,10 +201,13 @@ class QualityGate:
     def _shown(
         self, outcome: RuleOutcome, schema: pa.Schema, engine: Engine
     ) -> tuple[RuleOutcome, dict[str, str]]:
-        """`outcome` with its failing sample as a reader without clearance sees it (what the
-        check, its description and the run's failure show), and what was protected, how."""
-        seen = failing_sample(self.spec, self.plan, outcome.rule, outcome.sample, schema, engine)
-        return replace(outcome, sample=seen.values), seen.protected
+        """`outcome` with its failing sample (and error) as a reader without clearance sees
+        it (what the check, its description and the run's failure show), and what was
+        protected, how."""
+        rule = outcome.rule
+        seen = failing_sample(self.spec, self.plan, rule, outcome.sample, schema, engine)
+        error = outcome.error and uncleared_error(self.spec, self.plan, rule, outcome.error)
+        return replace(outcome, sample=seen.values, error=error), seen.protected
 
     def _result(self, outcome: RuleOutcome, protected: dict[str, str]) -> dg.AssetCheckResult:
         rule = outcome.rule

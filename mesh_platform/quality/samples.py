@@ -14,6 +14,7 @@ read the same masked values; nothing stores the clear ones.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -195,6 +196,31 @@ def _column_table(column: str, values: list[Any], schema: pa.Schema) -> pa.Table
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
             pass  # e.g. decimals evaluated as floats
     return pa.table({column: pa.array(values)})
+
+
+def uncleared_error(spec: ProductSpec, plan: ProductPlan, rule: QualityRule, error: str) -> str:
+    """`error` (why `rule` could not be evaluated) as a reader without clearance may read it.
+
+    An engine's message can quote the value it failed on (`Could not convert string 'Alice'`):
+    when the rule reads a column the policy does not show such a reader in clear, every quoted
+    text and every number in the message is replaced by `***`.
+    """
+    from mesh_platform.access.policy import uncleared_view
+
+    tags = {c.name: c.tags for c in plan.columns}
+    if rule.rule == "sql":  # a name the query does not return: the tags of all it reads
+        read = sql_sample_tags(rule.sql or "", spec.name, [""], tags)[""]
+    else:
+        read = _union(tags, rule.target_columns)
+    view = uncleared_view(spec.domain, {"": read}, spec.tags)
+    if view.readable and not view.masked():
+        return error
+    unquoted = _QUOTED.sub("'***'", error)
+    return _NUMBER.sub("***", unquoted)
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d.,:_eE+\-]*")
 
 
 def sql_sample_tags(
