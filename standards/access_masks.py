@@ -5,7 +5,8 @@ reads `C***`. Unlike `mask_partial`, which keeps the value's length (one star pe
 character), it hides the length too, and it costs about a sixth as much per value on the local
 engine (no per-row repeat), which matters since the policy masks on every read
 (docs/access.md, "Cost of masking on read"). It is defined by a Spark SQL body, so every engine
-builds it from the same text, and it protects: its result is tagged `masked`, not `pii`.
+builds it from the same text, and it protects: its result is tagged `masked`, not `pii`, when
+it keeps at most 4 characters (`MASK_KEEP_AT_MOST`; `keep: 100` keeps `pii`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ REDACT_FUNCTION = SqlFunction(
     "masked",
     params=("value", "keep"),
     body=f"concat(left(CAST(value AS STRING), keep), '{SUFFIX}')",
+    keep_arg=1,  # clears `pii` only with a literal `keep` within the registry's bound (4)
 )
 
 

@@ -58,12 +58,17 @@ def _rename_schema(schema: Schema, params: RenameParams) -> Schema:
     return {params.columns.get(k, k): v for k, v in schema.items()}
 
 
+def _rename_select(schema: Schema, params: RenameParams) -> list[str]:
+    return [f"{c} AS {params.columns[c]}" if c in params.columns else c for c in schema]
+
+
+# Runs as SQL, so column lineage (and the tags, `pii` included) follows the renamed values.
 rename = StandardStepDefinition(
     name="rename",
-    version="1.0.0",
+    version="1.1.0",
     description="Rename columns.",
     params=RenameParams,
-    apply=lambda frame, params: frame.rename(dict(params.columns)),
+    sql=_rename_select,
     output_schema=_rename_schema,
     example="- use: rename\n  with: {columns: {c_name: customer_name}}",
 )

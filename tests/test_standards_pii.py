@@ -29,7 +29,7 @@ steps:
     sql: SELECT id, concat(first, ' ', last) AS full_name, email, city FROM people
   - sql: SELECT id, upper(full_name) AS shout, email, city FROM named
   - use: mask
-    with: {columns: [email], style: email}
+    with: {columns: [email], style: partial, keep: 1}
 columns:
   - {name: id, type: bigint}
   - {name: shout, type: string, tags: [pii]}

@@ -29,6 +29,7 @@ from mesh_platform.security.crypto import (
 )
 from mesh_platform.security.keys import Keyring, KeyUnavailable
 from tests.mini_mesh import domain_assets, local_lakehouse, refused, write_mesh
+from tests.policy_grants import decryption_granted
 
 PEOPLE = """\
 name: people
@@ -226,7 +227,6 @@ def test_a_real_run_protects_columns_and_never_shows_key_material(
 DECRYPTS = """\
 name: shared
 description: Decrypts plain text by mistake.
-tags: {decrypt: authorized}
 inputs: {people: people}
 steps:
   - sql: SELECT id, decrypt_det(phone) AS phone FROM people
@@ -238,7 +238,8 @@ def test_a_failing_keyed_step_names_the_problem_not_the_key(tmp_path: Path) -> N
     _write_people(tmp_path)
     master = os.urandom(32)
     keys = Keyring({"k1": master}, "k1")
-    plan = load_mesh(root).plans[("shop", "shared")]
+    with decryption_granted(tmp_path / "policy", "shop"):  # the platform's grant, not the tag
+        plan = load_mesh(root).plans[("shop", "shared")]
     people = pl.read_parquet(tmp_path / "landing/people.parquet").to_arrow()
     with pytest.raises(StepFailed) as error:
         DuckDBEngine(threads=1, keys=keys).run(plan, {"people": people})
@@ -255,7 +256,7 @@ def test_bad_parameters_are_spec_errors(tmp_path: Path) -> None:
         "  - use: mask\n    with: {columns: [name], style: shout}": "style",
         "  - use: pseudonymize\n    with: {columns: []}": "columns",
         "  - sql: SELECT getvariable('mesh_token_ipad') AS k FROM step_1": "may not call",
-        "  - sql: SELECT decrypt_det(phone) AS p FROM step_1": "decrypt_det needs `tags: {decrypt",
+        "  - sql: SELECT decrypt_det(phone) AS p FROM step_1": "does not grant the shop domain",
     }
     for step, message in cases.items():
         spec = (

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import sqlglot
 from pydantic import Field, ValidationError
+from sqlglot import exp
 
 from mesh_platform.column_types import family
 from mesh_platform.compile.contracts import PublishedContract
 from mesh_platform.errors import SpecError, SpecErrors
-from mesh_platform.registry import registry
-from mesh_platform.security.pii import CONTAINS_PII, PII
+from mesh_platform.registry import StandardStepDefinition, check_params, registry
+from mesh_platform.registry.functions import MASK_KEEP_AT_MOST
+from mesh_platform.security.pii import CONTAINS_PII, PII, column_tags
 from mesh_platform.spec.fields import Frozen
 from mesh_platform.spec.model import DomainSpec
 
@@ -55,6 +58,15 @@ class LandingRule(Frozen):
     domains: tuple[str, ...] = ("platform",)
 
 
+class DecryptGrant(Frozen):
+    """The domains whose SQL may call `decrypt_det` (read by the planner,
+    `compile/decryption.py`); a product's own tags never grant it."""
+
+    granted_to: tuple[str, ...] = Field(
+        default=(), description="domains granted decryption (their results are `pii`)"
+    )
+
+
 class AccessPolicy(Frozen):
     """A version of the platform's access policy."""
 
@@ -62,6 +74,7 @@ class AccessPolicy(Frozen):
     columns: tuple[TagRule, ...] = ()
     products: tuple[TagRule, ...] = ()
     central_approval: tuple[str, ...] = ()
+    decrypt: DecryptGrant = DecryptGrant()
     landing: LandingRule = LandingRule()
 
     def column_rules(self, tags: Iterable[str]) -> list[TagRule]:
@@ -277,3 +290,28 @@ def _check_steps(policy: AccessPolicy, path: Path, line_of: Any) -> None:
                         fix="use a security step of `mesh standards` (mask, nullify, "
                         "generalize, pseudonymize, encrypt)",
                     )
+                kept = _keeps_pii(definition, step, "string" if field == "mask" else "date")
+                if kept:
+                    raise SpecError(
+                        f"access policy: {section}[{index}].{field} ({step.use} with "
+                        f"{step.params}) keeps the value: its result is still `pii` ({kept})",
+                        file=path,
+                        line=line_of([section, index, field]),
+                        fix="mask with a registered mask keeping at most "
+                        f"{MASK_KEEP_AT_MOST} characters (e.g. `redact` with `keep: 1`)",
+                    )
+
+
+def _keeps_pii(definition: StandardStepDefinition, step: MaskStep, column_type: str) -> str:
+    """Why masking a `pii` column of `column_type` with `step` leaves it `pii` ('' if not):
+    the planner's own tag propagation over the step's SQL decides."""
+    try:
+        params = check_params(definition, {**step.params, "columns": ["v"]})
+        (select,) = definition.sql({"v": column_type}, params) if definition.sql else ("v",)
+    except (ValueError, TypeError):
+        return ""  # parameters that do not fit: the step's own check says so where it is used
+    formula = sqlglot.parse_one(select, read="spark")
+    formula = formula.this if isinstance(formula, exp.Alias) else formula
+    sources = (("in", "v"),) if formula.find(exp.Column) else ()
+    tags = column_tags("v", (), (sources, formula.sql("spark")), {"in": {"v": (PII,)}})
+    return f"{formula.sql('spark')} is tagged {', '.join(tags)}" if PII in tags else ""

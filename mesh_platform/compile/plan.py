@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from mesh_platform.column_types import UNKNOWN, Schema, family, is_temporal
 from mesh_platform.compile import sql as sqlmod
+from mesh_platform.compile.decryption import decrypt_granted
 from mesh_platform.compile.grouping import check_grouping
 from mesh_platform.compile.lineage import product_lineage
 from mesh_platform.compile.rules import validate_rules
@@ -165,7 +166,7 @@ def _plan_sql(
     start = source.sql_start_line(index)
     try:
         query = sqlmod.parse(step.sql)
-        _check_reserved(query, step.sql, source.spec.tags)
+        _check_reserved(query, step.sql, source.spec.domain)
         sqlmod.check_functions(query, step.sql)
         qualified = sqlmod.validate(query, step.sql, available)
         schema = None
@@ -184,18 +185,27 @@ def _plan_sql(
     return PlannedStep(name, "sql", query=query, output=schema or None)
 
 
-def _check_reserved(query: exp.Query, sql: str, tags: Mapping[str, str]) -> None:
+def _check_reserved(query: exp.Query, sql: str, domain: str) -> None:
     calls = list(query.find_all(exp.Anonymous))
-    reserved = reserved_calls([f.name for f in calls], tags)
-    if reserved:
-        first = next(f for f in calls if f.name.lower() in reserved)
-        raise SqlProblem(
-            f"SQL may not call {', '.join(reserved)} here: getvariable is reserved for the "
-            "platform's keyed functions; decrypt_det needs `tags: {decrypt: authorized}`",
-            sqlmod.line_of_node(sql, first, first.name),
-            "use the platform SQL functions (see `mesh standards`); to decrypt, tag the "
-            "product `decrypt: authorized` (reviewed by the data owner)",
+    names = {f.name.lower() for f in calls}
+    reserved = reserved_calls(sorted(names), "decrypt_det" in names and decrypt_granted(domain))
+    if not reserved:
+        return
+    first = next(f for f in calls if f.name.lower() in reserved)
+    internal = [n for n in reserved if n != "decrypt_det"]
+    why = [f"{', '.join(internal)} is reserved for the platform's keyed functions"] * bool(internal)
+    fix = "use the platform SQL functions (see `mesh standards`)"
+    if "decrypt_det" in reserved:
+        why.append(f"the access policy does not grant the {domain} domain decryption")
+        fix += (
+            f"; to decrypt, the platform team adds {domain} to `decrypt: granted_to:` in "
+            "standards/access_policy.yaml (a product's own tags do not grant it)"
         )
+    raise SqlProblem(
+        f"SQL may not call {', '.join(reserved)} here: {'; '.join(why)}",
+        sqlmod.line_of_node(sql, first, first.name),
+        fix,
+    )
 
 
 def _plan_standard(

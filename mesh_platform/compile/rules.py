@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from mesh_platform.column_types import Schema, unknown_columns_message
 from mesh_platform.compile import sql as sqlmod
 from mesh_platform.compile.sql import SqlProblem
+from mesh_platform.security.policy import reserved_calls
 from mesh_platform.spec.model import ProductSpec, QualityRule
 
 if TYPE_CHECKING:
@@ -122,6 +125,7 @@ def _check_sql(source: ProductSource, index: int, rule: QualityRule, schema: Sch
     assert rule.sql is not None
     try:
         query = sqlmod.parse(rule.sql)
+        _check_reserved(query, rule.sql)
         sqlmod.check_functions(query, rule.sql)
         sqlmod.validate(query, rule.sql, {spec.name: schema or None})
     except SqlProblem as problem:
@@ -133,3 +137,19 @@ def _check_sql(source: ProductSource, index: int, rule: QualityRule, schema: Sch
             fix=problem.fix
             or f"the query reads the product as {spec.name!r} and returns the bad rows",
         ) from None
+
+
+def _check_reserved(query: exp.Query, sql: str) -> None:
+    """A quality rule never decrypts (its failing rows are stored and shown to people), even
+    in a domain granted decryption, nor calls the platform's internals."""
+    calls = list(query.find_all(exp.Anonymous))
+    reserved = reserved_calls([f.name for f in calls], decrypt_granted=False)
+    if reserved:
+        first = next(f for f in calls if f.name.lower() in reserved)
+        raise SqlProblem(
+            f"may not call {', '.join(reserved)}: a quality rule never decrypts nor calls the "
+            "platform's internals (its failing rows are stored and shown)",
+            sqlmod.line_of_node(sql, first, first.name),
+            "check the values as the product stores them (ciphertext compares with ciphertext: "
+            "encrypt_det of a literal)",
+        )

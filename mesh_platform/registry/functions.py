@@ -14,6 +14,13 @@ from dataclasses import dataclass
 # Platform internals that domain SQL may never call on any engine: DuckDB's `getvariable`
 # would read the bound key material; the token function is the keyed core of `pseudonymize`.
 RESERVED = frozenset({"getvariable", "mesh_hmac_sha256"})
+# Lineage names what a Python step computes `from_<step>(...)` in formulas (see step_lineage):
+# no registered function may take such a name (it would read as a protection).
+STEP_PREFIX = "from_"
+# A mask clears `pii` (its result is `masked`) only when it keeps at most this many characters
+# of the value: `mask_partial(v, k)` and `mask_redact(v, k)` with a literal k from 0 to 4,
+# `mask_phone` (the last 4). A mask keeping more, or an unbounded number, leaves `pii`.
+MASK_KEEP_AT_MOST = 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,20 @@ class SqlFunction:
     version: str = "1.0.0"
     params: tuple[str, ...] = ()
     body: str | None = None  # a Spark SQL expression over `params`, for defined functions
+    # Masks (`protects_as="masked"`): how many characters of the value the result keeps, a
+    # fixed number (`keeps`) or the argument at position `keep_arg`; neither: unbounded.
+    keeps: int | None = None
+    keep_arg: int | None = None
+    reveals: bool = False  # its result is the clear value of what it reads (decryption)
+
+    def clears_pii(self, keep: int | None) -> bool:
+        """Whether a call keeping `keep` characters (None: not a literal) protects `pii`."""
+        if self.protects_as is None:
+            return False
+        if self.protects_as != "masked":
+            return True  # tokens, ciphertext, generalizations keep no character of the value
+        kept = self.keeps if self.keep_arg is None else keep
+        return kept is not None and 0 <= kept <= MASK_KEEP_AT_MOST
 
 
 BUILTIN_FUNCTIONS = (
@@ -43,11 +64,13 @@ BUILTIN_FUNCTIONS = (
     SqlFunction(
         "decrypt_det",
         "decrypt_det(ciphertext) -> string",
-        "Decrypt encrypt_det ciphertext with any key of the keyring; only in products tagged "
-        "`decrypt: authorized`.",
+        "Decrypt encrypt_det ciphertext with any key of the keyring; only in domains the access "
+        "policy grants decryption (`decrypt: granted_to:`), never in quality rules; the result "
+        "is `pii`.",
         "SELECT decrypt_det(c_phone) AS c_phone FROM contacts",
         None,
         keyed=True,
+        reveals=True,
     ),
     SqlFunction(
         "pseudonymize",
@@ -60,7 +83,8 @@ BUILTIN_FUNCTIONS = (
     SqlFunction(
         "mask_email",
         "mask_email(email) -> string",
-        "Keep the first character and the domain: j***@example.com.",
+        "Keep the first character and the domain: j***@example.com. It keeps the whole value "
+        "when it has no '@', so it does not clear `pii` (use mask_redact for that).",
         "SELECT mask_email(email) AS email FROM users",
         "masked",
     ),
@@ -70,13 +94,15 @@ BUILTIN_FUNCTIONS = (
         "Keep the last 4 characters, star the rest: ***********2988.",
         "SELECT mask_phone(c_phone) AS c_phone FROM customer",
         "masked",
+        keeps=4,
     ),
     SqlFunction(
         "mask_partial",
         "mask_partial(value, keep) -> string",
-        "Keep the first `keep` characters, star the rest.",
+        "Keep the first `keep` characters, star the rest (`pii` stays when `keep` is over 4).",
         "SELECT mask_partial(c_name, 3) AS c_name FROM customer",
         "masked",
+        keep_arg=1,
     ),
     SqlFunction(
         "generalize_month",
@@ -103,7 +129,11 @@ class FunctionRegistry:
 
     def register(self, function: SqlFunction) -> SqlFunction:
         """Add a function; a name registered twice (or reserved) is a platform bug."""
-        if function.name in self._functions or function.name in RESERVED:
+        if (
+            function.name in self._functions
+            or function.name in RESERVED
+            or function.name.startswith(STEP_PREFIX)
+        ):
             raise ValueError(f"SQL function {function.name!r} is registered twice or reserved")
         if (function.body is None) == bool(function.params):
             raise ValueError(f"SQL function {function.name!r}: give `params` with a `body`")
@@ -121,8 +151,12 @@ class FunctionRegistry:
         return [f for f in self.all() if f.body is not None]
 
     def protections(self) -> dict[str, str]:
-        """Function name -> the tag its result carries instead of `pii`."""
+        """Function name -> the tag its result carries instead of `pii` (when it clears it)."""
         return {f.name: f.protects_as for f in self._functions.values() if f.protects_as}
+
+    def tagging(self) -> dict[str, SqlFunction]:
+        """The functions that change tags: protections and those revealing clear values."""
+        return {n: f for n, f in self._functions.items() if f.protects_as or f.reveals}
 
     def keyed(self) -> frozenset[str]:
         """Names of the functions that need the keyring."""

@@ -1,9 +1,16 @@
 """PII propagation: sensitivity tags flow through column lineage, protections change them.
 
 A column computed from a `pii` column is `pii`, unless the formula wraps the PII source in a
-protecting function: `pseudonymize(c_name)` is `pseudonymized`, `encrypt_det(c_phone)` is
-`encrypted`, `mask_*` is `masked`, `generalize_*` is `generalized`. Counting PII values is not
-PII. Only these sensitivity tags propagate; other tags (e.g. `finance`) stay where declared.
+protecting function that keeps nothing readable of it: `pseudonymize(c_name)` is
+`pseudonymized`, `encrypt_det(c_phone)` `encrypted`, `generalize_*` `generalized`, and a
+registered mask `masked` only when it keeps at most `MASK_KEEP_AT_MOST` characters of the value
+(`mask_partial(c_name, 200)` stays `pii`, and so does `mask_email`, which keeps a value without
+'@' whole). `decrypt_det` gives `pii` back. Counting PII values is not PII. Only these
+sensitivity tags propagate; other tags (e.g. `finance`) stay where declared.
+
+The tags follow values, not names: every source column of a column's lineage counts, including
+those its formula does not show (a UNION's other branches, a LATERAL VIEW's), and a column
+without lineage carries every sensitive tag of the product's inputs.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from mesh_platform.registry import registry
+from mesh_platform.registry import SqlFunction, registry
 
 PII = "pii"
 SENSITIVITY_TAGS = (PII, "encrypted", "pseudonymized", "masked", "generalized")
@@ -36,9 +43,7 @@ def column_tags(
 ) -> tuple[str, ...]:
     """A column's tags: what its contract declares plus what flows from its sources."""
     if lineage is None or not lineage[0]:
-        # No lineage (e.g. after a Python step): a column named like a tagged input column
-        # keeps that column's tags, the conservative choice.
-        inherited = {t for cols in input_tags.values() for t in _sensitive(cols.get(name, ()))}
+        inherited = set() if lineage and _reads_nothing(lineage[1]) else _all_of(input_tags)
     else:
         sources, formula = lineage
         by_column: dict[str, set[str]] = {}
@@ -50,17 +55,41 @@ def column_tags(
     return tuple(dict.fromkeys([*declared, *sorted(inherited - set(declared))]))
 
 
-def _formula_tags(formula: str, by_column: Mapping[str, set[str]]) -> set[str]:
+def _all_of(input_tags: Mapping[str, Mapping[str, tuple[str, ...]]]) -> set[str]:
+    """No lineage known: the column may hold any input's values (the conservative choice)."""
+    return _sensitive(t for cols in input_tags.values() for tags in cols.values() for t in tags)
+
+
+def _reads_nothing(formula: str) -> bool:
+    """Whether a formula without sources reads no column at all (a literal, `count(*)`)."""
+    tree = _formula_tree(formula)
+    return tree is not None and tree.find(exp.Column) is None
+
+
+def _formula_tree(formula: str) -> exp.Expression | None:
     try:
         tree = sqlglot.parse_one(formula, read="spark")
     except ParseError:
+        return None
+    return tree if isinstance(tree, exp.Expression) else None
+
+
+def _formula_tags(formula: str, by_column: Mapping[str, set[str]]) -> set[str]:
+    tree = _formula_tree(formula)
+    if tree is None:
         return {t for tags in by_column.values() for t in tags}
-    assert isinstance(tree, exp.Expression)
-    return _walk(tree, by_column, registry().functions.protections())
+    found = _walk(tree, by_column, registry().functions.tagging())
+    # A source the formula does not show (another branch of a UNION, a LATERAL VIEW's
+    # column) flows into the value as it is: its tags count unchanged.
+    shown = {c.name for c in tree.find_all(exp.Column)}
+    for column, tags in by_column.items():
+        if column not in shown:
+            found |= tags
+    return found
 
 
 def _walk(
-    node: exp.Expression, by_column: Mapping[str, set[str]], protect: Mapping[str, str]
+    node: exp.Expression, by_column: Mapping[str, set[str]], tagging: Mapping[str, SqlFunction]
 ) -> set[str]:
     if isinstance(node, exp.Column):
         return set(by_column.get(node.name, set()))
@@ -68,10 +97,33 @@ def _walk(
         return set()
     inner: set[str] = set()
     for child in node.iter_expressions():
-        inner |= _walk(child, by_column, protect)
-    if isinstance(node, exp.Anonymous) and node.name.lower() in protect:
-        return (inner - {PII}) | {protect[node.name.lower()]} if inner else set()
+        inner |= _walk(child, by_column, tagging)
+    if not isinstance(node, exp.Anonymous):
+        return inner
+    function = tagging.get(node.name.lower())
+    if function is None:
+        return inner
+    if function.reveals:  # decryption: the clear value, whatever it read
+        return (inner - {"encrypted"}) | {PII}
+    if inner and function.protects_as and function.clears_pii(_kept(node, function)):
+        return (inner - {PII}) | {function.protects_as}
     return inner
+
+
+def _kept(call: exp.Anonymous, function: SqlFunction) -> int | None:
+    """The literal number of characters a mask call keeps (its `keep_arg`), else None."""
+    if function.keep_arg is None:
+        return None
+    args = call.expressions
+    if function.keep_arg >= len(args):
+        return None
+    arg = args[function.keep_arg]
+    if isinstance(arg, exp.Literal) and not arg.is_string:
+        try:
+            return int(arg.this)
+        except ValueError:
+            return None
+    return None
 
 
 def contains_pii(columns_tags: Iterable[tuple[str, ...]]) -> bool:

@@ -1,13 +1,14 @@
 """Which SQL functions a product may call, and which products need the keyring.
 
-`decrypt_det` needs the product to declare `tags: {decrypt: authorized}`, so decryption is
-visible in review and in the UI; the registry's reserved names (engine internals that would
-expose key material) are never callable.
+`decrypt_det` is callable only where the platform's access policy grants the domain
+decryption (`compile/decryption.py`; never by a tag the product sets itself) and never in a
+quality rule; the registry's reserved names (engine internals that would expose key material)
+are never callable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mesh_platform.registry import RESERVED, registry
@@ -15,14 +16,14 @@ from mesh_platform.registry import RESERVED, registry
 if TYPE_CHECKING:
     from sqlglot import exp
 
-DECRYPT_TAG = ("decrypt", "authorized")
+DECRYPT = "decrypt_det"
 
 
-def reserved_calls(functions: Sequence[str], tags: Mapping[str, str]) -> list[str]:
-    """The functions of `functions` this product's SQL may not call."""
+def reserved_calls(functions: Sequence[str], decrypt_granted: bool = False) -> list[str]:
+    """The functions of `functions` this SQL may not call (`decrypt_det` unless granted)."""
     reserved = set(RESERVED)
-    if tags.get(DECRYPT_TAG[0]) != DECRYPT_TAG[1]:
-        reserved.add("decrypt_det")
+    if not decrypt_granted:
+        reserved.add(DECRYPT)
     return sorted({f.lower() for f in functions if f.lower() in reserved})
 
 
