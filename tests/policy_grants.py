@@ -12,8 +12,11 @@ from mesh_platform.registry import registry
 
 @contextmanager
 def policy_with(folder: Path, extra: str) -> Iterator[Path]:
-    """The repository's policy plus `extra` YAML, registered as a higher version while inside."""
-    text = policy.policy_files()[0].read_text()
+    """The repository's policy with `extra` YAML (its top-level keys replace the policy's),
+    registered as a higher version while inside."""
+    keys = {line.split(":")[0] for line in extra.splitlines() if line[:1].isalpha()}
+    lines = policy.policy_files()[0].read_text().splitlines(keepends=True)
+    text = "".join(line for line in lines if line.split(":")[0] not in keys)
     path = folder / "access_policy.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.replace("\nversion: 1\n", "\nversion: 99\n") + extra)

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from mesh_platform.access import policy as access_policy_module
-from mesh_platform.errors import SpecError
+from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.run.materialize import materialize_product
@@ -244,7 +244,9 @@ def test_the_policy_refuses_a_mask_that_keeps_the_value(tmp_path: Path) -> None:
         access_policy_module.load_policy(path)
     assert "keeps" in caught.value.problem and "pii" in caught.value.problem
     assert caught.value.line is not None and caught.value.file == path
-    path.write_text(text + "decrypt: {granted_to: finance}\n")
-    with pytest.raises(Exception) as wrong:
+    path.write_text(text.replace("decrypt: {granted_to: []}", "decrypt: {granted_to: finance}"))
+    with pytest.raises(SpecErrors) as wrong:
         access_policy_module.load_policy(path)
-    assert "granted_to" in str(wrong.value)
+    assert "field `decrypt.granted_to`" in str(wrong.value) and "access_policy.yaml:" in str(
+        wrong.value
+    )
