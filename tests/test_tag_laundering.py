@@ -171,7 +171,12 @@ def test_a_path_that_keeps_the_value_keeps_the_pii_tag(root: Path, path: str) ->
 @pytest.mark.parametrize(
     "path", ["rename step", "Python rename", "UNION branch", "LATERAL VIEW explode"]
 )
-def test_declared_pii_reads_masked_for_a_domain_without_clearance(root: Path, path: str) -> None:
+def test_declared_pii_reads_masked_for_a_domain_without_clearance(
+    root: Path, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _relay(root / "undeclared", PATHS[path])
+    monkeypatch.syspath_prepend(str(root / "undeclared"))
+    assert "is pii" in _errors(root / "undeclared")  # the relay must say what it publishes
     _relay(root, PATHS[path], label_tags="pii")
     assert [r["label"] for r in _run_all(root)] == sorted(masked(n) for n in NAMES)
 
@@ -191,7 +196,9 @@ def test_tags_follow_case_windows_subqueries_json_and_collections(root: Path) ->
         assert "published column 'label' is pii" in errors, (what, errors)
 
 
-def test_a_bounded_registered_mask_clears_pii(root: Path) -> None:
+def test_a_registered_mask_clears_pii_only_within_the_policys_bound(root: Path) -> None:
+    _relay(root / "five", "  - sql: SELECT id, mask_partial(name, 5) AS label FROM p", "masked")
+    assert "published column 'label' is pii" in _errors(root / "five")
     _relay(root, "  - sql: SELECT id, mask_partial(name, 2) AS label FROM p", "masked")
     # `masked` is not a tag the policy protects: ads reads the mask as care computed it.
     assert [r["label"] for r in _run_all(root)] == sorted(n[:2] + "*" * (len(n) - 2) for n in NAMES)
