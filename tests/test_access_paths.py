@@ -603,7 +603,8 @@ def test_columns_outside_the_subscription_scope(attack: Attack) -> None:
     out = attack.run("validate", ok=False)
     assert ("name" in out and "scope" in out.lower()) or "--columns" in out, out
     attack.run("preview", f"{ATTACKER}.reader", ok=False)
-    attack.run("materialize", f"{ATTACKER}.reader", ok=False)
+    out = attack.run("materialize", f"{ATTACKER}.reader", ok=False)
+    assert "fix:   nothing was read or written; mesh subscribe platform.customers" in out, out
     attack.product(ATTACKER, "reader", READER.replace("id, name, phone", "*"))
     attack.run("preview", f"{ATTACKER}.reader")
     attack.run("materialize", f"{ATTACKER}.reader")

@@ -64,6 +64,7 @@ class ColumnOutOfScope(BusinessLogicError):
     def __init__(self, spec: ProductSpec, scope: ColumnScope, outside: list[str]) -> None:
         self.scope = scope
         self.outside = outside
+        self.refused_fix = scope.fix(outside)  # the run's failure guidance (run/failures.py)
         super().__init__(
             f"{scope.consumer} may not read {_columns(outside)} of {scope.product}: "
             f"{spec.qualified_name} reads {_them(outside)}, outside subscription "

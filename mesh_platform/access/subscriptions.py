@@ -49,6 +49,7 @@ class SubscriptionRequired(BusinessLogicError):
             if state == REQUESTED
             else f'mesh subscribe {product} --as {consumer} --purpose "what you use it for"'
         )
+        self.refused_fix = fix  # the run's failure guidance (run/failures.py)
         super().__init__(
             f"{consumer} may not read {product}: {where}; nothing was read.\n  fix: {fix}"
         )

@@ -82,6 +82,11 @@ def classify(error: BaseException, spec: ProductSpec) -> Classified:
             f"`mesh preview {spec.qualified_name}`, fix the step in the product spec, and check "
             f"with `mesh test {spec.qualified_name}` before re-running.",
         )
+    refused_fix = getattr(error, "refused_fix", None)
+    if isinstance(error, BusinessLogicError) and refused_fix:  # refused before reading
+        return Classified(
+            BUSINESS_LOGIC, None, cause, f"nothing was read or written; {refused_fix}"
+        )
     if isinstance(error, (BusinessLogicError, SpecError)):
         return Classified(
             BUSINESS_LOGIC,
