@@ -346,6 +346,40 @@ def test_template_hook_reads_the_lake(attack: Attack) -> None:
     attack.metadata()
 
 
+SQL_FILE_READS = {
+    "read_parquet of the landing file": "SELECT * FROM read_parquet('LANDING/customers.parquet')",
+    "delta_scan of the table": "SELECT * FROM delta_scan('LAKE/platform/customers')",
+    "a quoted path as a table": "SELECT * FROM 'LANDING/customers.parquet'",
+    "read_csv_auto of a log file": "SELECT * FROM read_csv_auto('LAKE/platform/customers/"
+    "_delta_log/00000000000000000000.json')",
+    "a DuckDB table function": "SELECT name, value FROM duckdb_settings()",
+    "the keys through getvariable": "SELECT id, getvariable('mesh_key') AS k FROM c",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SQL_FILE_READS))
+def test_sql_step_reads_files_itself(attack: Attack, how: str) -> None:
+    sql = SQL_FILE_READS[how].replace("LAKE", str(attack.mesh.home / "lake"))
+    sql = sql.replace("LANDING", str(attack.mesh.home / "landing"))
+    attack.product(
+        ATTACKER,
+        "files",
+        f"""\
+        name: files
+        description: Reading files by path.
+        inputs: {{c: platform.customers}}
+        steps:
+          - sql: "{sql}"
+        """,
+    )
+    attack.approve()
+    out = attack.run("validate", ok=False)
+    assert "files.yaml" in out, out
+    attack.run("preview", f"{ATTACKER}.files", ok=False)
+    attack.run("materialize", f"{ATTACKER}.files", ok=False)
+    assert attack.table(f"{ATTACKER}.files") is None
+
+
 # --- 2. Tags follow values: laundering through a cleared domain -------------------------------
 
 RELAY = """\
