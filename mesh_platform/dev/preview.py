@@ -25,7 +25,7 @@ from mesh_platform.column_types import from_arrow, unknown_columns_message
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.cost import CostEntry, CostRates, product_team, record_cost
 from mesh_platform.cost.estimate import CostEstimate, estimate
-from mesh_platform.engine import StepPreview, Usage, get_engine
+from mesh_platform.engine import Engine, InputData, StepPreview, Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
 from mesh_platform.errors import BusinessLogicError, MeshError
 from mesh_platform.lake.lakehouse import Lakehouse
@@ -36,6 +36,7 @@ from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.loading import ProductSource
 from mesh_platform.spec.model import ProductSpec
+from mesh_platform.spec.workspace import Key
 
 if TYPE_CHECKING:
     import polars as pl
@@ -97,9 +98,24 @@ def preview_product(
     `access` (the subscription check) runs first: a cross-domain input without an approved
     subscription is refused (`SubscriptionRequired`) before anything is read.
     """
-    source = mesh.product(name)
-    spec = source.spec
-    plan = mesh.plans[spec.key]
+    spec = mesh.product(name).spec
+    return preview_plan(spec, mesh.plans[spec.key], lakehouse, keys, rows, access=access)
+
+
+def preview_plan(
+    spec: ProductSpec,
+    plan: ProductPlan,
+    lakehouse: Lakehouse,
+    keys: Keyring,
+    rows: int = 5,
+    *,
+    access: AccessCheck | None = None,
+    engine: Engine | None = None,
+    dataset: Callable[[Key], InputData] | None = None,
+) -> list[StepPreview]:
+    """`preview_product` of a spec and its plan given in memory (the builder's unsaved draft,
+    planned in place of its file). A warm process may pass its `engine` and a `dataset`
+    reader (input datasets kept while their tables do not change)."""
     scopes = access(spec) if access is not None else None
     if spec.source is not None:
         table = lakehouse.landing(spec.source.landing).head(rows)
@@ -109,10 +125,12 @@ def preview_product(
         assert isinstance(frame, pl.DataFrame)
         schema = {n: str(t) for n, t in frame.schema.items()}
         return [StepPreview("landing", "source", schema, table.num_rows, frame)]
-    inputs = {port: lakehouse.dataset(ref) for port, ref in spec.input_refs().items()}
+    read = dataset or lakehouse.dataset
+    inputs = {port: read(ref) for port, ref in spec.input_refs().items()}
     # A scoped subscription: checked, and only its columns read (as a run reads them).
     inputs = scope_inputs(spec, plan, inputs, scopes)
-    return get_engine(spec.engine, keys=keys).preview(plan, inputs, rows)
+    found = engine or get_engine(spec.engine, keys=keys)
+    return found.preview(plan, inputs, rows)
 
 
 def costed_preview(

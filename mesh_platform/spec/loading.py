@@ -93,9 +93,10 @@ def load_domain_spec(folder: Path) -> DomainSpec:
     return spec
 
 
-def load_product_yaml(path: Path, domain: DomainSpec) -> ProductSource:
-    """Read one YAML product spec; the domain fills in what the spec leaves out."""
-    document = read_yaml(path)
+def load_product_yaml(path: Path, domain: DomainSpec, text: str | None = None) -> ProductSource:
+    """Read one YAML product spec; the domain fills in what the spec leaves out. `text`, when
+    given, is read in place of the file's contents (the builder's unsaved draft)."""
+    document = read_yaml(path, text)
     raw: dict[str, Any] = to_plain(document.data)
     if "domain" in raw and raw["domain"] != domain.name:
         raise SpecError(

@@ -62,14 +62,16 @@ MAX_BYTES = 1_000_000  # a spec is a page of YAML and SQL, not a data file
 MAX_EXPANDED_NODES = 100_000  # what aliases may expand to: far above any real spec
 
 
-def read_yaml(path: Path) -> YamlDocument:
+def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
     """Parse a YAML file whose top level must be a mapping; errors name the file and line.
+
+    `text`, when given, is parsed in place of the file's contents (an unsaved draft of it).
 
     Refused with a SpecError: a file over `MAX_BYTES`, one that is not UTF-8 text, and one
     whose aliases expand past `MAX_EXPANDED_NODES` (a "billion laughs" file would otherwise
     take a code location's memory and time).
     """
-    data = _parse(path, _read_text(path))
+    data = _parse(path, _read_text(path) if text is None else _checked_text(path, text))
     if not isinstance(data, CommentedMap):
         raise SpecError(
             "the file must contain a mapping of fields (name: ..., description: ...)",
@@ -80,10 +82,11 @@ def read_yaml(path: Path) -> YamlDocument:
     return YamlDocument(path, data)
 
 
-def _read_text(path: Path) -> str:
-    """The file's text: refused when unreadable, too large, not UTF-8 or holding NULs."""
+def _read_text(path: Path, raw: bytes | None = None) -> str:
+    """The file's text (or `raw`): refused when unreadable, too large, not UTF-8 or holding
+    NULs."""
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if raw is None else raw
     except OSError as exc:
         raise SpecError(f"cannot read the file: {exc.strerror}", file=path) from exc
     if len(raw) > MAX_BYTES:
@@ -108,6 +111,11 @@ def _read_text(path: Path) -> str:
             fix="remove the file, or save the spec as plain UTF-8 text",
         )
     return text
+
+
+def _checked_text(path: Path, text: str) -> str:
+    """`text` given for `path`, with the file's limits (size, NULs)."""
+    return _read_text(path, text.encode("utf-8"))
 
 
 def _parse(path: Path, text: str) -> Any:
