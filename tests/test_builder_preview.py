@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.builder.planning import draft_errors
-from mesh_platform.builder.preview import NodePreview, preview_draft
+from mesh_platform.builder.preview import NodePreview, input_state, preview_draft, request_access
 from tests.cli_mesh import CliMesh, cli_mesh
 
 PEOPLE = """\
@@ -40,7 +40,9 @@ inputs: {people: platform.people}
 steps:
   - name: big
     sql: SELECT id, name, city, amount * 2 AS doubled FROM people WHERE amount > 5
-  - sql: SELECT city, count(*) AS n, sum(doubled) AS total, max(name) AS someone FROM big GROUP BY city
+  - sql: |
+      SELECT city, count(*) AS n, sum(doubled) AS total, max(name) AS someone
+      FROM big GROUP BY city
 """
 
 
@@ -60,7 +62,9 @@ class Draft:
 @pytest.fixture
 def mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]:
     """platform.people built; ads (no clearance) exists with an unrelated product."""
-    other = "name: hello\ndescription: x\ninputs: {people: platform.people}\nsteps:\n  - sql: SELECT id FROM people\n"
+    # ads already reads people (the approvals file lists that read).
+    other = "name: hello\ndescription: x\ninputs: {people: platform.people}\nsteps:\n"
+    other += "  - sql: SELECT id FROM people\n"
     products = {"platform": {"people": PEOPLE}, "ads": {"hello": other}}
     with cli_mesh(tmp_path, products, monkeypatch) as built:
         for name, value in built.env.items():
@@ -106,4 +110,56 @@ def test_nodes_show_the_data_after_every_step(mesh: CliMesh) -> None:
     got = {r["city"]: (r["n"], r["total"]) for r in grouped.rows}
     assert got == expected
     assert written.row_count == len(expected)
-    print(json.dumps([n.__dict__ for n in nodes], default=str, indent=1))
+
+
+def test_masked_columns_are_masked_and_flagged_for_an_uncleared_domain(mesh: CliMesh) -> None:
+    people, big, grouped, written = _nodes(mesh)
+    flags = {c.name: (c.masked, c.tags) for c in people.columns}
+    assert flags["name"] == (True, ("pii",)) and flags["city"] == (False, ())
+    assert {r["name"] for r in big.rows} <= {_masked(n) for n in ROWS["name"]}
+    for node in (grouped, written):
+        someone = next(c for c in node.columns if c.name == "someone")
+        assert someone.masked and someone.tags == ("pii",) and someone.formula == "MAX(name)"
+        assert not next(c for c in node.columns if c.name == "total").masked
+    shown = json.dumps([n.rows for n in (people, big, grouped, written)], default=str)
+    for name in ROWS["name"]:
+        assert name not in shown
+
+
+def test_an_input_without_subscription_gives_the_message_on_every_node(mesh: CliMesh) -> None:
+    (mesh.root / "subscriptions.yaml").write_text("approved: []\n")
+    assert input_state(mesh.root, "ads", "platform.people") == "none"
+    nodes = _nodes(mesh)
+    assert len(nodes) == 4
+    for node in nodes:
+        assert node.error is not None and node.rows == []
+        assert "ads may not read platform.people: no subscription; nothing was read." in node.error
+    asked = request_access(mesh.root, "ads", "platform.people", "city totals")
+    assert asked["state"] == "requested" and asked["consumer"] == "ads"
+    assert input_state(mesh.root, "ads", "platform.people") == "requested"
+    assert "is requested (waiting for a decision)" in (_nodes(mesh)[1].error or "")
+    assert input_state(mesh.root, "platform", "platform.people") == "own"
+
+
+def test_a_failing_step_carries_its_error_on_that_node_only(mesh: CliMesh) -> None:
+    failing = DRAFT.replace("max(name) AS someone", "raise_error('no') AS someone")
+    nodes = _nodes(mesh, failing)
+    people, big, broken, written = nodes
+    assert people.error is None and big.error is None and big.row_count == 3
+    assert broken.error is not None and "step_2" in broken.error and broken.rows == []
+    assert "products/by_city.yaml" in broken.error and "fix:" in broken.error
+    assert written.error is None and written.rows == []
+
+
+def test_a_spec_error_shows_on_its_step_and_the_steps_before_keep_their_rows(
+    mesh: CliMesh,
+) -> None:
+    wrong = DRAFT.replace("sum(doubled) AS total", "sum(nope) AS total")
+    people, big, broken, written = _nodes(mesh, wrong)
+    assert broken.error is not None and "nope" in broken.error
+    assert "by_city.yaml:" in broken.error
+    assert big.error is None and big.row_count == 3 and people.error is None
+    assert written.error is None
+    errors = draft_errors(mesh.root, "ads", "by_city", wrong)
+    assert errors and "nope" in errors[0].problem
+    assert draft_errors(mesh.root, "ads", "by_city", DRAFT) == []

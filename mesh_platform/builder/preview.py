@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mesh_platform.builder.planning import PlannedDraft, plan_draft, plan_prefix
+from mesh_platform.builder.subscribing import input_state, request_access
 from mesh_platform.builder.warm import Warm, warm
 from mesh_platform.compile.plan import ColumnPlan, ProductPlan
 from mesh_platform.dev.preview import WRITTEN, preview_failure, preview_plan, written_preview
@@ -32,6 +33,15 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mesh_platform.access.scope import Scopes
+
+
+__all__ = [
+    "ColumnView",
+    "NodePreview",
+    "input_state",
+    "preview_draft",
+    "request_access",
+]
 
 
 class DraftLike(Protocol):
