@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
-from mesh_platform.builder.palette import block, palette, step_for
+from mesh_platform.builder.palette import block, palette, previous_name, step_for
 from mesh_platform.builder.transforms import BlockRefused, JoinKind, check_expression
 from mesh_platform.column_types import Schema
 from mesh_platform.dev.preview import preview_product
@@ -304,24 +304,33 @@ def test_aggregate_union_and_free_sql(tmp_path: Path) -> None:
 
 
 def test_steps_chain_and_functions_apply(tmp_path: Path) -> None:
-    """A pipeline as the builder assembles it: each step reads the previous by name."""
+    """A pipeline as the builder assembles it: each step reads the previous one by the name
+    the planner gives it (`previous_name`), a declared `name:` included."""
     columns = list(ORDER_TYPES)
-    join = {"input": "customers", "left_keys": ["customer"], "right_keys": ["id"]}
-    step_1 = step_for("transform:join", join, columns, INPUTS, previous="orders")
-    joined = [*columns, "customers_id", "name"]
-    available = {**INPUTS, "step_1": joined}
-    step_2 = step_for("function:mask_partial", {"columns": ["name"], "keep": 2}, joined, available)
-    step_3 = step_for(
-        "function:sales_region",
-        {"columns": ["region"], "as": "sales_region"},
-        joined,
-        {**available, "step_2": joined},
+    steps: list[dict[str, Any]] = []
+
+    def add(key: str, params: dict[str, Any], cols: list[str]) -> None:
+        previous = previous_name(steps, len(steps), INPUTS)
+        steps.append(step_for(key, params, cols, INPUTS, previous=previous))
+
+    add(
+        "transform:join",
+        {"input": "customers", "left_keys": ["customer"], "right_keys": ["id"]},
+        columns,
     )
-    got = _preview(tmp_path, [step_1, step_2, step_3])
+    joined = [*columns, "customers_id", "name"]
+    add("function:mask_partial", {"columns": ["name"], "keep": 2}, joined)
+    steps[-1] = {"name": "masked", **steps[-1]}
+    add("standard:rename", {"columns": {"region": "area"}}, joined)
+    renamed = [c if c != "region" else "area" for c in joined]
+    add("function:sales_region", {"columns": ["area"], "as": "sales_region"}, renamed)
+    assert "FROM step_1" in steps[1]["sql"] and "FROM step_3" in steps[3]["sql"]
+    assert previous_name(steps, 2, INPUTS) == "masked"
+    got = _preview(tmp_path, steps)
     want = (
         _frame("orders")
         .join(_frame("customers"), left_on="customer", right_on="id", coalesce=False)
-        .rename({"id_right": "customers_id"})
+        .rename({"id_right": "customers_id", "region": "area"})
         .with_columns(
             name=pl.col("name").str.head(2) + pl.col("name").str.slice(2).str.replace_all(".", "*"),
             sales_region=pl.lit("OTHER"),  # EU/US are no TPC-H nations: the rule's default
@@ -329,6 +338,24 @@ def test_steps_chain_and_functions_apply(tmp_path: Path) -> None:
     )
     assert got.columns == want.columns
     assert _rows(got) == _rows(want)
+
+
+def test_previous_name_counts_the_steps_an_include_expands_to() -> None:
+    include = {"include": "protect_contacts", "with": {"encrypt": ["a"], "pseudonymize": ["b"]}}
+    steps: list[dict[str, Any]] = [
+        {"sql": "SELECT a, b FROM orders"},
+        include,
+        {"use": "trim", "name": "trimmed"},
+        {"sql": "x"},
+    ]
+    names = [previous_name(steps, i, INPUTS) for i in range(5)]
+    assert names == ["orders", "step_1", "step_3", "trimmed", "step_5"]
+    # Without `previous`, a step reads the last of `inputs` (ports, then earlier steps) with
+    # its columns; none with them is refused rather than guessed.
+    filtered = step_for("transform:filter", {"condition": "id > 1"}, ["id", "name"], INPUTS)
+    assert "FROM customers" in filtered["sql"]
+    with pytest.raises(BlockRefused, match="pass `previous`"):
+        step_for("transform:filter", {"condition": "id > 1"}, ["id"], INPUTS)
 
 
 def test_refusals_name_the_problem() -> None:

@@ -18,22 +18,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlglot import exp
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mesh_platform.builder import transforms
+from mesh_platform.builder.function_blocks import function_model, function_sql, x_field
 from mesh_platform.builder.transforms import (
     MANY,
-    NAME,
-    NEW_NAME,
     BlockRefused,
-    column,
-    ident,
-    table,
+    check_expression,
 )
+from mesh_platform.errors import SpecError
 from mesh_platform.registry import SqlFunction, StandardStepDefinition, check_params, registry
 from mesh_platform.spec import sequences
 from mesh_platform.spec.sequences import SequenceSpec
+
+__all__ = [
+    "Block",
+    "BlockRefused",
+    "block",
+    "check_expression",
+    "column_fields",
+    "palette",
+    "previous_name",
+    "step_for",
+]
 
 MARK = "x-mesh-column"
 _COLUMN_NAMES = re.compile(r"^(columns?|keys?|.*_(columns?|keys?))$")
@@ -130,50 +138,6 @@ def _with(found: Block, version: str, example: str) -> Block:
     return replace(found, version=version, example=example)
 
 
-def _arguments(function: SqlFunction) -> list[str]:
-    """The argument names of a function, from its `params` or its signature."""
-    if function.params:
-        return list(function.params)
-    inside = function.signature.split("(", 1)[1].split(")", 1)[0]
-    return [a.strip() for a in inside.split(",") if a.strip()]
-
-
-def function_model(function: SqlFunction) -> type[BaseModel]:
-    """The form of a function block: the columns it is applied to (each replaced by its
-    result, or one new column `as`), and its other arguments as literal values."""
-    first, *rest = _arguments(function) or ["value"]
-    fields: dict[str, Any] = {
-        "columns": (
-            list[str],
-            Field(min_length=1, description=f"the columns to apply it to ({first})", **_x(MANY)),
-        ),
-        **{
-            arg: (int | float | str, Field(description=f"the `{arg}` argument (a value)"))
-            for arg in rest
-        },
-        "as_": (
-            str | None,
-            Field(
-                default=None,
-                alias="as",
-                pattern=NAME,
-                description="a new column's name for the result (one column); by default "
-                "each column is replaced",
-                **_x(NEW_NAME),
-            ),
-        ),
-    }
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"{function.name.title().replace('_', '')}Call",
-        __config__=ConfigDict(frozen=True, extra="forbid", populate_by_name=True),
-        **fields,
-    )
-
-
-def _x(extra: dict[str, Any]) -> dict[str, Any]:
-    return {"json_schema_extra": extra}
-
-
 def _function_block(function: SqlFunction) -> Block:
     found = _block(
         f"function:{function.name}",
@@ -202,7 +166,7 @@ def sequence_model(spec: SequenceSpec) -> type[BaseModel]:
         typ, extra = _SEQUENCE_TYPES[param.type]
         optional = param.default is not None or not param.required
         default = param.default if optional else ...
-        fields[name] = (typ, Field(default, description=param.description, **_x(extra)))
+        fields[name] = (typ, Field(default, description=param.description, **x_field(extra)))
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"{spec.name.title().replace('_', '')}Params",
         __config__=ConfigDict(frozen=True, extra="forbid"),
@@ -262,22 +226,34 @@ def step_for(
 ) -> dict[str, Any]:
     """The spec's step dict for block `key` with `params`, placed after a step whose result
     has `columns`. `inputs`: what the step can read (input ports, then earlier steps, each
-    with its columns); `previous`: the name of the result it transforms (the previous step's
-    `step_<n>` or declared name, or an input port for a first step), by default the last of
-    `inputs`. BlockRefused when the parameters cannot make a valid step."""
+    with its columns); `previous`: the name of the result it transforms (`previous_name`: the
+    previous step's `step_<n>` or declared name, or an input port for a first step), by
+    default the last of `inputs` whose columns are `columns`. BlockRefused when the
+    parameters cannot make a valid step."""
     kind, _, name = key.partition(":")
     if kind in ("standard", "rule"):
         return _use_step(key, name, params, columns, domain_folder)
     if kind == "sequence":
         return _include_step(name, params, domain_folder)
-    source = previous or (list(inputs)[-1] if inputs else None)
-    if source is None:
-        raise BlockRefused(f"block {key!r} needs an input to read: add an input first")
+    source = previous or _default_previous(key, columns, inputs)
     if kind == "function":
-        return {"sql": _function_sql(name, params, source, columns)}
+        return {"sql": function_sql(name, params, source, columns)}
     if kind == "transform" and name in transforms.TRANSFORMS:
         return {"sql": transforms.transform_sql(name, params, source, columns, inputs)}
     raise BlockRefused(f"unknown block {key!r}")
+
+
+def _default_previous(key: str, columns: list[str], inputs: Mapping[str, Sequence[str]]) -> str:
+    """The last of `inputs` with exactly `columns` (ports first, then earlier steps)."""
+    if not inputs:
+        raise BlockRefused(f"block {key!r} needs an input to read: add an input first")
+    matching = [name for name, cols in inputs.items() if list(cols) == list(columns)]
+    if not matching:
+        raise BlockRefused(
+            f"block {key!r}: which result does it read? none of {', '.join(inputs)} has the "
+            "columns given; pass `previous` (see `previous_name`)"
+        )
+    return matching[-1]
 
 
 def _use_step(
@@ -328,40 +304,26 @@ def _include_step(
     return {"include": name, "with": given} if given else {"include": name}
 
 
-def _function_sql(name: str, params: Mapping[str, Any], previous: str, columns: list[str]) -> str:
-    function = next((f for f in registry().functions.all() if f.name == name), None)
-    if function is None:
-        raise BlockRefused(f"unknown SQL function {name!r}")
+def previous_name(
+    steps: Sequence[Mapping[str, Any]],
+    index: int,
+    inputs: Mapping[str, Any],
+    domain_folder: Path | None = None,
+) -> str:
+    """The name of the result step `index` of `steps` reads, as the planner names it: the
+    previous step's declared `name:`, else `step_<n>` counting the steps an `include:` expands
+    to; for the first step, the first input port. Pass it to `step_for(previous=...)`."""
+    if index <= 0:
+        if not inputs:
+            raise BlockRefused("the first step reads an input: add an input first")
+        return next(iter(inputs))
+    folder = domain_folder or Path("domains", "_", "")
     try:
-        call = function_model(function).model_validate(dict(params))
-    except ValidationError as exc:
-        raise BlockRefused(f"bad parameters for {name}: {exc}") from None
-    values = call.model_dump(by_alias=True)
-    targets: list[str] = values["columns"]
-    transforms.require_columns(targets, columns, name)
-    new = values.get("as")
-    if new is not None and len(targets) != 1:
-        raise BlockRefused(f"{name}: `as` names one new column; apply it to one column")
-    extra = [_literal(values[a]) for a in _arguments(function)[1:]]
-
-    def applied(c: str) -> exp.Expr:
-        return exp.Anonymous(this=name, expressions=[column(c), *extra])
-
-    picked: list[exp.Expr] = [
-        applied(c).as_(ident(c)) if c in targets and new is None else column(c) for c in columns
-    ]
-    if new is not None:
-        value = applied(targets[0]).as_(ident(new))
-        picked = [value if c == new else p for c, p in zip(columns, picked, strict=True)]
-        if new not in columns:
-            picked.append(value)
-    query = exp.select(*picked).from_(table(previous))
-    return transforms.render(query)
-
-
-def _literal(value: Any) -> exp.Expr:
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
-    return exp.Literal.string(str(value))
+        expanded, _ = sequences.expand(
+            [dict(s) for s in steps[:index]], folder / "products" / "_.yaml", lambda _i: None
+        )
+    except SpecError:  # an include that does not expand yet: count it as one step
+        expanded = [dict(s) for s in steps[:index]]
+    last = expanded[-1]
+    declared = last.get("name") if isinstance(last, dict) else None
+    return str(declared) if declared else f"step_{len(expanded)}"
