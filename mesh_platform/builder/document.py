@@ -11,6 +11,7 @@ anew, in the style of its siblings. Unchanged values give the file back byte for
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,8 @@ class SpecDocument:
 
     def _mapping(self, node: CommentedMap, new: dict[str, Any], region: _Region) -> list[str]:
         keys = list(node.keys())
-        starts = [node.lc.key(k)[0] for k in keys]
         col = node.lc.key(keys[0])[1]
+        starts = self._with_comments([node.lc.key(k)[0] for k in keys], col)
         spans = {
             k: _Region(starts[i], starts[i + 1] if i + 1 < len(keys) else region.end)
             for i, k in enumerate(keys)
@@ -77,31 +78,45 @@ class SpecDocument:
                 body += _fresh_entry(key, value, col, flow=flow).splitlines(keepends=True)
         return out + _with_prefix(body, prefix, col)
 
+    def _with_comments(self, starts: list[int], col: int) -> list[int]:
+        """Each entry's first line, after the first entry: the comment lines just above it
+        (indented no deeper than the entry) are its own, and move with it."""
+        moved = starts[:1]
+        for previous, start in itertools.pairwise(starts):
+            while start - 1 > previous and _is_comment(self._lines[start - 1], col):
+                start -= 1
+            moved.append(start)
+        return moved
+
     def _entry(
         self, node: CommentedMap, key: str, value: Any, span: _Region, col: int
     ) -> list[str]:
         old = node[key]
         lines = self._lines[span.start : span.end]
-        lines = [" " * col + lines[0][col:], *lines[1:]]  # the prefix is put back by the caller
+        key_line = node.lc.key(key)[0]
+        if key_line == span.start:  # a `- ` prefix is put back by the caller
+            lines = [" " * col + lines[0][col:], *lines[1:]]
         if to_plain(old) == value:
             return lines
         value_line = node.lc.value(key)[0]
-        if _is_block(old, value) and value_line > span.start and value:
-            head = [lines[0], *self._lines[span.start + 1 : value_line]]
+        if _is_block(old, value) and value_line > key_line and value:
+            head = lines[: value_line - span.start]
             inner = _Region(value_line, span.end)
             if isinstance(old, CommentedMap):
                 return head + self._mapping(old, value, inner)
             return head + self._sequence(old, value, inner)
         fresh = _fresh_entry(key, value, col, flow=_is_flow(old))
-        return fresh.splitlines(keepends=True) + _trailing(lines)
+        leading = lines[: key_line - span.start]
+        return leading + fresh.splitlines(keepends=True) + _trailing(lines)
 
     def _sequence(self, node: CommentedSeq, new: list[Any], region: _Region) -> list[str]:
-        starts = [node.lc.item(i)[0] for i in range(len(node))]
+        first = node.lc.item(0)[0]
+        dash = self._lines[first].index("-")
+        starts = self._with_comments([node.lc.item(i)[0] for i in range(len(node))], dash)
         spans = [
             _Region(s, starts[i + 1] if i + 1 < len(starts) else region.end)
             for i, s in enumerate(starts)
         ]
-        dash = self._lines[starts[0]].index("-")
         olds = [to_plain(item) for item in node]
         matched = _match(olds, new)
         out = self._lines[region.start : starts[0]]
@@ -147,6 +162,11 @@ def _match(olds: list[Any], new: list[Any]) -> dict[int, int]:
         if position not in found and free:
             found[position] = free.pop(0)
     return found
+
+
+def _is_comment(line: str, col: int) -> bool:
+    stripped = line.lstrip(" ")
+    return stripped.startswith("#") and len(line) - len(stripped) <= col
 
 
 def _with_prefix(body: list[str], prefix: str, col: int) -> list[str]:
