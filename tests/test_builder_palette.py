@@ -17,7 +17,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
-from mesh_platform.builder.palette import block, palette, previous_name, step_for
+from mesh_platform.builder.palette import (
+    block,
+    expression_functions,
+    palette,
+    previous_name,
+    step_for,
+)
 from mesh_platform.builder.transforms import BlockRefused, JoinKind, check_expression
 from mesh_platform.column_types import Schema
 from mesh_platform.dev.preview import preview_product
@@ -383,6 +389,9 @@ def test_refusals_name_the_problem() -> None:
 def test_check_expression_says_what_validate_says(tmp_path: Path) -> None:
     columns = list(ORDER_TYPES)
     assert check_expression("amount * 2 + length(region)", columns) is None
+    listed = {f["name"] for f in expression_functions()}
+    assert {"mask_partial", "sales_region", "pseudonymize"} <= listed
+    assert all(check_expression(f"{name}(region)", columns) is None for name in ("sales_region",))
     bad = ["amont * 2", "sum_of(amount)", "amount +", "sum(amount)"]
     messages = [check_expression(e, columns) for e in bad]
     assert all(messages), messages

@@ -38,6 +38,7 @@ __all__ = [
     "block",
     "check_expression",
     "column_fields",
+    "expression_functions",
     "palette",
     "previous_name",
     "step_for",
@@ -327,3 +328,18 @@ def previous_name(
     last = expanded[-1]
     declared = last.get("name") if isinstance(last, dict) else None
     return str(declared) if declared else f"step_{len(expanded)}"
+
+
+def expression_functions() -> list[dict[str, str]]:
+    """The platform's SQL functions an expression may call, for the expression editor's list
+    (name, signature, description, example); Spark SQL's built-ins are callable too."""
+    return [
+        {
+            "name": f.name,
+            "signature": f.signature,
+            "description": f.description,
+            "example": f.example,
+        }
+        for f in registry().functions.all()
+        if not f.reveals  # decrypt_det: only where the access policy grants it
+    ]
