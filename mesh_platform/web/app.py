@@ -22,6 +22,7 @@ from starlette.templating import Jinja2Templates
 
 from mesh_platform.catalog import CatalogUnavailable
 from mesh_platform.errors import MeshError
+from mesh_platform.web.builder import BuilderPages
 from mesh_platform.web.charts import pass_rate_chart
 from mesh_platform.web.lineage import domain_colour, lineage_graph
 from mesh_platform.web.source import CatalogSource, WebSettings
@@ -42,6 +43,13 @@ def product_href(name: str) -> str:
     return f"/products/{domain}/{product}"
 
 
+def mesh_domains(root: Path) -> list[str]:
+    """The mesh's domains (the builder's "New product" offers one of them)."""
+    from mesh_platform.spec.workspace import discover_domains
+
+    return [folder.name for folder in discover_domains(root)]
+
+
 class CatalogApp:
     """The request handlers over one `CatalogSource`."""
 
@@ -50,7 +58,10 @@ class CatalogApp:
         self.source = CatalogSource(settings)
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals.update(
-            product_href=product_href, domain_colour=domain_colour, ui_url=settings.ui_url
+            product_href=product_href,
+            domain_colour=domain_colour,
+            ui_url=settings.ui_url,
+            mesh_domains=lambda: mesh_domains(settings.mesh_root),
         )
         self.templates.env.filters["fromjson"] = json.loads
 
@@ -203,6 +214,7 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/products/{domain}/{product}/contract", handlers.contract),
         Route("/products/{domain}/{product}/odcs.yaml", handlers.contract_yaml),
         *SubscriptionPages(handlers).routes(),
+        *BuilderPages(handlers).routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     # Any other exception: Starlette logs its trace and answers with the same page.
