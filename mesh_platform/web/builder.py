@@ -252,7 +252,10 @@ class BuilderPages:
                 key, values = "transform:sql", {"sql": steps[index]["sql"]}
         found = await _call(lambda: block(key, self.folder(draft.domain)))
         before = index if index is not None else len(steps)
-        columns, inputs = await _call(lambda: view.available_columns(draft, before))
+        folder = self.folder(draft.domain)
+        previous, columns, inputs = await _call(
+            lambda: view.available_columns(draft, before, folder)
+        )
         fields = fields_for(found, columns, inputs, values)
         return self.app.render(
             request,
@@ -262,6 +265,7 @@ class BuilderPages:
             index=index,
             columns=columns,
             inputs=inputs,
+            previous=previous,
             domain=draft.domain,
             name=draft.name,
         )

@@ -66,7 +66,8 @@ def _step(draft: Draft, form: FormData) -> dict[str, Any]:
     folder = draft.root / "domains" / draft.domain
     fields = fields_for(block(key, folder), columns, inputs)
     params = params_from(form, fields)
-    return dict(step_for(key, params, columns, inputs, domain_folder=folder))
+    previous = _text(form, "previous") or None
+    return dict(step_for(key, params, columns, inputs, previous=previous, domain_folder=folder))
 
 
 def add_step(pages: Any, draft: Draft, form: FormData) -> int | None:

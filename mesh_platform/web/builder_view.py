@@ -171,20 +171,24 @@ def preview(draft: Draft) -> list[NodePreview]:
     return preview_draft(draft)
 
 
-def available_columns(draft: Draft, before: int) -> tuple[list[str], dict[str, list[str]]]:
-    """What step `before` can read: the columns of the result it transforms, and every input
-    and earlier step with its columns, in order (the last is that result: `step_for` reads
-    it by default)."""
+def available_columns(
+    draft: Draft, before: int, folder: Path
+) -> tuple[str, list[str], dict[str, list[str]]]:
+    """What step `before` can read: the name of the result it transforms (as the planner names
+    it), that result's columns, and every input and earlier step with its columns."""
+    from mesh_platform.builder.palette import previous_name
+
     nodes = preview(draft)
-    readable = {
-        n.step: [c.name for c in n.columns]
-        for n in sorted((n for n in nodes if n.index < 0), key=lambda n: -n.index)
-    }
+    steps = draft.steps()
+    ports = sorted((n for n in nodes if n.index < 0), key=lambda n: -n.index)
+    readable = {n.step: [c.name for c in n.columns] for n in ports}
     for n in sorted(nodes, key=lambda n: n.index):
-        if 0 <= n.index < before and n.index < len(draft.steps()):
+        if 0 <= n.index < min(before, len(steps)):
             readable[n.step] = [c.name for c in n.columns]
-    last = list(readable.values())[-1] if readable else []
-    return list(last), readable
+    if not draft.inputs():
+        return "", [], readable
+    previous = previous_name(steps, min(before, len(steps)), draft.inputs(), folder)
+    return previous, list(readable.get(previous, [])), readable
 
 
 def title(node: NodePreview | None, steps: int) -> str:
