@@ -182,6 +182,9 @@ def available_columns(
     steps = draft.steps()
     ports = sorted((n for n in nodes if n.index < 0), key=lambda n: -n.index)
     readable = {n.step: [c.name for c in n.columns] for n in ports}
+    for port, ref in draft.inputs().items():
+        if not readable.get(port):  # no preview of the inputs yet (a draft with no step)
+            readable[port] = declared_columns(draft.root, draft.domain, ref)
     for n in sorted(nodes, key=lambda n: n.index):
         if 0 <= n.index < min(before, len(steps)):
             readable[n.step] = [c.name for c in n.columns]
@@ -189,6 +192,18 @@ def available_columns(
         return "", [], readable
     previous = previous_name(steps, min(before, len(steps)), draft.inputs(), folder)
     return previous, list(readable.get(previous, [])), readable
+
+
+def declared_columns(root: Path, domain: str, ref: str) -> list[str]:
+    """The columns an input product declares (its contract), [] when it declares none."""
+    from mesh_platform.loader.mesh import MeshSpecs
+
+    product = ref if "." in ref else f"{domain}.{ref}"
+    try:
+        spec = MeshSpecs.load(root).product(product).spec
+    except KeyError:
+        return []
+    return [str(c.name) for c in getattr(spec, "columns", None) or ()]
 
 
 def title(node: NodePreview | None, steps: int) -> str:
