@@ -91,6 +91,11 @@ def test_catalog_pages_link_to_the_builder(site: Site) -> None:
         assert f'href="/build/{domain}/new"' in search
     new = site.client.get("/build/marketing/new")
     assert new.status_code == 200 and 'action="/build/marketing/new"' in new.text
+    product = site.client.get("/products/marketing/customer_segments").text
+    assert 'id="edit-product" href="/build/marketing/customer_segments"' in product
+    assert 'href="/build/marketing/new"' in product
+    python = site.client.get("/products/marketing/nation_reach")  # a Python product
+    assert 'id="edit-product"' not in python.text
 
 
 def test_an_edit_and_a_save_write_only_that_file_as_a_minimal_change(site: Site) -> None:

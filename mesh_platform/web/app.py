@@ -50,6 +50,12 @@ def mesh_domains(root: Path) -> list[str]:
     return [folder.name for folder in discover_domains(root)]
 
 
+def editable(root: Path, name: str) -> bool:
+    """Whether the builder edits `domain.product`: a YAML spec (not a Python product)."""
+    domain, _, product = name.partition(".")
+    return (root / "domains" / domain / "products" / f"{product}.yaml").is_file()
+
+
 class CatalogApp:
     """The request handlers over one `CatalogSource`."""
 
@@ -62,6 +68,7 @@ class CatalogApp:
             domain_colour=domain_colour,
             ui_url=settings.ui_url,
             mesh_domains=lambda: mesh_domains(settings.mesh_root),
+            editable=lambda name: editable(settings.mesh_root, name),
         )
         self.templates.env.filters["fromjson"] = json.loads
 
