@@ -145,10 +145,12 @@ def declare_columns(pages: Any, draft: Draft, form: FormData) -> int | None:
     a published product is read through its declared contract."""
     from mesh_platform.builder.preview import preview_draft
 
-    nodes = [n for n in preview_draft(draft) if n.index >= 0]
-    if not nodes or nodes[-1].error:
+    last = len(draft.steps()) - 1
+    nodes = {n.index: n for n in preview_draft(draft) if n.index >= 0}
+    found = [n for i in (last, last + 1) if (n := nodes.get(i)) is not None and n.columns]
+    if not found:
         raise ValueError("the last step has no preview to take the columns from: fix it first")
-    for col in nodes[-1].columns:
+    for col in found[0].columns:
         draft.set_column(col.name, type=col.type, tags=list(col.tags) or None)
     return None
 
