@@ -79,8 +79,7 @@ def launch_location(ui_url: str, location: str, keys: Sequence[Key]) -> str:
             "repositoryLocationName": location,
             "repositoryName": REPOSITORY,
             "jobName": ASSET_JOB,
-            "assetSelection": [{"path": list(key)} for key in keys],
-            "assetCheckSelection": [],
+            "assetSelection": [{"path": list(key)} for key in keys],  # with their checks
         },
         "runConfigData": {},
         "executionMetadata": {"tags": [{"key": "mesh/launched_by", "value": "builder"}]},
