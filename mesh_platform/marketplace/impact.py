@@ -6,8 +6,9 @@ consumers come from the inputs of every spec; the columns a dependency flows thr
 from column lineage (`ColumnPlan.sources`, `formula`), followed downstream product after
 product. A consumer that reads the column only in a join, a filter or a grouping is listed
 with that use (its rows depend on the column, no output column derives from it). A column
-computed by a Python or standard step has no lineage: when its product reads what changed,
-it is listed as a possible use (`certain: false`) and followed on downstream.
+computed by a Python step may derive from any column the step received, and one computed by
+a standard step run in polars has no lineage: when its product reads what changed, it is
+listed as a possible use (`certain: false`) and followed on downstream.
 """
 
 from __future__ import annotations
@@ -219,6 +220,8 @@ def _uses(
     sql_reads = _sql_reads(mesh, plan, hit)
     uses: list[ColumnUse] = []
     derived: set[str] = set()
+    # After a Python step, lineage says "any column it received" (`from_<step>(...)`): a use.
+    through_code = tuple(f"from_{step.name}(" for step in plan.steps if step.kind == "python")
     for col in plan.columns:
         reads = [
             f"{'.'.join(hit[port][0])}.{name}"
@@ -226,7 +229,8 @@ def _uses(
             if port in hit and name in hit[port][1]
         ]
         if reads:
-            uses.append(ColumnUse(col.name, col.formula, tuple(reads)))
+            certain = not any(marker in col.formula for marker in through_code)
+            uses.append(ColumnUse(col.name, col.formula, tuple(reads), certain=certain))
             derived.update(reads)
         elif whole and not col.sources and not _no_lineage(col):
             uses.append(ColumnUse(col.name, col.formula, ()))
