@@ -6,7 +6,10 @@
   run materializes it, which commits a new version, so a new version is read again;
 - a draft's plan and its nodes' column plans, keyed by the draft's text and the modification
   times of the spec files it was planned against (the domain's, and the inputs' of other
-  domains), so an edited spec on disk is planned again.
+  domains), so an edited spec on disk is planned again;
+- small step results (`results.py`), keyed by the domain, the planned steps up to the step and
+  the inputs' Delta versions, in an LRU within a byte budget: the next node, or the same node
+  after an edit of a later step, starts from them.
 
 The subscription check is not kept: it is asked of the catalog on every preview, as a run asks.
 """
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mesh_platform.builder.results import Results
 from mesh_platform.compile.plan import ColumnPlan, ProductPlan
 from mesh_platform.spec.workspace import Key, domain_folder
 
@@ -46,6 +50,7 @@ class Warm:
         self._datasets: dict[Key, tuple[int, Any]] = {}
         self._plans: OrderedDict[tuple[Any, ...], PlannedDraft] = OrderedDict()
         self._prefixes: dict[tuple[int, int], tuple[ColumnPlan, ...]] = {}
+        self.results = Results()  # small step results by plan prefix and input versions
 
     def engine(self, name: str | None) -> Engine:
         """The engine `name` (the default when None), built once."""
@@ -59,16 +64,20 @@ class Warm:
 
     def dataset(self, key: Key) -> Any:
         """The product's current table as an Arrow dataset, read again at a new version."""
+        return self.versioned(key)[1]
+
+    def versioned(self, key: Key) -> tuple[int, Any]:
+        """The product's current Delta version and its table as an Arrow dataset."""
         table = self.lakehouse._table(key)  # one open of the Delta log gives the version too
         version = table.version()
         with self._lock:
             kept = self._datasets.get(key)
             if kept is not None and kept[0] == version:
-                return kept[1]
+                return kept
         data = table.to_pyarrow_dataset()
         with self._lock:
             self._datasets[key] = (version, data)
-        return data
+        return version, data
 
     def planned(
         self,

@@ -125,12 +125,18 @@ def preview_plan(
         assert isinstance(frame, pl.DataFrame)
         schema = {n: str(t) for n, t in frame.schema.items()}
         return [StepPreview("landing", "source", schema, table.num_rows, frame)]
-    read = dataset or lakehouse.dataset
-    inputs = {port: read(ref) for port, ref in spec.input_refs().items()}
-    # A scoped subscription: checked, and only its columns read (as a run reads them).
-    inputs = scope_inputs(spec, plan, inputs, scopes)
+    inputs = preview_inputs(spec, plan, dataset or lakehouse.dataset, scopes)
     found = engine or get_engine(spec.engine, keys=keys)
     return found.preview(plan, inputs, rows)
+
+
+def preview_inputs(
+    spec: ProductSpec, plan: ProductPlan, read: Callable[[Key], InputData], scopes: Scopes | None
+) -> dict[str, InputData]:
+    """The inputs a preview reads: each input's current table, and for a scoped subscription
+    the scope checked and only its columns read (as a run reads them)."""
+    inputs = {port: read(ref) for port, ref in spec.input_refs().items()}
+    return scope_inputs(spec, plan, inputs, scopes)
 
 
 def costed_preview(

@@ -160,6 +160,32 @@ class DuckDBEngine:
             con.close()
         return previews
 
+    def preview_step(
+        self,
+        plan: ProductPlan,
+        inputs: Mapping[str, InputData],
+        rows: int = 5,
+        *,
+        given: Mapping[str, InputData] | None = None,
+        keep: int = 0,
+        count: bool = False,
+    ) -> tuple[StepPreview, pa.Table | None]:
+        """The plan's last step only (the builder's node): its schema and first `rows` rows,
+        read with a LIMIT, so DuckDB stops early where the step allows it (no count, no other
+        step's sample). Steps named in `given` are those tables, not computed again. The
+        result is returned whole when it has at most `keep` rows; the preview's `rows` is its
+        count when known (whole, or `count`), else -1."""
+        con = self._connect({**inputs, **(given or {})})
+        try:
+            self._run_steps(con, plan, inputs, None, 0, skip=frozenset(given or ()))
+            step = plan.steps[-1]
+            try:
+                return _limited(con, step, rows, keep, count)
+            except duckdb.Error as exc:
+                raise _failure(step, exc) from exc
+        finally:
+            con.close()
+
     def query(self, sql: str, tables: Mapping[str, InputData]) -> pa.Table:
         """One Spark SQL query over `tables`, transpiled to DuckDB."""
         con = self._connect(tables)
@@ -175,11 +201,13 @@ class DuckDBEngine:
         inputs: Mapping[str, InputData],
         on_step: Callable[[StepPreview], None] | None,
         preview_rows: int,
+        skip: frozenset[str] = frozenset(),
     ) -> str:
         previous: str | None = None
         for step in plan.steps:
             try:
-                self._run_step(con, step, previous, inputs)
+                if step.name not in skip:  # a step given as a table (`preview_step`)
+                    self._run_step(con, step, previous, inputs)
                 if on_step is not None:  # a preview computes the step's view here
                     on_step(_preview(con, step, preview_rows))
             except (StepFailed, EngineFailure):
@@ -230,3 +258,19 @@ def _preview(con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int) -> St
     if rows:
         sample = con.sql(f"SELECT * FROM {step.name} LIMIT {int(rows)}").pl()
     return StepPreview(step.name, step.kind, schema, int(count), sample)
+
+
+def _limited(
+    con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int, keep: int, count: bool
+) -> tuple[StepPreview, pa.Table | None]:
+    """`step`'s first rows (its whole result when it has at most `keep` rows) and count."""
+    table = con.sql(f"SELECT * FROM {step.name} LIMIT {int(max(rows, keep + 1 if keep else 0))}")
+    found = table.to_arrow_table()
+    whole = found if keep and found.num_rows <= keep else None
+    size = whole.num_rows if whole is not None else -1
+    if count and whole is None:
+        ((size,),) = con.sql(f"SELECT count(*) FROM {step.name}").fetchall()
+    frame = pl.from_arrow(found.slice(0, rows)) if rows else pl.DataFrame()
+    assert isinstance(frame, pl.DataFrame)
+    schema = {n: str(t) for n, t in zip(table.columns, table.types, strict=True)}
+    return StepPreview(step.name, step.kind, schema, int(size), frame), whole
