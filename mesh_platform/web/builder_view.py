@@ -146,7 +146,9 @@ def contract_columns(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def owners_text(spec: dict[str, Any]) -> str:
-    owners = spec.get("owners") or ()
+    owners = spec.get("owners")
+    if not owners:
+        return ""
     return ", ".join(str(o) for o in owners) if isinstance(owners, list) else str(owners)
 
 
