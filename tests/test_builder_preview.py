@@ -8,11 +8,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mesh_platform.builder.planning import draft_errors
-from mesh_platform.builder.preview import NodePreview, input_state, preview_draft, request_access
+from mesh_platform.builder.preview import (
+    NodePreview,
+    count_node,
+    input_state,
+    preview_draft,
+    preview_node,
+    request_access,
+)
+from mesh_platform.builder.warm import warm
 from tests.cli_mesh import CliMesh, cli_mesh
 
 PEOPLE = """\
@@ -26,7 +35,7 @@ columns:
   - {name: city, type: string}
   - {name: amount, type: double}
 """
-ROWS = {
+ROWS: dict[str, list[Any]] = {
     "id": [1, 2, 3, 4],
     "name": ["Alice Martin", "Bob", "Chloé Durand", "Dan"],
     "city": ["Paris", "Rome", "Paris", "Oslo"],
@@ -163,3 +172,92 @@ def test_a_spec_error_shows_on_its_step_and_the_steps_before_keep_their_rows(
     errors = draft_errors(mesh.root, "ads", "by_city", wrong)
     assert errors and "nope" in errors[0].problem
     assert draft_errors(mesh.root, "ads", "by_city", DRAFT) == []
+
+
+def _draft(mesh: CliMesh, text: str = DRAFT, domain: str = "ads") -> Draft:
+    return Draft(mesh.root, domain, "by_city", text)
+
+
+def _expected_big(rows: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+    """Step `big` computed independently: amount > 5, doubled (names masked for ads)."""
+    return sorted(
+        (i, _masked(n), c, a * 2)
+        for i, n, c, a in zip(rows["id"], rows["name"], rows["city"], rows["amount"], strict=True)
+        if a > 5
+    )
+
+
+def _big(node: NodePreview) -> list[tuple[Any, ...]]:
+    return sorted((r["id"], r["name"], r["city"], r["doubled"]) for r in node.rows)
+
+
+def test_preview_node_is_the_draft_nodes_one_at_a_time(mesh: CliMesh) -> None:
+    draft = _draft(mesh)
+    every = preview_draft(draft)
+    warm().results.clear()
+    for node in every:  # each node alone, with nothing kept, equals the whole preview's
+        assert preview_node(draft, node.index, count=True) == node
+    warm().results.clear()
+    big = preview_node(draft, 0)
+    assert _big(big) == _expected_big(ROWS)
+    people = preview_node(draft, -1)  # not counted unless asked
+    assert people.row_count is None and len(people.rows) == 4
+    assert count_node(draft, -1) == 4 and count_node(draft, 0) == 3
+    assert count_node(draft, 2) == len({ROWS["city"][i] for i in (0, 1, 2)})
+    assert len(preview_node(draft, 0, rows=2).rows) == 2
+
+
+def test_kept_step_results_are_recomputed_for_a_new_delta_version(
+    mesh: CliMesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesh_platform.engine.duckdb.engine import DuckDBEngine
+
+    draft = _draft(mesh)
+    assert _big(preview_node(draft, 0)) == _expected_big(ROWS)
+    assert len(warm().results) > 0
+    with monkeypatch.context() as patch:  # kept: the engine is not asked again
+        patch.setattr(DuckDBEngine, "preview_step", _no_engine)
+        assert _big(preview_node(draft, 0)) == _expected_big(ROWS)
+    given: list[set[str]] = []
+    original = DuckDBEngine.preview_step
+
+    def spy(self: DuckDBEngine, *args: Any, **kwargs: Any) -> Any:
+        given.append(set(kwargs["given"]))
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:  # the next node starts from the kept step
+        patch.setattr(DuckDBEngine, "preview_step", spy)
+        assert preview_node(draft, 1).rows and given == [{"big"}]
+    changed = {**ROWS, "amount": [1.0, 50.0, 60.0, 70.0]}
+    mesh.land("people", changed)
+    done = mesh.run("materialize", "platform.people")
+    assert done.exit_code == 0, done.output
+    assert _big(preview_node(draft, 0)) == _expected_big(changed)  # a stale result would fail
+    assert [r["amount"] for r in preview_node(draft, -1).rows] == changed["amount"]
+    grouped = {r["city"]: r["total"] for r in preview_node(draft, 1).rows}
+    assert grouped == {"Rome": 100.0, "Paris": 120.0, "Oslo": 140.0}
+
+
+def _no_engine(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the kept result should have been used")
+
+
+def test_masking_and_the_subscription_rule_apply_on_every_call(mesh: CliMesh) -> None:
+    from mesh_platform.access.subscriptions import revoke, subscriptions
+    from mesh_platform.catalog import Catalog
+    from mesh_platform.config import environment
+
+    draft = _draft(mesh)
+    assert preview_node(draft, 0).error is None and preview_node(draft, -1).error is None
+    # The same steps in the producer's own domain: its values, not the ads domain's kept ones.
+    own = DRAFT.replace("inputs: {people: platform.people}", "inputs: {people: people}")
+    names = {r["name"] for r in preview_node(_draft(mesh, own, "platform"), 0).rows}
+    assert names == {ROWS["name"][i] for i in (0, 1, 2)}
+    assert {r["name"] for r in preview_node(draft, 0).rows} <= {_masked(n) for n in ROWS["name"]}
+    catalog = Catalog.open(environment.catalog_url())
+    (found,) = subscriptions(catalog, consumer="ads", state="approved")
+    revoke(catalog, found.id, actor="test", reason="no longer")
+    for index in (-1, 0, 1, 2):  # kept results or not: refused on every node, every call
+        node = preview_node(draft, index)
+        assert node.rows == [] and node.error is not None
+        assert "ads may not read platform.people" in node.error
