@@ -50,13 +50,13 @@ __all__ = [
 
 
 def preview_draft(
-    draft: DraftLike, rows: int = 20, *, cache: Warm | None = None
+    draft: DraftLike, rows: int = 20, *, cache: Warm | None = None, count: bool = True
 ) -> list[NodePreview]:
     """Every node of the draft (inputs, steps, the product as written) with its sample and
-    row count: `preview_node` of each."""
+    row count (`count=False`: only where known without counting): `preview_node` of each."""
     found = cache or warm()
     return [
-        preview_node(draft, index, rows, cache=found, count=True)
+        preview_node(draft, index, rows, cache=found, count=count)
         for index in node_indexes(draft, cache=found)
     ]
 
@@ -72,7 +72,8 @@ def node_indexes(draft: DraftLike, *, cache: Warm | None = None) -> list[int]:
         return [-i for i in range(1, len(layout.inputs) + 1)] + list(range(len(layout.steps) + 1))
     spec = planned.source.spec
     steps = 1 if spec.source is not None else len(planned.plan.steps)
-    return [-i for i in range(1, len(spec.input_refs()) + 1)] + list(range(steps + 1))
+    written = [steps] if steps else []  # no step yet: no product to show
+    return [-i for i in range(1, len(spec.input_refs()) + 1)] + list(range(steps)) + written
 
 
 def preview_node(
