@@ -303,10 +303,8 @@ def test_build_a_cross_domain_product_by_clicks_and_typing(served: Served, page:
     kinds = [next(iter(k for k in s if k != "name")) for s in spec["steps"]]
     assert kinds == ["sql", "sql", "sql", "use", "use", "sql"], spec["steps"]
     assert spec["steps"][3] == {"use": "pseudonymize", "with": {"columns": ["c_name", "n_comment"]}}
-    assert spec["steps"][4] == {
-        "use": "sales_segmentation",
-        "with": {"nation": "nation", "revenue": "revenue"},
-    }
+    # The rule's parameters are its defaults (nation, revenue): written as `use:` alone.
+    assert spec["steps"][4] == {"use": "sales_segmentation"}
     assert [c["name"] for c in spec["columns"]] == [
         "sales_region",
         "value_segment",
