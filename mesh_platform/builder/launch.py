@@ -5,6 +5,10 @@ materialize` builds it (`dagster/orchestration.py` `missing_upstream`).
 A run holds the products of one code location: the missing inputs of the product's own domain
 are selected in its run (Dagster orders them); those of other domains are launched first as
 runs of their own locations, each waited for, since a run cannot wait for another location's.
+
+Each location a run is launched in is reloaded first (`reloadRepositoryLocation`, then waited
+for until LOADED): `mesh up` loaded the specs when it started, and a product saved since is
+unknown to its location (or known as it was) until the location reads its files again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ ASSET_JOB = "__ASSET_JOB"  # Dagster's implicit job of every asset of a reposito
 REPOSITORY = "__repository__"  # the repository of a code location's Definitions
 DONE = ("SUCCESS", "FAILURE", "CANCELED")
 UPSTREAM_TIMEOUT = 3600.0
+RELOAD_TIMEOUT = 300.0
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -35,6 +40,29 @@ mutation Launch($params: ExecutionParams!) {
     ... on InvalidSubsetError { message }
     ... on PipelineNotFoundError { message }
     ... on UnauthorizedError { message }
+  }
+}
+"""
+RELOAD = """
+mutation Reload($location: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $location) {
+    __typename
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+LOCATION = """
+query Location($location: String!) {
+  workspaceLocationEntryOrError(name: $location) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      loadStatus
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on PythonError { message }
   }
 }
 """
@@ -72,8 +100,35 @@ def _graphql(ui_url: str, query: str, variables: dict[str, Any]) -> dict[str, An
     return data
 
 
+def reload_location(ui_url: str, location: str, timeout: float = RELOAD_TIMEOUT) -> None:
+    """Have the webserver load code location `location` from its files again; return once it
+    is LOADED (its definitions then hold the specs as saved now)."""
+    found = _graphql(ui_url, RELOAD, {"location": location})["reloadRepositoryLocation"]
+    if found["__typename"] != "WorkspaceLocationEntry":
+        raise LaunchFailed(
+            f"Dagster did not reload code location {location} ({found['__typename']}: "
+            f"{found.get('message', '')}); reload it in the Dagster UI (Deployment) and retry"
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = _graphql(ui_url, LOCATION, {"location": location})
+        entry = entry["workspaceLocationEntryOrError"] or {}
+        loaded = entry.get("locationOrLoadError") or {}
+        if entry.get("loadStatus") == "LOADED" and loaded.get("__typename"):
+            if loaded["__typename"] != "RepositoryLocation":
+                raise LaunchFailed(
+                    f"code location {location} failed to load: {loaded.get('message', '')}; "
+                    "fix the error `mesh validate` reports and materialize again"
+                )
+            return
+        if time.monotonic() > deadline:
+            raise LaunchFailed(f"code location {location} did not load within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 def launch_location(ui_url: str, location: str, keys: Sequence[Key]) -> str:
-    """A run of `keys` (assets of code location `location`); its run id."""
+    """A run of `keys` (assets of code location `location`, reloaded first); its run id."""
+    reload_location(ui_url, location)
     params = {
         "selector": {
             "repositoryLocationName": location,
