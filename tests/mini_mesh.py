@@ -95,6 +95,32 @@ def write_approvals(root: Path, name_landing: bool = True) -> Path:
     return path
 
 
+def grant_clearances(root: Path, grants: dict[str, list[str]]) -> Path:
+    """`root/governance/clearances.yaml` granting each domain its clearances, as the platform
+    team grants them (a `clearances:` line in a domain's own domain.yaml grants nothing);
+    added to the grants already there."""
+    path = root / "governance" / "clearances.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.is_file() else "grants:\n"
+    for domain, clearances in grants.items():
+        for clearance in clearances:
+            text += (
+                f"  - {{domain: {domain}, clearance: {clearance}, granted_by: platform@example.com,"
+                " granted_at: 2026-01-01, reason: test mesh}\n"
+            )
+    path.write_text(text)
+    return path
+
+
+def write_people(root: Path, teams: dict[str, list[str]]) -> Path:
+    """`root/governance/people.yaml`: each team's people (emails); decisions are checked."""
+    path = root / "governance" / "people.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"  {team}: [{', '.join(people)}]" for team, people in teams.items()]
+    path.write_text("teams:\n" + "\n".join(lines) + "\n")
+    return path
+
+
 def domain_assets(root: Path, domain: str) -> list[dg.AssetsDefinition]:
     """The assets the platform builds for `domain` of the mesh under `root`."""
     defs = location_definitions(root, domain)

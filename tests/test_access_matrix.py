@@ -28,7 +28,7 @@ from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.security.keys import Keyring
 from tests.fixtures_mesh import MaterializedMesh
-from tests.mini_mesh import domain_assets, write_approvals
+from tests.mini_mesh import domain_assets, grant_clearances, write_approvals
 
 CLEARED, PLAIN = "mx_cleared", "mx_plain"  # the test domains: with and without `pii`
 SAMPLE_ROWS = 5  # rows of each product given to the product-test cases
@@ -118,6 +118,8 @@ def _write_probe_mesh(root: Path, demo: Mesh, targets: list[Target]) -> dict[str
             f"name: {name}\nteam: {name}\nclearances: {clearances}\n"
         )
         consumers[name] = name == CLEARED
+    # The demo's grants (governance/clearances.yaml) and the cleared test domain's.
+    grant_clearances(root, {name: ["pii"] for name, clear in consumers.items() if clear})
     for consumer in consumers:
         for t in targets:
             (root / "domains" / consumer / "products" / f"{t.probe}.yaml").write_text(

@@ -35,7 +35,7 @@ from mesh_platform.loader import planner_for
 from mesh_platform.spec import workspace
 from tests.cli_mesh import CliMesh, cli_mesh
 from tests.fixtures_mesh import forget_domains
-from tests.mini_mesh import write_approvals
+from tests.mini_mesh import grant_clearances, write_approvals
 
 ATTACKER, LAUNDERER = "mx_plain", "mx_cleared"
 CUSTOMERS = """\
@@ -174,6 +174,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (root / "domains" / LAUNDERER / "domain.yaml").write_text(
             f"name: {LAUNDERER}\nteam: {LAUNDERER}-team\nclearances: [pii]\n"
         )
+        grant_clearances(root, {LAUNDERER: ["pii"]})  # granted by the platform team
         segments = ["retail", "retail", "wholesale", "retail"]
         rows: dict[str, list[object]] = {"id": [1, 2, 3, 4], "name": [*NAMES]}
         mesh.land("customers", rows | {"phone": [*PHONES], "segment": [*segments]})

@@ -25,7 +25,7 @@ from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.model import DomainSpec
-from tests.mini_mesh import local_lakehouse, refused, write_mesh
+from tests.mini_mesh import grant_clearances, local_lakehouse, refused, write_mesh
 
 PEOPLE = """\
 name: people
@@ -104,6 +104,7 @@ def _mesh(root: Path) -> tuple[Mesh, Lakehouse]:
         },
     )
     (root / "domains/care/domain.yaml").write_text("name: care\nteam: care\nclearances: [pii]\n")
+    grant_clearances(root, {"care": ["pii"]})
     mesh = load_mesh(root)
     lakehouse = local_lakehouse(root)
     pl.DataFrame(ROWS).write_parquet(root / "landing/people.parquet")
@@ -214,7 +215,7 @@ def test_a_product_the_policy_hides_is_refused_when_the_consumer_loads(tmp_path:
     assert "input 'p' reads hr.payroll, which the access policy does not let the ads" in str(error)
     assert "tag 'sensitivity=restricted'" in str(error)
     assert error.file == tmp_path / "domains/ads/products/see.yaml" and error.line == 3
-    assert "clearances:" in (error.fix or "")
+    assert "mesh request-clearance ads CLEARANCE" in (error.fix or "")
 
 
 def test_a_python_step_given_the_raw_inputs_is_refused_when_inputs_are_masked(

@@ -22,7 +22,7 @@ from mesh_platform.loader.mesh import MeshSpecs, load_mesh
 from mesh_platform.notify import Notifier
 from mesh_platform.ops.approvals import ACTOR, notify_transitions
 from tests import test_routing_support as rs
-from tests.mini_mesh import write_mesh
+from tests.mini_mesh import grant_clearances, write_mesh
 
 PROXIED = "answers_for: {operations: platform, access: platform}\n"
 
@@ -101,6 +101,7 @@ def test_mesh_domains_shows_the_matrix(tmp_path: Path, monkeypatch: pytest.Monke
     write_mesh(tmp_path / "m", {"shop": {}, "books": {}, "platform": {}})
     with (tmp_path / "m/domains/shop/domain.yaml").open("a") as f:
         f.write("answers_for: {operations: platform, budget: platform}\nclearances: [pii]\n")
+    grant_clearances(tmp_path / "m", {"shop": ["pii"]})
     monkeypatch.setattr("mesh_platform.spec.workspace.repo_root", lambda: tmp_path / "m")
     result = CliRunner().invoke(main, ["domains"])
     assert result.exit_code == 0, result.output

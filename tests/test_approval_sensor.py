@@ -130,11 +130,12 @@ def test_a_new_cross_domain_input_is_a_request_validate_reports(mesh: CliMesh) -
 
 
 def test_the_policy_denies_what_it_hides_and_escalates_the_rest(tmp_path: Path) -> None:
-    from tests.mini_mesh import write_mesh
+    from tests.mini_mesh import grant_clearances, write_mesh
 
     write_mesh(tmp_path, {"shop": {"vault": RESTRICTED}, "books": {}, "audit": {}})
     with (tmp_path / "domains/audit/domain.yaml").open("a") as f:
         f.write("clearances: [restricted]\n")
+    grant_clearances(tmp_path, {"audit": ["restricted"]})
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     for consumer in ("books", "audit"):
         request_subscription(catalog, consumer, "shop.vault", actor=consumer, purpose="x")

@@ -29,7 +29,7 @@ from mesh_platform.catalog import Catalog
 from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.web import CatalogServer, WebSettings
 from tests.cli_mesh import CliMesh, cli_mesh
-from tests.mini_mesh import refused, write_mesh
+from tests.mini_mesh import grant_clearances, refused, write_mesh
 from tests.test_access_policy import PEOPLE
 
 NAMES: list[object] = ["Alice Liddell", "Bartholomew Quince", "Cordelia Marsh"]
@@ -145,6 +145,7 @@ def test_a_references_rule_against_a_masked_column_is_refused_at_validate_not_a_
         {"platform": {"people": PEOPLE}, "hr": {"guesses": GUESSES}},
         domain_extra="clearances: [pii]\n",
     )
+    grant_clearances(cleared, {"platform": ["pii"], "hr": ["pii"]})
     assert ("hr", "guesses") in load_mesh(cleared).plans
 
 

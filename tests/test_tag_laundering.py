@@ -24,7 +24,7 @@ from mesh_platform.loader.mesh import load_mesh
 from mesh_platform.run.materialize import materialize_product
 from mesh_platform.sandbox import client
 from mesh_platform.security.keys import Keyring
-from tests.mini_mesh import validate_errors, write_approvals, write_mesh
+from tests.mini_mesh import grant_clearances, validate_errors, write_approvals, write_mesh
 from tests.policy_grants import decryption_granted
 
 PEOPLE = """\
@@ -128,6 +128,7 @@ def _relay(root: Path, steps: str, label_tags: str = "", tags: str = "", quality
     write_mesh(root, {"platform": {"people": PEOPLE}, "care": {"relay": relay}, "ads": {}})
     (root / "domains/ads/products/take.yaml").write_text(TAKE)
     (root / "domains/care/domain.yaml").write_text("name: care\nteam: care\nclearances: [pii]\n")
+    grant_clearances(root, {"care": ["pii"]})
     write_approvals(root)
     return root
 

@@ -43,6 +43,6 @@ def refuse_masked_references(
             index,
             "ref_column" if rule.ref_column else "product",
             fix="reference a column the domain sees in clear (a key such as an id), or ask the "
-            f"platform team for the clearance (`clearances:` in domains/{spec.domain}/"
-            "domain.yaml; docs/access.md)",
+            f"platform team for the clearance (`mesh request-clearance {spec.domain} CLEARANCE "
+            "--reason ...`; granted in governance/clearances.yaml; docs/access.md)",
         )

@@ -10,7 +10,10 @@ import click
 
 from mesh_platform.cli.app import emit, main, mesh_root, prepare_environment
 
-BY_HELP = "Who does it, for the audit log (default: your user name)."
+BY_HELP = (
+    "Deprecated: recorded under your identity (git's user.email, MESH_USER_EMAIL) when the "
+    "mesh has governance/people.yaml, and then it must be that identity."
+)
 
 
 def _target(value: str) -> int | datetime:
@@ -26,6 +29,26 @@ def _target(value: str) -> int | datetime:
             param_hint="--to",
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _operator(mesh: Any, product: str, what: str, by: str | None) -> str:
+    """Who rolls back or releases `product`, checked against governance/people.yaml (its
+    domain's team, or the team answering for its operations): their identity. A development
+    mesh without the file takes `--by` or the user name, unchecked."""
+    from mesh_platform.access.identity import check_operation
+    from mesh_platform.cli.identity import decider
+
+    person = decider(by or (None if _has_people() else getpass.getuser()))
+    if person.people is not None:
+        domains = {name: source.spec for name, source in mesh.domains.items()}
+        check_operation(person, product, what, domains)
+    return person.email
+
+
+def _has_people() -> bool:
+    from mesh_platform.spec.governance import PEOPLE_FILE
+
+    return (mesh_root() / PEOPLE_FILE).is_file()
 
 
 def _context() -> tuple[Any, Any, Any]:
@@ -81,7 +104,7 @@ def rollback(product: str, target: str, reason: str, by: str | None, as_json: bo
         product,
         _target(target),
         reason=reason,
-        by=by or getpass.getuser(),
+        by=_operator(mesh, product, "roll back", by),
     )
     told = ", ".join(done.notified) or "no other domain reads it"
     emit(
@@ -105,7 +128,8 @@ def release(product: str, reason: str, by: str | None, as_json: bool) -> None:
     from mesh_platform.ops.rollback import release as release_product
 
     mesh, _, notifier = _context()
-    hold = release_product(mesh, notifier, product, reason=reason, by=by or getpass.getuser())
+    person = _operator(mesh, product, "release", by)
+    hold = release_product(mesh, notifier, product, reason=reason, by=person)
     emit(
         as_json,
         {"product": hold.product, "released_by": hold.released_by, "reason": reason},

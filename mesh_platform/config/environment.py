@@ -347,3 +347,35 @@ def python_sandbox() -> bool:
             "on), or set MESH_SANDBOX=off on a development machine without Landlock"
         )
     return value == "on"
+
+
+IDENTITY_HEADER = "X-Forwarded-Email"  # what an authenticating proxy (oauth2-proxy) sets
+
+
+def acting_email() -> str | None:
+    """Who runs this command, for decisions (docs/access.md): `MESH_USER_EMAIL` (a service
+    account, a CI job), else `git config user.email` in the current folder; None when neither
+    says."""
+    explicit = (os.environ.get("MESH_USER_EMAIL") or "").strip()
+    if explicit:
+        return explicit.lower()
+    import subprocess
+
+    try:
+        found = subprocess.run(
+            ["git", "config", "user.email"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.lower() or None
+
+
+def trusted_identity_header() -> str | None:
+    """The request header naming the person on the web catalog, set by an authenticating proxy
+    in front of it: `MESH_IDENTITY_HEADER`, else `X-Forwarded-Email` in the prod profile; None
+    (the catalog acts as `acting_email()`, the person who started it) otherwise. Honour it only
+    behind a proxy that strips the header from what clients send."""
+    explicit = (os.environ.get("MESH_IDENTITY_HEADER") or "").strip()
+    if explicit:
+        return explicit
+    return IDENTITY_HEADER if current_profile() == "prod" else None

@@ -230,8 +230,9 @@ class DomainPlanner:
                 f"does not let the {self.name} domain read ({access.because})",
                 "inputs",
                 port,
-                fix="ask the platform team for the clearance (`clearances:` in "
-                f"domains/{self.name}/domain.yaml; see docs/access.md)",
+                fix="ask the platform team for the clearance named above: `mesh "
+                f"request-clearance {self.name} CLEARANCE --reason ...` (granted in "
+                "governance/clearances.yaml, not in domain.yaml; see docs/access.md)",
             )
         schema = {c.name: c.type for c in contract.columns}
         return input_mask(port, schema, access)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from mesh_platform.errors import SpecError, SpecErrors
 from mesh_platform.sandbox import domain_code
+from mesh_platform.spec.governance import granted_clearances, mesh_root_of
 from mesh_platform.spec.model import DomainSpec, ProductSpec
 from mesh_platform.spec.sequences import expand
 from mesh_platform.spec.validation import validation_errors, written_loc
@@ -90,7 +91,9 @@ def load_domain_spec(folder: Path) -> DomainSpec:
             line=document.line_of(["name"]),
             fix=f"write `name: {folder.name}`",
         )
-    return spec
+    # A domain's clearances are the platform team's grants, never its own file's.
+    granted = granted_clearances(mesh_root_of(folder), spec.name)
+    return spec.with_granted_clearances(granted, spec.clearances)
 
 
 def load_product_yaml(path: Path, domain: DomainSpec, text: str | None = None) -> ProductSource:

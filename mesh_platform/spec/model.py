@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     ValidationInfo,
     field_validator,
@@ -283,8 +284,13 @@ class DomainSpec(Frozen):
     clearances: tuple[Name, ...] = Field(
         default=(),
         description="Attributes of the domain as a consumer, read by the access policy (e.g. "
-        "`pii`: it may see PII columns of other domains' products in clear).",
+        "`pii`: it may see PII columns of other domains' products in clear). Loaded from the "
+        "platform team's grants (governance/clearances.yaml); a `clearances:` line in "
+        "domain.yaml grants nothing (`declared_clearances`).",
     )
+    # What the domain's own file said under `clearances:` (it grants nothing; told by
+    # `mesh validate`): set by the loader, never read from the file as a field.
+    _declared_clearances: tuple[str, ...] = PrivateAttr(default=())
     answers_for: AnswersFor = Field(
         default_factory=AnswersFor,
         description="Who answers for the domain's operations, access decisions and budget.",
@@ -294,6 +300,19 @@ class DomainSpec(Frozen):
     @classmethod
     def _on_call(cls, v: str | None, info: ValidationInfo) -> str | None:
         return v if v is None else check_on_call(v, info.data.get("name"))
+
+    @property
+    def declared_clearances(self) -> tuple[str, ...]:
+        """The `clearances:` of the domain's own file, which grant nothing."""
+        return self._declared_clearances
+
+    def with_granted_clearances(
+        self, granted: tuple[str, ...], declared: tuple[str, ...]
+    ) -> DomainSpec:
+        """This spec with the platform's `granted` clearances; `declared`: its own file's."""
+        spec = self.model_copy(update={"clearances": granted})
+        spec._declared_clearances = declared
+        return spec
 
     @property
     def default_owner(self) -> str:
@@ -310,10 +329,19 @@ class DomainSpec(Frozen):
 def domain_notices(spec: DomainSpec, path: Path, line: int | None = 1) -> list[SpecError]:
     """What is accepted in a domain file but should be told (`path`, at `line`): a domain
     that names nobody to notify, whose failures alert no one (owners are Dagster's owners, not
-    recipients). Reported, not refused: the domain's products run as they should."""
+    recipients). Reported, not refused: the domain's products run as they should. Also a
+    `clearances:` line in the domain's own file, which grants nothing."""
+    from mesh_platform.spec.governance import self_declared_notice
+
+    declared = (
+        [self_declared_notice(path, spec.declared_clearances, spec.name)]
+        if spec.declared_clearances
+        else []
+    )
     if spec.notified:
-        return []
+        return declared
     return [
+        *declared,
         SpecError(
             f"domain {spec.name!r} names nobody to notify: alerts of its failures reach no one "
             "(owners are not notified; the notifier sends to `on_call` and `channels`)",
@@ -321,7 +349,7 @@ def domain_notices(spec: DomainSpec, path: Path, line: int | None = 1) -> list[S
             line=line,
             fix=f"add `on_call: {spec.name}-oncall@example.com` (the address its failures are "
             "emailed to) or `channels: [webhook:<name>]` to the domain file",
-        )
+        ),
     ]
 
 
