@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mesh_platform.cli.app import emit, main, mesh_root
+from mesh_platform.cli.identity import BY_HELP, requester
 
 if TYPE_CHECKING:
     from mesh_platform.access import Subscription, Transition
@@ -78,7 +79,7 @@ def subscribe(
         _catalog(),
         consumer,
         product,
-        actor=actor or consumer,
+        actor=actor or requester(consumer),
         purpose=purpose,
         columns=wanted,
     )
@@ -128,37 +129,48 @@ def _decision_options(command: Any) -> Any:
     command = click.option("--reason", required=True, help="Why (recorded in the audit log).")(
         command
     )
-    command = click.option(
-        "--by", "actor", required=True, help="Who decides (a person or team, for the audit log)."
-    )(command)
+    command = click.option("--by", "actor", help=BY_HELP)(command)
     return click.argument("ident", metavar="ID", type=int)(command)
 
 
-@main.command()
-@_decision_options
-def approve(ident: int, actor: str, reason: str, as_json: bool) -> None:
-    """Approve pending subscription ID: the consumer's runs may read the product."""
-    from mesh_platform.access import approve as do
+def _decide(decision: str, ident: int, by: str | None, reason: str) -> Transition:
+    """`decision` on subscription `ident` by the person running the command, once they are
+    checked: of the team that decides it, and not its requester (`access/identity.py`)."""
+    from mesh_platform import access
+    from mesh_platform.access.identity import check_subscription_decision
+    from mesh_platform.cli.identity import decider, mesh_domains
 
-    _decided(do(_catalog(), ident, actor=actor, reason=reason), "approved", as_json)
-
-
-@main.command()
-@_decision_options
-def deny(ident: int, actor: str, reason: str, as_json: bool) -> None:
-    """Deny pending subscription ID (the consumer may ask again)."""
-    from mesh_platform.access import deny as do
-
-    _decided(do(_catalog(), ident, actor=actor, reason=reason), "denied", as_json)
+    person = decider(by)
+    catalog = _catalog()
+    if person.people is not None:
+        row = access.subscription(catalog, ident)
+        check_subscription_decision(person, row, decision, mesh_domains())
+    act = getattr(access, decision)
+    return act(catalog, ident, actor=person.email, reason=reason)  # type: ignore[no-any-return]
 
 
 @main.command()
 @_decision_options
-def revoke(ident: int, actor: str, reason: str, as_json: bool) -> None:
-    """Revoke approved subscription ID: the consumer's next run reading the product fails."""
-    from mesh_platform.access import revoke as do
+def approve(ident: int, actor: str | None, reason: str, as_json: bool) -> None:
+    """Approve pending subscription ID: the consumer's runs may read the product. Only a
+    member of the team the request is routed to (governance/people.yaml), not its requester."""
+    _decided(_decide("approve", ident, actor, reason), "approved", as_json)
 
-    _decided(do(_catalog(), ident, actor=actor, reason=reason), "revoked", as_json)
+
+@main.command()
+@_decision_options
+def deny(ident: int, actor: str | None, reason: str, as_json: bool) -> None:
+    """Deny pending subscription ID (the consumer may ask again); as `approve`, by the team
+    the request is routed to."""
+    _decided(_decide("deny", ident, actor, reason), "denied", as_json)
+
+
+@main.command()
+@_decision_options
+def revoke(ident: int, actor: str | None, reason: str, as_json: bool) -> None:
+    """Revoke approved subscription ID: the consumer's next run reading the product fails.
+    By the team that decides it, or the platform team."""
+    _decided(_decide("revoke", ident, actor, reason), "revoked", as_json)
 
 
 @main.command()

@@ -2,9 +2,13 @@
 deny or revoke them. The same operations as `mesh subscribe|approve|deny|revoke`
 (`access/subscriptions.py`): each decision is taken once and recorded in the audit log.
 
-The catalog serves the machine it runs on (loopback) and, like the CLI, records who acts as
-the person says. A form posted from another site is refused: a page elsewhere must not be able
-to make the browser approve a request here.
+Who acts (`acting`): behind an authenticating proxy (the prod profile, or
+`MESH_IDENTITY_HEADER`), the person the proxy's header names (`X-Forwarded-Email`); otherwise
+the catalog serves the machine it runs on (loopback) and takes the form's `by` field, else the
+identity of who started it (git's user.email). With `governance/people.yaml`, decisions are
+checked as on the CLI (`access/identity.py`): the deciding team's members only, never on one's
+own request. A form posted from another site is refused: a page elsewhere must not be able to
+make the browser approve a request here.
 """
 
 from __future__ import annotations
@@ -72,7 +76,32 @@ class SubscriptionPages:
     """The request handlers of access requests, on the catalog of `app`."""
 
     def __init__(self, app: Site) -> None:
+        from mesh_platform.config import environment
+
         self.app = app
+        self.header = environment.trusted_identity_header()
+        self.local = environment.acting_email()
+        templates = getattr(app, "templates", None)
+        if templates is not None:  # every page shows who is acting
+            templates.env.globals["acting_as"] = self.acting
+
+    def acting(self, request: Request, named: str | None = None) -> str | None:
+        """Who acts on `request`: the proxy's header when one is trusted (None without it),
+        else `named` (the form's `by`), else who started the catalog."""
+        if self.header:
+            return (request.headers.get(self.header) or "").strip().lower() or None
+        return named or self.local
+
+    def _decider(self, request: Request, named: str | None) -> Any:
+        """The person deciding, checked against the mesh's people (`access/identity.py`)."""
+        from mesh_platform.access.identity import Decider, load_people
+
+        person = self.acting(request, named)
+        if self.header and named and person and named.lower() != person:
+            raise HTTPException(400, f"by {named}: you are signed in as {person}")
+        if person is None:
+            raise HTTPException(401, "no identity: sign in through the proxy and try again")
+        return Decider(person, load_people(self.app.source.settings.mesh_root))
 
     def routes(self) -> list[Route]:
         """The routes these pages answer."""
@@ -96,12 +125,21 @@ class SubscriptionPages:
                 catalog,
                 form["consumer"],
                 product,
-                actor=form.get("by") or form["consumer"],
+                actor=self._requester(request, form),
                 purpose=form["purpose"],
                 columns=form["columns"],
             )
         )
         return RedirectResponse(f"/subscriptions/{done.subscription.id}", status_code=303)
+
+    def _requester(self, request: Request, form: dict[str, Any]) -> str:
+        """Who asks: the acting person in a mesh with people (or behind the proxy), else the
+        form's `by` or the consumer domain (a development mesh, as on the CLI)."""
+        from mesh_platform.access.identity import load_people
+
+        if self.header or load_people(self.app.source.settings.mesh_root) is not None:
+            return self._decider(request, form.get("by") or None).email  # type: ignore[no-any-return]
+        return str(form.get("by") or form["consumer"])
 
     def listing(self, request: Request) -> Response:
         """Subscriptions, filtered by state, producer or consumer domain."""
@@ -153,11 +191,22 @@ class SubscriptionPages:
         if decision not in DECISIONS:
             raise HTTPException(404, f"no decision {decision!r}: one of {', '.join(DECISIONS)}")
         form = await _form(request)
-        _required(form, "by", "reason")
+        _required(form, "reason")
         ident = request.path_params["ident"]
         act = getattr(access, decision)
         catalog = self.app.source.catalog()
-        done = await self._run(lambda: act(catalog, ident, actor=form["by"], reason=form["reason"]))
+        person = self._decider(request, form.get("by") or None)
+
+        def checked() -> Any:
+            from mesh_platform.access.identity import check_subscription_decision, domain_specs
+
+            if person.people is not None:
+                row = access.subscription(catalog, ident)
+                domains = domain_specs(self.app.source.settings.mesh_root)
+                check_subscription_decision(person, row, decision, domains)
+            return act(catalog, ident, actor=person.email, reason=form["reason"])
+
+        done = await self._run(checked)
         # Decided so already (a second approver, a resent form): the page says nothing changed.
         note = "" if done.changed else "?unchanged=1"
         return RedirectResponse(f"/subscriptions/{ident}{note}", status_code=303)
