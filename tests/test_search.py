@@ -175,7 +175,8 @@ def test_words_stems_prefixes_and_filters(catalog: Catalog) -> None:
     assert ranked(catalog, "revenues") == ["sales.customer_revenue"]  # stemmed
     assert ranked(catalog, "cust") == ["sales.customer_revenue"]  # a prefix
     assert ranked(catalog, "customer revenue") == ["sales.customer_revenue"]
-    assert ranked(catalog, "customer turnover") == []  # every word must match
+    # Any word may match: the product with both words first, then the one with a single one.
+    assert ranked(catalog, "customer turnover") == ["sales.customer_revenue", "finance.forecast"]
     assert ranked(catalog, "c_name") == ["sales.customer_revenue"]  # a column's name
     assert ranked(catalog, "gold") == ["sales.customer_revenue"]  # a tag
     assert ranked(catalog, "customer") == ["sales.customer_revenue"]
@@ -191,7 +192,10 @@ def test_words_stems_prefixes_and_filters(catalog: Catalog) -> None:
     assert len(ranked(catalog, "", limit=1)) == 1
     assert ranked(catalog, "nothing-like-this") == []
     assert ranked(catalog, "'\"*-:()") == ranked(catalog, "")  # no word, no syntax: all
-    assert ranked(catalog, 'customer" OR "margins') == []  # FTS syntax is just words
+    assert ranked(catalog, "the of and which") == ranked(catalog, "")  # stop words only: all
+    # FTS syntax is just words: `OR` is a stop word, `"` and `*` separate words.
+    assert ranked(catalog, 'zzz" OR "margins*') == ranked(catalog, "margins")
+    assert ranked(catalog, 'customer" NEAR("margins') == ["sales.customer_revenue"]
 
 
 def test_search_finds_nothing_in_an_empty_catalog(tmp_path: Path) -> None:

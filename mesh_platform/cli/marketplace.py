@@ -60,17 +60,23 @@ def search(
     no_sync: bool,
     as_json: bool,
 ) -> None:
-    """Find published products by WORDS in their names, descriptions, columns and tags.
+    """Find published products by WORDS (a question) in their names, descriptions, columns
+    and tags: any word may match; stop words are ignored, words stemmed, the platform's
+    synonyms applied (country finds nation).
 
     Ranked by relevance, then consumers, quality and freshness; each result shows the parts
-    of its score. Example: mesh search customer revenue --tag pii
+    of its score, and the words that matched nothing are named.
+    Example: mesh search revenue per customer --tag pii
     """
     from mesh_platform.marketplace import search as find
+    from mesh_platform.marketplace.search import unmatched
     from mesh_platform.marketplace.text import render_hits
 
+    catalog = _catalog(not no_sync)
+    typed = " ".join(words)
     hits = find(
-        _catalog(not no_sync),
-        " ".join(words),
+        catalog,
+        typed,
         domain=domain,
         tag=tag,
         column=column,
@@ -78,7 +84,8 @@ def search(
         viewer=viewer,
         limit=limit,
     )
-    emit(as_json, [h.to_dict() for h in hits], render_hits(hits, " ".join(words)))
+    missing = unmatched(catalog, typed, viewer=viewer) if typed and not as_json else None
+    emit(as_json, [h.to_dict() for h in hits], render_hits(hits, typed, missing))
 
 
 @main.command()

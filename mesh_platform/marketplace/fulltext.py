@@ -1,27 +1,38 @@
 """The full-text index of products: SQLite FTS5, or PostgreSQL's `tsvector` with a GIN index.
 
 Both index the same five fields, weighted alike: the product's name (domain and product
-words), its description, its column names, its columns' descriptions, and its tags. Both stem
-English words (`revenues` finds `revenue`) and match the words typed as prefixes (`cust`
-finds `customer`); every word must match. `_` and `.` separate words, so `customer_revenue`
-is found by `revenue`.
+words), its description, its column names, its columns' descriptions, and its tags, each as
+the tokens of `analysis.tokens` (stems, stop words left out), so both engines hold the same
+tokens (FTS5's `unicode61` tokenizer and PostgreSQL's `simple` configuration only split them).
+
+A question matches a product when ANY of its concepts does (`analysis.concepts`); the
+database's own ranking orders them (FTS5 `bm25`, PostgreSQL `ts_rank`) over one query made of:
+
+- each concept's stems as whole words and as prefixes (`cust` finds `customer`): a whole word
+  counts twice (as a word and as a prefix), a prefix alone once;
+- its synonyms (a phrase synonym as a phrase);
+- each pair of neighbouring concepts as a phrase, in either order (`revenue per customer`
+  finds `customer_revenue`): a boost for words found together as they were typed.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from mesh_platform.marketplace.analysis import Concept, indexed
+
 # bm25 weights of (name, description, columns, column_text, tags): a word in the name says
 # most about what a product is; one in a column's description least.
 FTS5_WEIGHTS = (10.0, 4.0, 3.0, 1.0, 3.0)
-# PostgreSQL has four weight classes: name A, description and tags B, column names C,
-# column descriptions D (ts_rank's defaults: A 1.0, B 0.4, C 0.2, D 0.1).
-_WORD = re.compile(r"\w+", re.UNICODE)
+# PostgreSQL's four weight classes, as ts_rank takes them {D, C, B, A}: name A, description
+# and tags B, column names C, column descriptions D (in the proportions of FTS5_WEIGHTS).
+PG_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"
+PREFIX_MIN = 3  # a shorter word is matched whole only (`l` is not a prefix of everything)
 
 
 @dataclass(frozen=True)
@@ -34,15 +45,6 @@ class Document:
     columns: str
     column_text: str
     tags: str
-
-
-def words(text_: str) -> list[str]:
-    """The words of a search (or an indexed text): letters and digits, `_` splits words."""
-    return [w for w in _WORD.findall(text_.replace("_", " ").lower()) if w]
-
-
-def _spaced(value: str) -> str:
-    return " ".join(words(value))
 
 
 def dialect(session: Session) -> str:
@@ -69,11 +71,11 @@ def index(session: Session, documents: Sequence[Document]) -> None:
     rows = [
         {
             "id": d.product_id,
-            "name": _spaced(d.name),
-            "description": d.description,
-            "columns": _spaced(d.columns),
-            "column_text": d.column_text,
-            "tags": _spaced(d.tags),
+            "name": indexed(d.name),
+            "description": indexed(d.description),
+            "columns": indexed(d.columns),
+            "column_text": indexed(d.column_text),
+            "tags": indexed(d.tags),
         }
         for d in documents
     ]
@@ -81,11 +83,11 @@ def index(session: Session, documents: Sequence[Document]) -> None:
         session.execute(
             text(
                 "INSERT INTO market_search_pg (id, document) VALUES (:id, "
-                "setweight(to_tsvector('english', :name), 'A') || "
-                "setweight(to_tsvector('english', :description), 'B') || "
-                "setweight(to_tsvector('english', :tags), 'B') || "
-                "setweight(to_tsvector('english', :columns), 'C') || "
-                "setweight(to_tsvector('english', :column_text), 'D'))"
+                "setweight(to_tsvector('simple', :name), 'A') || "
+                "setweight(to_tsvector('simple', :description), 'B') || "
+                "setweight(to_tsvector('simple', :tags), 'B') || "
+                "setweight(to_tsvector('simple', :columns), 'C') || "
+                "setweight(to_tsvector('simple', :column_text), 'D'))"
             ),
             rows,
         )
@@ -99,27 +101,80 @@ def index(session: Session, documents: Sequence[Document]) -> None:
         )
 
 
-def hits_query(session: Session, typed: str) -> tuple[str, dict[str, object]]:
-    """A query of `(id, rank)` rows, one per product matching every word of `typed` (a
-    larger rank is a better match), and its parameters; every product, rank 1, when `typed`
-    has no word."""
-    terms = words(typed)
-    if not terms:
+def hits_query(session: Session, found: Sequence[Concept]) -> tuple[str, dict[str, object]]:
+    """A query of `(id, rank)` rows, one per product matching any of the concepts (a larger
+    rank is a better match), and its parameters; every product, rank 1, without concepts."""
+    if not found:
         return "SELECT id, 1.0 AS rank FROM market_products", {}
     if dialect(session) == "postgresql":
-        query = " & ".join(f"{term}:*" for term in terms)
-        return (
-            "SELECT s.id AS id, ts_rank(s.document, q.query) AS rank FROM market_search_pg s, "
-            "to_tsquery('english', :fts) AS q(query) WHERE s.document @@ q.query",
-            {"fts": query},
-        )
-    query = " AND ".join(f'"{term}"*' for term in terms)
+        return _pg_hits(found)
     weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
     return (
         f"SELECT rowid AS id, -bm25(market_search, {weights}) AS rank FROM market_search "
         "WHERE market_search MATCH :fts",
-        {"fts": query},
+        {"fts": " OR ".join(_fts5_items(found))},
     )
+
+
+def _pg_hits(found: Sequence[Concept]) -> tuple[str, dict[str, object]]:
+    """`ts_rank` of the whole query, plus that of each neighbouring pair found as a phrase
+    (`ts_rank` itself scores the words of a phrase wherever they are)."""
+    params: dict[str, object] = {"fts": " | ".join(_tsquery_items(found))}
+    boosts = []
+    for number, pair in enumerate(_pairs(found)):
+        params[f"pair{number}"] = " <-> ".join(pair)
+        phrase = f"to_tsquery('simple', :pair{number})"
+        boosts.append(
+            f" + CASE WHEN s.document @@ {phrase} "
+            f"THEN ts_rank('{PG_WEIGHTS}', s.document, {phrase}) ELSE 0 END"
+        )
+    return (
+        f"SELECT s.id AS id, ts_rank('{PG_WEIGHTS}', s.document, q.query){''.join(boosts)} "
+        "AS rank FROM market_search_pg s, to_tsquery('simple', :fts) AS q(query) "
+        "WHERE s.document @@ q.query",
+        params,
+    )
+
+
+def matching_ids_query(session: Session, concept: Concept) -> tuple[str, dict[str, object]]:
+    """A query of the `id`s of the products one concept matches."""
+    query, params = hits_query(session, [concept])
+    return f"SELECT id FROM ({query}) AS one", params
+
+
+def _phrases(found: Sequence[Concept]) -> list[tuple[str, ...]]:
+    """Every alternative of every concept, then each neighbouring pair, in both orders
+    (`revenue per customer` finds `customer_revenue` as a phrase too)."""
+    phrases = [a for c in found for a in c.alternatives]
+    return list(dict.fromkeys([*phrases, *_pairs(found)]))
+
+
+def _pairs(found: Sequence[Concept]) -> list[tuple[str, ...]]:
+    """Each neighbouring pair of concepts as a phrase, in both orders."""
+    pairs = [
+        pair
+        for left, right in itertools.pairwise(found)
+        for pair in ((*left.stems, *right.stems), (*right.stems, *left.stems))
+    ]
+    return list(dict.fromkeys(pairs))
+
+
+def _fts5_items(found: Sequence[Concept]) -> list[str]:
+    items = []
+    for phrase in _phrases(found):
+        items.append('"' + " ".join(phrase) + '"')
+        if len(phrase) == 1 and len(phrase[0]) >= PREFIX_MIN:
+            items.append(f'"{phrase[0]}"*')
+    return items
+
+
+def _tsquery_items(found: Sequence[Concept]) -> list[str]:
+    items = []
+    for phrase in _phrases(found):
+        items.append("(" + " <-> ".join(phrase) + ")")
+        if len(phrase) == 1 and len(phrase[0]) >= PREFIX_MIN:
+            items.append(f"{phrase[0]}:*")
+    return items
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

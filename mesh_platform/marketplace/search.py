@@ -12,13 +12,16 @@ column's description, however popular, good and fresh that one is):
 - freshness: 1.0 within its SLA (24 hours when it has none), then SLA / age (0.5 at twice the
   SLA); 0 for a product never materialized.
 
-Internal products are found only by a viewer of their own domain.
+Internal products are found only by a viewer of their own domain. `unmatched` tells which
+words of a search matched no product, with the products whose names are near them.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,11 +29,15 @@ from sqlalchemy import text
 
 from mesh_platform.catalog import Catalog
 from mesh_platform.marketplace import fulltext
+from mesh_platform.marketplace.analysis import concepts
+from mesh_platform.marketplace.analysis import words as split_words
 
 WEIGHTS = {"relevance": 0.7, "consumers": 0.1, "quality": 0.1, "freshness": 0.1}
 CONSUMERS_HALF = 2.0  # consumers at which that part is 0.5
 UNKNOWN_QUALITY = 50.0
 DEFAULT_SLA_HOURS = 24.0
+NEAR_CUTOFF = 0.75  # difflib's similarity for a near name (`custmer` is near `customer`)
+VISIBLE = "(p.visibility = 'published' OR p.domain = :viewer)"
 
 
 @dataclass(frozen=True)
@@ -80,14 +87,14 @@ def search(
     limit: int = 20,
     now: float | None = None,
 ) -> list[SearchHit]:
-    """Products matching every word (names, descriptions, column names and descriptions,
-    tags) and the filters, best first; `viewer` is the searching domain (None: published
-    products only)."""
+    """Products matching any word of `words` (names, descriptions, column names and
+    descriptions, tags; stop words ignored, stems, synonyms: `analysis.concepts`) and all the
+    filters, best first; `viewer` is the searching domain (None: published products only)."""
     typed = words if isinstance(words, str) else " ".join(words)
     moment = time.time() if now is None else now
     with catalog.session() as session:
-        hits, params = fulltext.hits_query(session, typed)
-        filters = ["(p.visibility = 'published' OR p.domain = :viewer)"]
+        hits, params = fulltext.hits_query(session, concepts(typed))
+        filters = [VISIBLE]
         params.update(viewer=viewer or "", now=moment, limit=max(int(limit), 0))
         if domain:
             filters.append("p.domain = :domain")
@@ -164,3 +171,57 @@ def _hit(row: Any, now: float) -> SearchHit:
         age_hours=round((now - epoch) / 3600, 2) if epoch is not None else None,
         visibility=row.visibility,
     )
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """The words of a search that matched no product the viewer may see, and the products
+    whose names are near them (a typo, another spelling)."""
+
+    words: tuple[str, ...]
+    near: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"words": list(self.words), "near": list(self.near)}
+
+
+def unmatched(
+    catalog: Catalog, words: str, *, viewer: str | None = None, near: int = 5
+) -> Unmatched:
+    """Which words (or synonym phrases) of `words` match no product `viewer` may see, and up
+    to `near` products with a name near one of them."""
+    missing = []
+    with catalog.session() as session:
+        for concept in concepts(words):
+            ids, params = fulltext.matching_ids_query(session, concept)
+            found = session.execute(
+                text(
+                    f"SELECT 1 FROM ({ids}) AS m JOIN market_products p ON p.id = m.id "
+                    f"WHERE {VISIBLE} LIMIT 1"
+                ),
+                {**params, "viewer": viewer or ""},
+            ).first()
+            if found is None:
+                missing.append(concept.typed)
+        if not missing:
+            return Unmatched((), ())
+        names = session.scalars(
+            text(f"SELECT p.name FROM market_products p WHERE {VISIBLE} ORDER BY p.name"),
+            {"viewer": viewer or ""},
+        ).all()
+    return Unmatched(tuple(missing), _near(missing, list(names), near))
+
+
+def _near(missing: list[str], names: list[str], limit: int) -> tuple[str, ...]:
+    """Products with a name word close to a missing word, closest first."""
+    by_word: dict[str, list[str]] = {}
+    for name in names:
+        for word in set(split_words(name)):
+            by_word.setdefault(word, []).append(name)
+    found: Counter[str] = Counter()
+    for typed in missing:
+        for part in split_words(typed):
+            for close in difflib.get_close_matches(part, list(by_word), n=3, cutoff=NEAR_CUTOFF):
+                found.update(by_word[close])
+    return tuple(name for name, _ in found.most_common(limit))

@@ -5,15 +5,20 @@ from __future__ import annotations
 import textwrap
 
 from mesh_platform.marketplace.page import ProductPage
-from mesh_platform.marketplace.search import SearchHit
+from mesh_platform.marketplace.search import SearchHit, Unmatched
 
 
-def render_hits(hits: list[SearchHit], typed: str) -> str:
-    """Ranked hits, each with its description and why it ranks there."""
+def render_hits(hits: list[SearchHit], typed: str, missing: Unmatched | None = None) -> str:
+    """Ranked hits, each with its description and why it ranks there; then the words that
+    matched nothing (`search.unmatched`), with the products of near names."""
     if not hits:
-        return (
-            f"no product matches {typed!r}" if typed else "no product matches these filters"
-        ) + " (published products, and your own domain's with --as DOMAIN)"
+        return "\n".join(
+            [
+                (f"no product matches {typed!r}" if typed else "no product matches these filters")
+                + " (published products, and your own domain's with --as DOMAIN)",
+                *_unmatched(missing),
+            ]
+        )
     lines = []
     for rank, hit in enumerate(hits, 1):
         internal = "  [internal]" if hit.visibility != "published" else ""
@@ -22,8 +27,19 @@ def render_hits(hits: list[SearchHit], typed: str) -> str:
         for line in textwrap.wrap(" ".join(hit.description.split()), 92)[:2]:
             lines.append(f"    {line}")
         lines.append(f"    why: {hit.why()}")
+    lines.extend(_unmatched(missing))
     lines.append("\n`mesh show PRODUCT` for a product's page; --json for the scores.")
     return "\n".join(lines)
+
+
+def _unmatched(missing: Unmatched | None) -> list[str]:
+    if missing is None or not missing.words:
+        return []
+    words = ", ".join(repr(w) for w in missing.words)
+    lines = [f"matched nothing: {words}"]
+    if missing.near:
+        lines.append(f"near names: {', '.join(missing.near)}")
+    return lines
 
 
 def render_page(page: ProductPage) -> str:

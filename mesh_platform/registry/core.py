@@ -43,6 +43,7 @@ class Registry:
     sources: list[str] = field(default_factory=list)
     budget_files: list[Path] = field(default_factory=list)
     access_policy_files: list[Path] = field(default_factory=list)
+    search_synonym_files: list[Path] = field(default_factory=list)
 
     def add_sequence_folder(self, folder: Path) -> None:
         """Publish the step sequences (`<name>.yaml`) of `folder`."""
@@ -55,6 +56,10 @@ class Registry:
     def add_access_policy_file(self, path: Path) -> None:
         """Publish a versioned access policy (read by `mesh_platform.access.policy`)."""
         self.access_policy_files.append(path)
+
+    def add_search_synonyms_file(self, path: Path) -> None:
+        """Publish versioned search synonyms (read by `mesh_platform.marketplace.analysis`)."""
+        self.search_synonym_files.append(path)
 
 
 @functools.cache

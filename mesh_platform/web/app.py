@@ -85,14 +85,16 @@ class CatalogApp:
 
     def search(self, request: Request) -> Response:
         """The search form and, when asked, the ranked results with the parts of each score."""
-        from mesh_platform.marketplace.search import search
+        from mesh_platform.marketplace.search import search, unmatched
 
         words = request.query_params.get("q", "").strip()
         filters = {name: request.query_params.get(name, "").strip() or None for name in FILTERS}
         hits: list[SearchHit] = []
+        missing = None
         asked = bool(words or any(filters.values()))
         if asked:
             catalog = self.source.catalog()
+            missing = unmatched(catalog, words) if words else None
             hits = search(
                 catalog,
                 words,
@@ -109,6 +111,7 @@ class CatalogApp:
             filters={k: v or "" for k, v in filters.items()},
             hits=hits,
             asked=asked,
+            missing=missing,
         )
 
     def product(self, request: Request) -> Response:
