@@ -32,7 +32,10 @@ steps:
 
 @pytest.fixture
 def mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]:
-    products = {"shop": {"orders": ORDERS}, "books": {"totals": TOTALS}}
+    # Confidential: its producer decides a request (a product without a sensitive tag would be
+    # approved by `mesh subscribe` itself).
+    orders = ORDERS + "tags: {sensitivity: confidential}\n"
+    products = {"shop": {"orders": orders}, "books": {"totals": TOTALS}}
     with cli_mesh(tmp_path, products, monkeypatch) as mesh:
         # Nobody approved books' read of shop.orders.
         (tmp_path / "subscriptions.yaml").write_text("approved: []\nlanding: [shop]\n")

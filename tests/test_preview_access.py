@@ -26,7 +26,10 @@ AMOUNTS = [1234.5, 6789.25]  # what the producer holds: no refused preview may s
 @pytest.fixture
 def mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliMesh]:
     """books reads platform.orders (built), and nobody approved that read."""
-    products = {"platform": {"orders": ORDERS}, "books": {"totals": TOTALS}}
+    # Confidential: a request waits for its producer (without a sensitive tag, `mesh subscribe`
+    # would approve it at once).
+    orders = ORDERS + "tags: {sensitivity: confidential}\n"
+    products = {"platform": {"orders": orders}, "books": {"totals": TOTALS}}
     with cli_mesh(tmp_path, products, monkeypatch) as mesh:
         (tmp_path / "subscriptions.yaml").write_text("approved: []\n")
         mesh.land("orders", {"id": [1, 2], "amount": list(AMOUNTS)})
@@ -61,8 +64,8 @@ def test_preview_without_an_approved_subscription_is_refused_as_a_run_is(mesh: C
     _refused(
         mesh,
         f"books may not read platform.orders: subscription {ident} is requested (waiting for a "
-        f"decision); nothing was read.\n  fix: wait for the decision (`mesh audit --subscription "
-        f"{ident}`), or ask platform to `mesh approve {ident} --by ... --reason ...`",
+        f"decision); nothing was read.\n  who decides: the platform domain (the producer)\n"
+        f"  they run: mesh approve {ident} --by THEIR-NAME",
     )
     assert mesh.run("deny", str(ident), "--by", "lead", "--reason", "no").exit_code == 0
     _refused(mesh, f"books may not read platform.orders: subscription {ident} is denied;")

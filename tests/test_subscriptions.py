@@ -154,6 +154,8 @@ def _history(mesh: CliMesh, ident: int) -> list[tuple[str, str]]:
 
 
 SENSOR = "sensor:mesh_subscription_approvals"
+# `mesh subscribe` routes (or decides) a request at once, audited as the policy's decision.
+POLICY = "policy:standards/access_policy.yaml"
 
 
 def test_the_whole_lifecycle_with_notifications_and_audit(shop: CliMesh, mailbox: Mailbox) -> None:
@@ -217,18 +219,18 @@ def test_the_whole_lifecycle_with_notifications_and_audit(shop: CliMesh, mailbox
     ]
     assert _history(shop, led) == [
         ("requested", "books"),
-        ("routed", SENSOR),
+        ("routed", POLICY),
         ("denied", "shop-lead"),
         ("requested", "books"),
-        ("routed", SENSOR),
+        ("routed", POLICY),
         ("approved", "shop-lead"),
         ("revoked", "shop-lead"),
     ]
 
-    # What the policy forbids (an unpublished product) is denied by the sensor itself.
+    # What the policy forbids (an unpublished product) is denied by `mesh subscribe` itself.
     drafts = _ok(shop, "subscribe", "shop.drafts", "--as", "books", "--purpose", "x")["id"]
     _tick(shop, mailbox, cursor)
-    assert _history(shop, drafts) == [("requested", "books"), ("denied", SENSOR)]
+    assert _history(shop, drafts) == [("requested", "books"), ("denied", POLICY)]
     assert mailbox.take() == [
         (
             "books-oncall@example.com",

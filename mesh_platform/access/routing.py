@@ -8,13 +8,16 @@ For each request nobody has routed yet:
 - otherwise the producer decides (or the platform team, when it answers for the producer's
   access: `answers_for.access: platform`).
 
-The approval sensor (`ops/approvals.py`) applies these rules on every tick and notifies the
-decisions.
+The command that files a request (`mesh validate`, `mesh subscribe`, the web form, the
+builder) applies them at once (`decide_now`, audited as decided by `POLICY_ACTOR`): a request
+the policy approves is approved before the command returns, and one a person decides is routed
+to them. The approval sensor (`ops/approvals.py`) applies them on every tick to what is left
+(requests filed while a product's spec did not load) and notifies the decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -22,7 +25,15 @@ from mesh_platform.access.answers import answering
 from mesh_platform.access.declared import MeshProducts
 from mesh_platform.access.policy import AccessPolicy, access_policy, product_tags
 from mesh_platform.access.states import REQUESTED
-from mesh_platform.access.subscriptions import approve, deny, route_request, subscriptions
+from mesh_platform.access.subscriptions import (
+    Transition,
+    approve,
+    deny,
+    request_subscription,
+    route_request,
+    subscription,
+    subscriptions,
+)
 from mesh_platform.security.pii import CONTAINS_PII, PII
 from mesh_platform.spec.loading import DomainSource
 from mesh_platform.spec.model import ProductSpec
@@ -32,6 +43,8 @@ if TYPE_CHECKING:
     from mesh_platform.catalog.db import Catalog
 
 Route = Literal["auto", "policy", "producer", "platform"]
+# Who a decision made by the rules at request time is audited as.
+POLICY_ACTOR = "policy:standards/access_policy.yaml"
 # Without an access policy naming them, the tags the platform team decides centrally.
 CENTRAL_TAGS = frozenset({PII, CONTAINS_PII, "secret", "sensitivity=restricted"})
 # Sensitive tags the policy does not name, whose subscriptions the producer decides.
@@ -106,6 +119,64 @@ def route_of(request: Subscription, mesh: MeshSpecsView, rules: AccessRules) -> 
     return "producer", f"tagged {', '.join(sensitive)}: the producer decides"
 
 
+def route_one(
+    catalog: Catalog, request: Subscription, mesh: MeshSpecsView, rules: AccessRules, *, actor: str
+) -> Route | None:
+    """Route (or decide) pending request `request` once, as `actor`; its route when this call
+    recorded it (None: decided or routed already)."""
+    route, reason = route_of(request, mesh, rules)
+    if route == "auto":
+        changed = approve(catalog, request.id, actor=actor, reason=reason, route=route).changed
+    elif route == "policy":
+        changed = deny(catalog, request.id, actor=actor, reason=reason, route=route).changed
+    else:
+        changed = route_request(
+            catalog, request.id, request.round, route, actor=actor, reason=reason
+        ).changed
+    return route if changed else None
+
+
+def decide_now(
+    catalog: Catalog,
+    requests: Iterable[Subscription],
+    mesh: MeshSpecsView,
+    rules: AccessRules | None = None,
+) -> list[Subscription]:
+    """Apply the rules at once to each of `requests` still pending and unrouted (audited as
+    `POLICY_ACTOR`): approved when the policy allows, else routed to whoever decides. A request
+    whose product or consumer is not in `mesh` (its spec does not load now) is left to the
+    approval sensor. The requests as they are now, in order."""
+    rules = rules or policy_rules()
+    now = []
+    for request in requests:
+        known = tuple(request.product.partition(".")[::2]) in mesh.products
+        known = known and request.consumer in mesh.domains
+        if request.state == REQUESTED and request.route is None and known:
+            route_one(catalog, request, mesh, rules, actor=POLICY_ACTOR)
+            request = subscription(catalog, request.id)
+        now.append(request)
+    return now
+
+
+def request_and_decide(
+    catalog: Catalog,
+    mesh: MeshSpecsView,
+    consumer: str,
+    product: str,
+    *,
+    actor: str,
+    purpose: str = "",
+    columns: Sequence[str] = (),
+) -> Transition:
+    """File (or update) `consumer`'s request for `product` (`request_subscription`), then
+    decide it at once when the rules allow (`decide_now`)."""
+    done = request_subscription(
+        catalog, consumer, product, actor=actor, purpose=purpose, columns=columns
+    )
+    (row,) = decide_now(catalog, [done.subscription], mesh)
+    return Transition(row, done.changed or row.state != done.subscription.state)
+
+
 def route_requests(
     catalog: Catalog,
     mesh: MeshSpecsView,
@@ -125,15 +196,7 @@ def route_requests(
     for request in subscriptions(catalog, state=REQUESTED, unrouted=True):
         if {request.product, request.product.partition(".")[0]} & set(unreadable):
             continue
-        route, reason = route_of(request, mesh, rules)
-        if route == "auto":
-            changed = approve(catalog, request.id, actor=actor, reason=reason, route=route).changed
-        elif route == "policy":
-            changed = deny(catalog, request.id, actor=actor, reason=reason, route=route).changed
-        else:
-            changed = route_request(
-                catalog, request.id, request.round, route, actor=actor, reason=reason
-            ).changed
-        if changed:
+        route = route_one(catalog, request, mesh, rules, actor=actor)
+        if route is not None:
             done.append((request.id, route))
     return done

@@ -1,7 +1,8 @@
 """Approved subscriptions recorded from data, not from a domain's specs.
 
-A domain's new cross-domain input creates a *request* (`request_declared`); only a decision
-approves it. Two things record approvals without a person deciding each one:
+A domain's new cross-domain input creates a *request* (`request_declared`), decided at once
+when the access rules approve it without a person (`access/routing.py`). Two more things
+record approvals without a person deciding each one:
 
 - `subscriptions.yaml` at the root of the mesh: the approvals the platform team maintains and
   versions with the mesh (the demo's cross-domain reads). `mesh up`, `mesh materialize` and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mesh_platform.access.declared import (
     APPROVALS_FILE,
@@ -29,6 +31,9 @@ from mesh_platform.access.models import Subscription
 from mesh_platform.access.states import APPROVED, REQUESTED
 from mesh_platform.access.subscriptions import access_state, approve, request_subscription
 from mesh_platform.catalog.db import Catalog
+
+if TYPE_CHECKING:
+    from mesh_platform.access.routing import MeshSpecsView
 
 FILE_ACTOR = f"platform:{APPROVALS_FILE}"
 
@@ -70,11 +75,15 @@ def seed_subscriptions(
 
 
 def request_declared(
-    catalog: Catalog, mesh: MeshProducts, *, actor: str
+    catalog: Catalog, mesh: MeshSpecsView, *, actor: str
 ) -> list[tuple[DeclaredRead, Subscription]]:
     """Request a subscription for each declared cross-domain read that has none (a spec gained
-    an input from another domain); return the reads not approved, with their subscription."""
-    waiting = []
+    an input from another domain), and decide each pending unrouted one at once by the access
+    rules (`routing.decide_now`: approved when the policy allows, else routed to whoever
+    decides); return the reads not approved, with their subscription."""
+    from mesh_platform.access.routing import decide_now
+
+    pending = []
     for read in declared_reads(mesh):
         row = access_state(catalog, read.consumer, read.product)
         if row is None:
@@ -86,8 +95,10 @@ def request_declared(
                 purpose=f"input of {read.reader}",
             ).subscription
         if row.state != APPROVED:
-            waiting.append((read, row))
-    return waiting
+            pending.append((read, row))
+    now = decide_now(catalog, [row for _, row in pending], mesh)
+    decided = zip(pending, now, strict=True)
+    return [(read, row) for (read, _), row in decided if row.state != APPROVED]
 
 
 def apply_approvals_file(catalog: Catalog, root: Path) -> int:

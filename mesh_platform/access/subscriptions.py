@@ -112,9 +112,10 @@ def request_subscription(
 ) -> Transition:
     """Ask for `consumer`'s access to `product` (`domain.product`).
 
-    A pending or approved subscription is left as it is (`changed` False); a denied or revoked
-    one is requested again (a new round, the approval sensor routes it again), and so is an
-    approved one scoped to columns when `columns` asks for more (a wider scope is decided).
+    A pending or approved subscription keeps its state, its purpose and columns updated when
+    `purpose` or `columns` differ (audited as `updated`; `changed` True); a denied or revoked one
+    is requested again (a new round, routed again), and so is an approved one scoped to columns
+    when `columns` asks for more (a wider scope is decided).
     """
     from sqlalchemy.exc import IntegrityError
 
@@ -132,7 +133,7 @@ def request_subscription(
                         session, consumer, product, producer, actor, purpose, columns
                     )
                 if row.state in (REQUESTED, APPROVED) and not _widens(row, columns):
-                    return Transition(row, False)
+                    return _update_request(session, row, actor, purpose, columns)
                 return _request_again(session, row, actor, purpose, columns)
         except IntegrityError:
             if attempt:  # a concurrent request inserted the row: read it the second time
@@ -166,6 +167,25 @@ def _first_request(
     session.add(row)
     session.flush()
     _audit(session, row, "requested", actor, purpose)
+    return Transition(row, True)
+
+
+def _update_request(
+    session: Session, row: Subscription, actor: str, purpose: str, columns: Sequence[str]
+) -> Transition:
+    """Update a pending or approved request's purpose and columns (an approved one may only
+    narrow them: `_widens` asks again), with an `updated` audit entry; unchanged if the same."""
+    changes = []
+    if purpose and purpose != row.purpose:
+        changes.append(f"purpose: {row.purpose!r} -> {purpose!r}")
+        row.purpose = purpose
+    if columns and list(columns) != list(scoped_columns(row)):
+        changes.append(f"columns: {list(scoped_columns(row))} -> {list(columns)}")
+        row.columns = json.dumps(list(columns))
+    if not changes:
+        return Transition(row, False)
+    session.flush()
+    _audit(session, row, "updated", actor, "; ".join(changes))
     return Transition(row, True)
 
 

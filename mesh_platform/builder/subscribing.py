@@ -1,5 +1,6 @@
 """An input node's subscription: its state, and the request the builder files for it (as
-`mesh subscribe` files it: the approval sensor routes it, its producer or the platform decides).
+`mesh subscribe` files it: approved at once when the access policy allows, else its producer or
+the platform decides).
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def request_access(
 ) -> dict[str, Any]:
     """File `consumer`'s request to read `product` (`mesh subscribe`); its state as a dict
     (`id`, `consumer`, `product`, `state`, `changed`)."""
-    from mesh_platform.access import request_subscription
+    from mesh_platform.access.routing import request_and_decide
+    from mesh_platform.loader.mesh import MeshSpecs
 
     _check_names(root, consumer, product)
-    done = request_subscription(
-        _catalog(), consumer, product, actor=actor or consumer, purpose=purpose
+    mesh = MeshSpecs.load(root)
+    done = request_and_decide(  # decided at once when the access policy allows
+        _catalog(), mesh, consumer, product, actor=actor or consumer, purpose=purpose
     )
     return {**_as_dict(done.subscription), "changed": done.changed}
 

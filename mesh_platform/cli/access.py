@@ -59,10 +59,11 @@ def subscribe(
 ) -> None:
     """Request CONSUMER's access to PRODUCT (DOMAIN.PRODUCT) of another domain.
 
-    The approval sensor routes the request: approved automatically when the product has no
-    sensitive tags, else decided by the producer or the platform team (`mesh approve`).
+    Decided at once by the access policy: approved when the product has no sensitive tags,
+    else routed to the producer or the platform team (`mesh approve`). On an existing request,
+    updates its purpose and columns (audited).
     """
-    from mesh_platform.access import request_subscription
+    from mesh_platform.access.routing import request_and_decide
     from mesh_platform.loader.mesh import MeshSpecs
 
     specs = MeshSpecs.load(mesh_root())
@@ -75,8 +76,9 @@ def subscribe(
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
     wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
-    done = request_subscription(
+    done = request_and_decide(
         _catalog(),
+        specs,
         consumer,
         product,
         actor=actor or requester(consumer),
@@ -84,17 +86,13 @@ def subscribe(
         columns=wanted,
     )
     row = done.subscription
-    what = "requested" if done.changed else "unchanged"
-    emit(
-        as_json,
-        _as_dict(row),
-        f"subscription {row.id}: {consumer} -> {product} {row.state} ({what})\n"
-        + (
-            "  next: the approval sensor routes it; `mesh subscriptions` shows its state"
-            if row.state == "requested"
-            else ""
-        ),
-    )
+    what = "changed" if done.changed else "unchanged"
+    from mesh_platform.access.enforcement import access_block
+
+    shown = _line(row).strip() + f" ({what})"
+    if row.state != "approved":
+        shown += "\n" + access_block(row, consumer, product)
+    emit(as_json, _as_dict(row), f"subscription {shown}")
 
 
 @main.command(name="subscriptions")

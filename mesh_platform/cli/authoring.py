@@ -101,6 +101,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
             "product": read.product,
             "reader": read.reader,
             "state": row.state,
+            "route": row.route,
         }
         for read, row in waiting
     ]
@@ -109,9 +110,12 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
     lines = [f"\n{len(rows)} cross-domain read(s) without an approved subscription:"]
     for r in rows:
         if r["state"] == "requested":
+            who = {"platform": "the platform team", "producer": "its producer"}.get(
+                str(r["route"]), "the approval sensor's routing"
+            )
             todo = (
-                f"subscription {r['id']} is requested and waits for a decision (the approval "
-                f"sensor routes it; `mesh subscriptions --consumer {r['consumer']}`)"
+                f"subscription {r['id']} waits for a decision by {who} (`mesh approve "
+                f"{r['id']}`); `mesh subscriptions --consumer {r['consumer']}`"
             )
         else:
             todo = (
@@ -119,7 +123,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
                 f'{r["product"]} --as {r["consumer"]} --purpose "..."`'
             )
         lines.append(f"  {r['reader']} reads {r['product']}: {todo}")
-    lines.append("Runs of these products fail until their subscription is approved.")
+    lines.append("Runs of these products wait for access until their subscription is approved.")
     return rows, "\n".join(lines)
 
 

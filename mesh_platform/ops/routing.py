@@ -36,6 +36,7 @@ from mesh_platform.run.failures import (
     PLATFORM,
     FailureClass,
     tells_platform,
+    waits_for_access,
 )
 from mesh_platform.spec.model import DomainSpec
 
@@ -128,7 +129,10 @@ def severity_of(product: str | None, mesh: MeshSpecs) -> tuple[str, float]:
 def drafts_for_failure(
     facts: FailureFacts, run_id: str, run_url: str, mesh: MeshSpecs
 ) -> list[AlertDraft]:
-    """The platform on-call's alert first; the owning domain's when it is business logic."""
+    """The platform on-call's alert first; the owning domain's when it is business logic;
+    none for an access wait (not a failure: the deciders are told by the approval routing)."""
+    if waits_for_access(facts.failed_step):
+        return []
     owner = _domain_of(facts.product, mesh)
     platform = _domain_of(None, mesh)
     severity, hours = severity_of(facts.product, mesh)

@@ -111,8 +111,10 @@ class QualityGate:
             raise self._failure(blocking, blocking_volume)
 
     def failed_before_check(self, error: BaseException) -> None:
-        """A run that failed before the check: a contract breach still shows on its check."""
-        if self._checked or isinstance(error, StepFailed):
+        """A run that failed before the check: a contract breach still shows on its check. A
+        run refused before reading (an access wait, a read outside the subscription's columns:
+        `refused_fix`) breached nothing: no check result, no effect on quality scores."""
+        if self._checked or isinstance(error, StepFailed) or getattr(error, "refused_fix", None):
             return
         if isinstance(error, BusinessLogicError):
             self.results.append(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mesh_platform.access.enforcement import AccessWait
 from mesh_platform.errors import (
     BusinessLogicError,
     EngineFailure,
@@ -35,12 +36,25 @@ FAILURE_PRODUCT = "mesh/product"
 
 # The failed step recorded for a missing input table: `input:<port>`.
 MISSING_INPUT = "input:"
+# The step recorded for a run waiting for access: `access:<domain.product>,...`. An access
+# wait, not a failure: no alert, no contract check result, no effect on quality scores.
+ACCESS_WAIT = "access:"
+
+
+def waits_for_access(step: str | None) -> bool:
+    """Whether a recorded failed step is an access wait (inputs without an approved
+    subscription), not a failure of the product."""
+    return bool(step) and str(step).startswith(ACCESS_WAIT)
 
 
 def tells_platform(failure_class: FailureClass, step: str) -> bool:
     """Whether a failure pages the platform on-call: not for an input that was never built
-    (the consuming domain runs it first; nothing of the platform failed)."""
-    return not (failure_class == BUSINESS_LOGIC and step.startswith(MISSING_INPUT))
+    (the consuming domain runs it first; nothing of the platform failed), nor for an access
+    wait."""
+    return not (
+        failure_class == BUSINESS_LOGIC
+        and (step.startswith(MISSING_INPUT) or waits_for_access(step))
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,10 @@ def classify(error: BaseException, spec: ProductSpec) -> Classified:
             f"the {what} {error.step!r} of {spec.qualified_name} failed. Reproduce it with "
             f"`mesh preview {spec.qualified_name}`, fix the step in the product spec, and check "
             f"with `mesh test {spec.qualified_name}` before re-running.",
+        )
+    if isinstance(error, AccessWait):
+        return Classified(
+            BUSINESS_LOGIC, f"{ACCESS_WAIT}{','.join(error.inputs)}", str(error), error.refused_fix
         )
     refused_fix = getattr(error, "refused_fix", None)
     if isinstance(error, BusinessLogicError) and refused_fix:  # refused before reading
@@ -124,12 +142,17 @@ class FailureReport:
     def owner(self) -> str:
         """Who fixes it: the product's domain for business logic, else the platform team."""
         domain = self.product.partition(".")[0]
+        if waits_for_access(self.step):
+            return "whoever decides each subscription (above)"
         return (
             f"the {domain} domain" if self.failure_class == BUSINESS_LOGIC else "the platform team"
         )
 
     def render(self, run_url: str | None = None) -> str:
         """The failure as one block: a headline, then step, spec line, fix and run."""
+        if waits_for_access(self.step):
+            # Not a failure of its SQL, contract or quality: the cause holds one block per input.
+            return f"{self.cause}\n  fix:   {self.guidance}\n  run:   {run_url or self.run_id}"
         lines = [f"{self.product} failed ({self.failure_class}): {self.cause}"]
         if self.step:
             lines.append(f"  step:  {self.step}")

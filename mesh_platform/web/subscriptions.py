@@ -114,15 +114,16 @@ class SubscriptionPages:
 
     async def request(self, request: Request) -> Response:
         """Ask for a domain's access to this product; then its subscription's page."""
-        from mesh_platform.access import request_subscription
+        from mesh_platform.access.routing import request_and_decide
 
         product = f"{request.path_params['domain']}.{request.path_params['product']}"
         form = await _form(request)
         _required(form, "consumer", "purpose")
         catalog = self.app.source.catalog()
         done = await self._run(
-            lambda: request_subscription(
+            lambda: request_and_decide(  # decided at once when the access policy allows
                 catalog,
+                self.app.source.mesh(),
                 form["consumer"],
                 product,
                 actor=self._requester(request, form),
