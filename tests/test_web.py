@@ -393,6 +393,9 @@ def test_an_unavailable_catalog_database_is_a_page_saying_so() -> None:
 # --- Access: request from the product page, decide on the web (runs last: it adds a consumer) ---
 
 
+PLATFORM = "ana@example.com"  # a member of the platform team (governance/people.yaml)
+
+
 def test_request_access_then_approve_on_the_web(site: httpx.Client) -> None:
     from mesh_platform.access import access_state
     from mesh_platform.catalog import audit_entries
@@ -414,32 +417,32 @@ def test_request_access_then_approve_on_the_web(site: httpx.Client) -> None:
     ]
 
     decided = site.post(
-        f"/subscriptions/{ident}/approve", data={"by": "sam@example.com", "reason": "fine"}
-    )
+        f"/subscriptions/{ident}/approve", data={"by": "ana@example.com", "reason": "fine"}
+    )  # ana is of the platform team (governance/people.yaml), which decides PII requests
     assert decided.status_code == 303, decided.text
     catalog = Catalog.open(str(site.headers["x-catalog-url"]))
     state = access_state(catalog, "finance", PRODUCT)
-    assert state is not None and state.state == "approved" and state.decided_by == "sam@example.com"
+    assert state is not None and state.state == "approved" and state.decided_by == "ana@example.com"
     with catalog.session() as session:
         actions = [
             (e.action, e.actor) for e in audit_entries(session, subject=f"subscription:{ident}")
         ]
     assert ("requested", "fay@example.com") in actions and (
         "approved",
-        "sam@example.com",
+        "ana@example.com",
     ) in actions
     page = _html(site.get(f"/subscriptions/{ident}"))
     assert page.findtext(".//strong[@id='state']") == "approved"
     assert page.find(".//form[@id='revoke-form']") is not None
 
     # Once only: a second approval changes nothing and says so; a denial now is refused.
-    again = site.post(f"/subscriptions/{ident}/approve", data={"by": "x", "reason": "y"})
+    again = site.post(f"/subscriptions/{ident}/approve", data={"by": PLATFORM, "reason": "y"})
     assert again.headers["location"] == f"/subscriptions/{ident}?unchanged=1"
     page = _html(site.get(again.headers["location"]))
     assert "nothing changed" in (page.findtext(".//p[@id='unchanged']") or "")
     state = access_state(catalog, "finance", PRODUCT)
-    assert state is not None and state.decided_by == "sam@example.com"
-    late = site.post(f"/subscriptions/{ident}/deny", data={"by": "x", "reason": "y"})
+    assert state is not None and state.decided_by == "ana@example.com"
+    late = site.post(f"/subscriptions/{ident}/deny", data={"by": PLATFORM, "reason": "y"})
     assert late.status_code == 400 and "is approved" in late.text
 
 

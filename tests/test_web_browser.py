@@ -206,11 +206,11 @@ def test_request_access_from_the_product_page_and_approve_it(served: Served, pag
     form.locator("button").click()
     expect(page.locator("#state")).to_have_text("requested")
     decision = page.locator("#approve-form")
-    decision.locator("input[name=by]").fill("sam@example.com")
+    decision.locator("input[name=by]").fill("ana@example.com")  # of the platform team
     decision.locator("input[name=reason]").fill("regional reporting is fine")
     decision.locator("button").click()
     expect(page.locator("#state")).to_have_text("approved")
-    expect(page.locator("#history")).to_contain_text("approved by sam@example.com")
+    expect(page.locator("#history")).to_contain_text("approved by ana@example.com")
     page.goto(f"{served.catalog_url}/products/sales/customer_revenue")
     row = page.locator("#subscriptions tr[data-subscription]", has_text="finance")
     expect(row).to_have_attribute("data-state", "approved")

@@ -102,12 +102,12 @@ class Decider:
         if self.people is None:
             return
         wanted = tuple(dict.fromkeys(teams))
-        if requested_by and requested_by.lower() == self.email.lower():
-            raise DecisionRefused(
-                f"{self.email} may not {what}: it is their own request; another member of "
-                f"{' or '.join(wanted)} decides it"
-            )
         if self.people.in_any(self.email, wanted):
+            if requested_by and requested_by.lower() == self.email.lower():
+                raise DecisionRefused(
+                    f"{self.email} may not {what}: it is their own request; another member of "
+                    f"{' or '.join(wanted)} decides it"
+                )
             return
         members = sorted({p for t in wanted for p in self.people.teams.get(t, ())})
         mine = ", ".join(self.people.teams_of(self.email)) or "no team"

@@ -130,7 +130,30 @@ def scaffold_domain(
     except SpecError as exc:  # pragma: no cover - a template bug, not the user's
         raise MeshError(f"the scaffolded {DOMAIN_FILE} does not load: {exc}") from exc
     registered = register_domain(root, name)
+    own_codeowners(root, name, team)
     return ScaffoldedDomain(folder, list(files), registered)
+
+
+CODEOWNERS = "CODEOWNERS"
+CODEOWNERS_ORG = "mesh"  # the organisation of the teams in CODEOWNERS (`@<org>/<team>`)
+
+
+def own_codeowners(root: Path, name: str, team: str) -> bool:
+    """Give `domains/<name>/` to its team in the mesh's CODEOWNERS (when the mesh has one and
+    does not list the folder yet); whether a line was added."""
+    path = root / CODEOWNERS
+    if not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    folder = f"/domains/{name}/"
+    if any(line.split()[:1] == [folder] for line in text.splitlines()):
+        return False
+    org = next(
+        (w[1:].split("/")[0] for w in text.split() if w.startswith("@") and "/" in w),
+        CODEOWNERS_ORG,
+    )
+    path.write_text(text.rstrip("\n") + f"\n{folder} @{org}/{team}\n", encoding="utf-8")
+    return True
 
 
 def _check_domain_name(name: str) -> None:
