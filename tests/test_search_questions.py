@@ -142,3 +142,19 @@ def test_words_that_matched_nothing_and_near_names(catalog: Catalog) -> None:
     shown = render_hits([], "custmer revnue", missing)
     assert "matched nothing: 'custmer', 'revnue'" in shown
     assert "near names: sales.customer_revenue" in shown
+
+
+def test_a_filter_finds_a_weak_match_beyond_the_best_candidates(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(
+        catalog,
+        record("a.revenue", "Revenue."),
+        record("a.revenue_daily", "Revenue by day."),
+        record("z.weak", "Parcels.", (("r", "Revenue it brings"),)),
+    )
+    for name in ("a.revenue", "a.revenue_daily", "z.weak"):
+        facts(catalog, name)
+    monkeypatch.setattr("mesh_platform.marketplace.search.CANDIDATES", 1)
+    assert ranked(catalog, "revenue", limit=2) == ["a.revenue", "a.revenue_daily"]
+    assert ranked(catalog, "revenue", limit=1, domain="z") == ["z.weak"]

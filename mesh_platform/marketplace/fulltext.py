@@ -101,19 +101,26 @@ def index(session: Session, documents: Sequence[Document]) -> None:
         )
 
 
-def hits_query(session: Session, found: Sequence[Concept]) -> tuple[str, dict[str, object]]:
+def hits_query(
+    session: Session, found: Sequence[Concept], best: int | None = None
+) -> tuple[str, dict[str, object]]:
     """A query of `(id, rank)` rows, one per product matching any of the concepts (a larger
-    rank is a better match), and its parameters; every product, rank 1, without concepts."""
+    rank is a better match), only the `best` ranks when given, and its parameters; every
+    product, rank 1, without concepts."""
     if not found:
         return "SELECT id, 1.0 AS rank FROM market_products", {}
     if dialect(session) == "postgresql":
-        return _pg_hits(found)
-    weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
-    return (
-        f"SELECT rowid AS id, -bm25(market_search, {weights}) AS rank FROM market_search "
-        "WHERE market_search MATCH :fts",
-        {"fts": " OR ".join(_fts5_items(found))},
-    )
+        query, params = _pg_hits(found)
+    else:
+        weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
+        query, params = (
+            f"SELECT rowid AS id, -bm25(market_search, {weights}) AS rank FROM market_search "
+            "WHERE market_search MATCH :fts",
+            {"fts": " OR ".join(_fts5_items(found))},
+        )
+    if best is not None:
+        query += f" ORDER BY rank DESC LIMIT {int(best)}"
+    return query, params
 
 
 def _pg_hits(found: Sequence[Concept]) -> tuple[str, dict[str, object]]:

@@ -36,6 +36,9 @@ WEIGHTS = {"relevance": 0.7, "consumers": 0.1, "quality": 0.1, "freshness": 0.1}
 CONSUMERS_HALF = 2.0  # consumers at which that part is 0.5
 UNKNOWN_QUALITY = 50.0
 DEFAULT_SLA_HOURS = 24.0
+# Candidates ranked, by relevance, when no filter narrows the search: a product below them
+# would need more than 0.3 of score from the other parts over hundreds of better matches.
+CANDIDATES = 500
 NEAR_CUTOFF = 0.75  # difflib's similarity for a near name (`custmer` is near `customer`)
 VISIBLE = "(p.visibility = 'published' OR p.domain = :viewer)"
 
@@ -93,7 +96,10 @@ def search(
     typed = words if isinstance(words, str) else " ".join(words)
     moment = time.time() if now is None else now
     with catalog.session() as session:
-        hits, params = fulltext.hits_query(session, concepts(typed))
+        # Without a filter, only the best matches by relevance can make the first results.
+        filtered = domain or tag or column or owner
+        best = None if filtered else max(CANDIDATES, int(limit))
+        hits, params = fulltext.hits_query(session, concepts(typed), best)
         filters = [VISIBLE]
         params.update(viewer=viewer or "", now=moment, limit=max(int(limit), 0))
         if domain:
