@@ -4,7 +4,9 @@ Built from the spec and its plan (no catalog needed): the declared columns with 
 meaning and tags, each column's formula from column lineage (`transformLogic`) over the
 upstream products' columns (`transformSourceObjects`), sensitivity tags as `classification`,
 the quality rules as ODCS `quality` checks, the freshness SLA and schedule as `slaProperties`,
-and the owners and on-call as `team` and `support`.
+and the owners and on-call as `team` and `support`, and the Delta table's location as `servers`
+(`local`, or `s3` / `azure` when the lake root is object storage, as in the production
+profile): a consumer points `datacontract-cli` at the document.
 """
 
 from __future__ import annotations
@@ -67,12 +69,38 @@ def odcs_document(mesh: Mesh, name: str) -> dict[str, Any]:
         "team": _team(mesh, source),
         "support": _support(mesh, spec.domain),
         "slaProperties": _sla(source),
+        "servers": servers(spec.key),
         "customProperties": [
             {"property": "automation", "value": spec.automation or "manual"},
             {"property": "steps", "value": [_step_kind(s) for s in plan.steps]},
         ],
     }
     return {k: v for k, v in document.items() if v not in (None, [], {})}
+
+
+# ODCS server types of the object stores a lake root may name (`MESH_LAKE_ROOT`).
+_STORE_TYPES = {"s3": "s3", "s3a": "s3", "abfss": "azure", "az": "azure", "azure": "azure"}
+
+
+def servers(key: tuple[str, str]) -> list[dict[str, Any]]:
+    """Where the product's Delta table lives, as ODCS `servers`: the lake root of this
+    deployment (`config/environment.py` `lake_root`) with the product's path, as the lakehouse
+    builds it (`Lakehouse.uri`): a `local` path, or an object store URL (prod profile)."""
+    from mesh_platform.config import environment
+    from mesh_platform.lake.lakehouse import Lakehouse
+
+    root = environment.lake_root()
+    location = Lakehouse(root=root, landing_root="").uri(key)
+    scheme = root.partition("://")[0] if "://" in root else ""
+    store = _STORE_TYPES.get(scheme)
+    if store is None and scheme not in ("", "file"):
+        return []  # an object store ODCS has no server type for
+    env = "prod" if environment.current_profile() == "prod" else "local"
+    server: dict[str, Any] = {"server": env, "environment": env, "format": "delta"}
+    if store is None:
+        path = location.removeprefix("file://")
+        return [{**server, "type": "local", "path": path}]
+    return [{**server, "type": store, "location": location}]
 
 
 def odcs_yaml(mesh: Mesh, name: str) -> str:
