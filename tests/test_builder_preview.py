@@ -261,3 +261,24 @@ def test_masking_and_the_subscription_rule_apply_on_every_call(mesh: CliMesh) ->
         node = preview_node(draft, index)
         assert node.rows == [] and node.error is not None
         assert "ads may not read platform.people" in node.error
+
+
+def test_the_page_node_panel_shows_the_selected_node_alone(mesh: CliMesh) -> None:
+    import httpx
+
+    from mesh_platform.config import environment
+    from mesh_platform.web import CatalogServer, WebSettings
+
+    settings = WebSettings(
+        mesh_root=mesh.root, catalog_url=environment.catalog_url(), ui_url="http://127.0.0.1:3999"
+    )
+    server = CatalogServer(settings, port=0).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            form = {"draft": DRAFT, "token": "", "new": "1", "index": "0"}
+            page = client.post("/build/ads/by_city/node", data=form).text
+    finally:
+        server.stop()
+    assert 'id="node-rows"' in page and 'id="badge-0"' in page and 'id="badge-1"' not in page
+    for _id, name, city, doubled in _expected_big(ROWS):
+        assert f"<td>{name}</td><td>{city}</td><td>{doubled}</td>" in page

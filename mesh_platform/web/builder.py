@@ -221,12 +221,20 @@ class BuilderPages:
     # --- node panel, block forms, expression checks ----------------------------------------
 
     async def node(self, request: Request) -> Response:
-        """A node's schema and sample rows (and every node's badge, out of band)."""
+        """A node's schema and sample rows, computed alone (and its badge, out of band)."""
+        from mesh_platform.builder.preview import node_indexes, preview_node
+
         form = await _form(request)
         draft, _new = self._draft(request, form)
         index = view.as_int(form.get("index"), -1)
-        nodes = await _call(lambda: view.preview(draft))
-        chosen = next((n for n in nodes if n.index == index), nodes[-1] if nodes else None)
+
+        def one() -> list[Any]:
+            indexes = node_indexes(draft)
+            found = index if index in indexes else indexes[-1] if indexes else None
+            return [] if found is None else [preview_node(draft, found)]
+
+        nodes = await _call(one)
+        chosen = nodes[0] if nodes else None
         return self.app.render(
             request,
             "_builder_node.html",
