@@ -6,6 +6,7 @@ the words that matched nothing with the near names."""
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,7 @@ def test_a_filter_finds_a_weak_match_beyond_the_best_candidates(
     )
     for name in ("a.revenue", "a.revenue_daily", "z.weak"):
         facts(catalog, name)
-    monkeypatch.setattr("mesh_platform.marketplace.search.CANDIDATES", 1)
+    module = importlib.import_module("mesh_platform.marketplace.search")
+    monkeypatch.setattr(module, "CANDIDATES", 1)
     assert ranked(catalog, "revenue", limit=2) == ["a.revenue", "a.revenue_daily"]
     assert ranked(catalog, "revenue", limit=1, domain="z") == ["z.weak"]
