@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from sqlglot import exp
 
+from mesh_platform.access.masked_use import check_masked_use
 from mesh_platform.access.policy import ColumnAccess, MaskStep, ProductAccess
 from mesh_platform.access.reader_view import refuse_masked_references
 from mesh_platform.access.readonly import takes_inputs
@@ -95,6 +96,7 @@ def mask_plan(
         return plan
     _refuse_raw_readers(source, plan, masks)
     refuse_masked_references(source, {port: mask.columns for port, mask in masks.items()})
+    check_masked_use(source, plan, masks)  # security steps and join keys on masked columns
     projections = {
         port: sqlmod.parse(f"SELECT {', '.join(mask.select)} FROM {port}")
         for port, mask in masks.items()

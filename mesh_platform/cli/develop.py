@@ -57,10 +57,11 @@ def preview(product: str, limit: int, columns: str | None, as_json: bool) -> Non
     steps, written = (shown[:-1], shown[-1]) if run.written else (shown, None)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
+    domain = product.partition(".")[0]
     if as_json:
         _echo_preview_json(run, steps, written)
     else:
-        _echo_preview_text(run, steps, written)
+        _echo_preview_text(run, steps, written, domain)
     if run.contract_error:
         raise click.ClickException(
             f"as written: the contract check fails on the sample: {run.contract_error}"
@@ -123,19 +124,19 @@ def _echo_preview_json(
 ) -> None:
     """The steps as JSON on stdout (the last carries the product as written); the cost
     estimate on stderr."""
-    entries = [_json_step(s) for s in steps]
+    entries = [_json_step(s, run.masked) for s in steps]
     if entries:  # the last step's entry carries the product as written
-        entries[-1]["as_written"] = _json_step(written) if written else None
+        entries[-1]["as_written"] = _json_step(written, run.masked) if written else None
         entries[-1]["contract_error"] = run.contract_error
     click.echo(json.dumps(entries, indent=2, default=str))
     click.echo(run.estimate.describe(), err=True)  # stdout stays the JSON document
 
 
 def _echo_preview_text(
-    run: PreviewRun, steps: list[StepPreview], written: StepPreview | None
+    run: PreviewRun, steps: list[StepPreview], written: StepPreview | None, domain: str
 ) -> None:
-    """Each step (name, rows, schema, sample at the terminal's width), the product as
-    written, then the cost estimate."""
+    """Each step (name, rows, schema, sample at the terminal's width, the columns masked for
+    the domain), the product as written, then the cost estimate."""
     import shutil
 
     from mesh_platform.dev.preview import render_sample
@@ -145,20 +146,37 @@ def _echo_preview_text(
         click.echo(f"== step {s.name} ({s.kind}): {s.rows} rows")
         click.echo("   " + ", ".join(f"{k}: {v}" for k, v in s.schema.items()))
         click.echo(render_sample(s.sample, width))
+        _echo_masked(run, s, domain)
     if written is not None:
         click.echo(f"== as written (contract applied): {written.rows} rows")
         click.echo("   " + ", ".join(f"{k}: {v}" for k, v in written.schema.items()))
         click.echo(render_sample(written.sample, width))
+        _echo_masked(run, written, domain)
     click.echo(run.estimate.describe())
 
 
-def _json_step(step: StepPreview) -> dict[str, object]:
+def _masked_of(step: StepPreview, masked: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The columns of `step` its domain reads masked (or computed from masked values)."""
+    found = masked.get(step.name, {})
+    return {c: found[c] for c in step.schema if c in found}
+
+
+def _echo_masked(run: PreviewRun, step: StepPreview, domain: str) -> None:
+    """`masked for <domain>: c_name (redact: tag 'pii': ...), ...` under a step's table."""
+    found = _masked_of(step, run.masked)
+    if found:
+        shown = ", ".join(f"{column} ({how})" for column, how in found.items())
+        click.echo(f"masked for {domain}: {shown}")
+
+
+def _json_step(step: StepPreview, masked: dict[str, dict[str, str]]) -> dict[str, object]:
     return {
         "step": step.name,
         "kind": step.kind,
         "rows": step.rows,
         "schema": step.schema,
         "sample": step.sample.to_dicts(),
+        "masked": _masked_of(step, masked),
     }
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mesh_platform.access.scope import Scopes
@@ -54,6 +54,8 @@ class PreviewRun:
     warnings: tuple[str, ...] = ()
     written: StepPreview | None = None
     contract_error: str | None = None
+    # Step name (and WRITTEN) -> column -> how its domain sees it masked (`access/masked_use`).
+    masked: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 WRITTEN = "as written"
@@ -173,7 +175,12 @@ def costed_preview(
     found, warning = estimate(catalog_url, spec.qualified_name, usage, rates)
     warnings.append(warning)
     written, error = written_preview(steps[-1], mesh.plans[spec.key], spec.qualified_name)
-    return PreviewRun(steps, usage, found, tuple(w for w in warnings if w), written, error)
+    report = mesh.masked.get(spec.key)
+    masked = report.by_step() if report is not None else {}
+    if steps[-1].name in masked:
+        masked[WRITTEN] = masked[steps[-1].name]
+    warned = tuple(w for w in warnings if w)
+    return PreviewRun(steps, usage, found, warned, written, error, masked)
 
 
 def check_columns(mesh: Mesh, name: str, wanted: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mesh_platform.column_types import Schema
 from mesh_platform.compile.plan import ProductPlan
@@ -24,6 +25,9 @@ from mesh_platform.spec.workspace import (
     read_domain,
     repo_root,
 )
+
+if TYPE_CHECKING:
+    from mesh_platform.access.masked_use import MaskedReport
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Mesh(MeshSpecs):
     broken_domains: dict[str, str] = field(default_factory=dict)
     # What is accepted but should be told (e.g. a domain that names nobody to notify).
     notices: tuple[SpecError, ...] = ()
+    # Per product reading columns masked for its domain: which columns of each step carry
+    # masked values (what `mesh preview` marks), `access/masked_use.py`.
+    masked: dict[Key, MaskedReport] = field(default_factory=dict)
 
     @staticmethod
     def load(root: Path | None = None) -> Mesh:
@@ -157,10 +164,44 @@ def load_mesh(root: Path) -> Mesh:
 def load_healthy(root: Path) -> Mesh:
     """Every domain under `root`, planned as its location plans it; what spec errors break is
     left out, and the errors are kept on the mesh."""
+    from mesh_platform.access.masked_use import collecting
+
     domains, errors, broken, excluded = _read_domains(root)
     products = {p.spec.key: p for d in domains.values() for p in d.products}
     contracts = ContractReader(root, products)
     plans: dict[Key, ProductPlan] = {}
+    with collecting() as reports:  # what each consumer does with the columns masked for it
+        _plan_domains(domains, contracts, plans, errors, broken, excluded)
+    order = _healthy_order(root, plans, products, errors, excluded)
+    healthy = {key: products[key] for key in order}
+    notices = tuple(
+        n for d in domains.values() for n in domain_notices(d.spec, d.folder / DOMAIN_FILE)
+    )
+    notices += tuple(n for key in order if key in reports for n in reports[key][1])
+    return Mesh(
+        root,
+        domains,
+        healthy,
+        order,
+        {k: plans[k] for k in order},
+        tuple(errors),
+        excluded,
+        broken,
+        notices,
+        {key: reports[key][0] for key in order if key in reports},
+    )
+
+
+def _plan_domains(
+    domains: dict[str, DomainSource],
+    contracts: ContractReader,
+    plans: dict[Key, ProductPlan],
+    errors: list[SpecError],
+    broken: dict[str, str],
+    excluded: dict[Key, str],
+) -> None:
+    """Plan each domain as its location plans it, into `plans`, `errors`, `broken` and
+    `excluded`."""
     for domain in domains.values():
         # Only the domain's own left-out files: a location reading another domain's broken
         # product refuses it with an error, and `mesh validate` reports the same.
@@ -175,22 +216,6 @@ def load_healthy(root: Path) -> Mesh:
         excluded.update(
             {k: "its spec has errors" for k in domain_keys(domain) - set(done) if k not in left_out}
         )
-    order = _healthy_order(root, plans, products, errors, excluded)
-    healthy = {key: products[key] for key in order}
-    notices = tuple(
-        n for d in domains.values() for n in domain_notices(d.spec, d.folder / DOMAIN_FILE)
-    )
-    return Mesh(
-        root,
-        domains,
-        healthy,
-        order,
-        {k: plans[k] for k in order},
-        tuple(errors),
-        excluded,
-        broken,
-        notices,
-    )
 
 
 def _read_domains(

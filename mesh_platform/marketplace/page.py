@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mesh_platform.catalog import Catalog, QualityResult
 from mesh_platform.errors import MeshError
+from mesh_platform.marketplace.masked import uncleared_marks
 from mesh_platform.marketplace.models import (
     WINDOW,
     MarketColumn,
@@ -50,6 +51,9 @@ class PageColumn:
     formula: str
     tags: tuple[str, ...]
     upstream: tuple[Origin, ...]
+    # How a reader of another domain without clearance sees it ('' in clear, or for the
+    # owner): `masked (redact): tag 'pii': clear for clearance 'pii'`, `hidden: ...`.
+    masked: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,14 +305,20 @@ def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[Pa
     ).all()
     sources = {r.name: [(s[0], s[1]) for s in json.loads(r.sources)] for r in rows}
     upstream = follow_upstream(session, sources, viewer)
+    tags = {r.name: tuple(json.loads(r.tags)) for r in rows}
+    types = {r.name: r.type for r in rows}
+    masked = (
+        uncleared_marks(p.domain, tags, json.loads(p.tags), types) if viewer != p.domain else {}
+    )
     return tuple(
         PageColumn(
             r.name,
             r.type,
             r.description,
             r.formula,
-            tuple(json.loads(r.tags)),
+            tags[r.name],
             tuple(upstream[r.name]),
+            masked.get(r.name, ""),
         )
         for r in rows
     )
