@@ -179,7 +179,8 @@ def test_a_major_version_bump_allows_a_breaking_change(
     assert orders["version_bumped"] is True and orders["fails"] is False
     # sales.revenue no longer plans against the new contract: that is reported too.
     revenue = next(p for p in report["products"] if p["product"] == "sales.revenue")
-    assert [c["kind"] for c in revenue["changes"]] == ["product does not load"]
+    assert [c["kind"] for c in revenue["changes"]] == ["broken by an upstream change"]
+    assert "fix: sales.revenue must change its SQL (not its version)" in human
     assert "allowed: version bumped to 2.0.0" in human
     assert code == 1  # ... and fails the check until sales adapts
 

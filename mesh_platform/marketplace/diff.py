@@ -9,6 +9,12 @@ SLA added or tightened. A breaking change to a published product fails the check
 product's MAJOR version is bumped (semantic versioning; the MINOR one while MAJOR is 0). The
 message names the consumers and their columns that depend on what changed (`impact`, read in
 the base mesh, where the consumers still read it).
+
+A consumer's right fix is its SQL, not its version (`diff_consumers.py`): each direct reader
+of a removed, renamed or narrowed column is told the file, line and column to change, and a
+consumer whose unchanged spec no longer loads in head is reported as "must change its SQL"
+(a version bump does not pass it). An auto-named rule that follows a renamed column is the
+same rule: the rename is the one breaking change.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mesh_platform.compile.contracts import ContractColumn, contract_of
 from mesh_platform.marketplace.diff_changes import Change
+from mesh_platform.marketplace.diff_consumers import follow_renames, renames, sql_fixes
 from mesh_platform.marketplace.diff_rules import rule_changes
 from mesh_platform.marketplace.diff_types import widens
 from mesh_platform.marketplace.impact import ColumnUse, impact, plain
@@ -35,6 +42,7 @@ class Consumer:
     product: str
     columns: tuple[str, ...]  # `column = formula`, or `reads X in a join, filter or grouping`
     owners: tuple[str, ...]
+    sql_fixes: tuple[str, ...] = ()  # `file:line reads p.column (renamed to x)`: its SQL to change
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class ProductDiff:
     published: bool  # published in the base: other domains may rely on it
     changes: tuple[Change, ...]
     consumers: tuple[Consumer, ...] | None  # None: unknown (the product plans in neither mesh)
+    # A consumer broken by an upstream change: where its SQL must change (not its version).
+    must_change_sql: tuple[str, ...] | None = None
 
     @property
     def breaking(self) -> tuple[Change, ...]:
@@ -62,7 +72,10 @@ class ProductDiff:
 
     @property
     def fails(self) -> bool:
-        """A published product changed in a breaking way without a version bump."""
+        """A published product changed in a breaking way without a version bump, or a consumer
+        an upstream change broke (whatever its version)."""
+        if self.must_change_sql is not None:
+            return True
         return self.published and bool(self.breaking) and not self.version_bumped
 
     def message(self) -> str:
@@ -82,10 +95,19 @@ class ProductDiff:
                     owners = ", ".join(consumer.owners) or "no owner"
                     lines.append(f"    {consumer.product} (owners: {owners})")
                     lines += [f"      {c}" for c in consumer.columns]
+                    if consumer.sql_fixes:
+                        lines.append(f"      {consumer.product} must change its SQL:")
+                        lines += [f"        {f}" for f in consumer.sql_fixes]
             else:
                 lines.append("  no consumer in the mesh depends on what changed")
             major = next_major(self.base_version or "1.0.0")
-            if self.fails and self.head_version is None:
+            if self.must_change_sql is not None:
+                lines.append(
+                    f"  fix: {self.product} must change its SQL (not its version), to read "
+                    "its inputs as they are now:"
+                )
+                lines += [f"    {f}" for f in self.must_change_sql or ["(see `mesh validate`)"]]
+            elif self.fails and self.head_version is None:
                 lines.append(
                     f"  fix: retire it in two steps: unpublish it (`visibility: internal`, "
                     f"`version: {major}`) and tell the consumers; delete it once none is left"
@@ -130,10 +152,15 @@ class DiffReport:
         """The report for a terminal and a CI log."""
         if not self.products:
             return f"No contract changes against {self.base}."
-        failing = [p.product for p in self.products if p.fails]
+        failing = [p.product for p in self.products if p.fails and p.must_change_sql is None]
+        broken = [p.product for p in self.products if p.must_change_sql is not None]
+        verdicts = [
+            f"breaking change(s) without a version bump: {', '.join(failing)}" if failing else "",
+            f"consumer(s) that must change their SQL: {', '.join(broken)}" if broken else "",
+        ]
         verdict = (
-            f"FAILED: breaking change(s) without a version bump: {', '.join(failing)}"
-            if failing
+            "FAILED: " + "; ".join(v for v in verdicts if v)
+            if failing or broken
             else "OK: no breaking change to a published product without a version bump"
         )
         body = "\n".join(p.message() for p in self.products)
@@ -194,9 +221,14 @@ def _product_diff(
         changes.append(Change("product removed", True, f"{name} was deleted"))
     else:
         changes += _contract_changes(old, new)
+    broken: tuple[str, ...] | None = None
     if new is not None and key in head.excluded:
         reason = f"{name} is left out: {head.excluded[key]}; `mesh validate` shows the errors"
-        changes.append(Change("product does not load", True, reason))
+        if old is not None and old.spec == new.spec:  # its spec unchanged: broken upstream
+            broken = _upstream_fixes(base, head, old)
+            changes.append(Change("broken by an upstream change", True, reason))
+        else:
+            changes.append(Change("product does not load", True, reason))
     diff = ProductDiff(
         name,
         old.spec.version if old else None,
@@ -204,6 +236,7 @@ def _product_diff(
         published,
         tuple(changes),
         None,
+        broken,
     )
     if published and diff.breaking:
         consumers = _consumers(base, name, diff.breaking) if key in base.plans else None
@@ -219,8 +252,9 @@ def _contract_changes(old: ProductSource, new: ProductSource) -> list[Change]:
         changes.append(Change("product unpublished", True, "visibility: published -> internal"))
     if old.spec.description.strip() != new.spec.description.strip():
         changes.append(Change("description changed", False, "the product's description"))
-    changes += _column_changes(contract_of(old).columns, contract_of(new).columns)
-    changes += rule_changes(old.spec.quality, new.spec.quality)
+    columns = _column_changes(contract_of(old).columns, contract_of(new).columns)
+    changes += columns
+    changes += rule_changes(follow_renames(old.spec.quality, renames(columns)), new.spec.quality)
     changes += _sla_changes(old, new)
     return changes
 
@@ -313,9 +347,28 @@ def _consumers(base: Mesh, name: str, breaking: tuple[Change, ...]) -> tuple[Con
             lines += [_use_line(u) for u in item.columns]
             lines += [f"reads {f} in a join, filter or grouping" for f in item.filters]
     return tuple(
-        Consumer(product, tuple(dict.fromkeys(lines)), owners)
+        Consumer(
+            product,
+            tuple(dict.fromkeys(lines)),
+            owners,
+            tuple(sql_fixes(base, name, breaking, product)),
+        )
         for product, (owners, lines) in sorted(merged.items())
     )
+
+
+def _upstream_fixes(base: Mesh, head: Mesh, consumer: ProductSource) -> tuple[str, ...]:
+    """Where `consumer`'s unchanged SQL reads its inputs' removed, renamed or narrowed
+    columns (base vs head contracts of each input)."""
+    name = consumer.spec.qualified_name
+    fixes: list[str] = []
+    for ref in sorted(set(consumer.spec.input_refs().values())):
+        was, now = base.products.get(ref), head.products.get(ref)
+        if was is None or now is None:
+            continue
+        changes = _column_changes(contract_of(was).columns, contract_of(now).columns)
+        fixes += sql_fixes(base, ".".join(ref), tuple(changes), name)
+    return tuple(fixes)
 
 
 def _use_line(use: ColumnUse) -> str:
