@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
+import re
 from pathlib import Path
 
+import httpx
 import pytest
+from click.testing import CliRunner
 
 from bench.search_quality import QUESTIONS, evaluate, questions
 from mesh_platform.catalog import Catalog
+from mesh_platform.cli import main
 from mesh_platform.errors import SpecError
 from mesh_platform.loader.mesh import Mesh, load_healthy
 from mesh_platform.marketplace import search, sync_catalog
@@ -28,10 +33,11 @@ from mesh_platform.marketplace.analysis import (
 )
 from mesh_platform.marketplace.search import unmatched
 from mesh_platform.marketplace.text import render_hits
-from tests import test_marketplace_catalog
+from tests import test_marketplace_catalog, test_web
 from tests.test_search import facts, fill, ranked, record
 
 catalog = test_marketplace_catalog.catalog  # the fixture: SQLite, then PostgreSQL
+site = test_web.site  # the fixture: the web catalog over the demo mesh
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_HIT_AT_3 = 0.90
 
@@ -160,3 +166,23 @@ def test_a_filter_finds_a_weak_match_beyond_the_best_candidates(
     monkeypatch.setattr(module, "CANDIDATES", 1)
     assert ranked(catalog, "revenue", limit=2) == ["a.revenue", "a.revenue_daily"]
     assert ranked(catalog, "revenue", limit=1, domain="z") == ["z.weak"]
+
+
+def test_the_web_page_and_the_command_show_the_same_results_and_the_unmatched_words(
+    site: httpx.Client,
+) -> None:
+    url = site.headers["x-catalog-url"]
+    env = {"MESH_CATALOG_URL": url}
+    page = site.get("/search", params={"q": "revenue per client"}).text
+    shown = re.findall(r'<a class="product" href="[^"]+">([^<]+)</a>', page)
+    listed = CliRunner().invoke(
+        main, ["search", "revenue", "per", "client", "--no-sync", "--json"], env=env
+    )
+    assert shown and shown == [h["product"] for h in json.loads(listed.stdout)]
+    assert shown[0] == "sales.customer_revenue"
+    page = site.get("/search", params={"q": "custmer revnue"}).text
+    assert "No published product matches" in page
+    assert "Matched nothing: <q>custmer</q>, <q>revnue</q>" in page
+    assert 'class="near" href="/products/sales/customer_revenue"' in page
+    text = CliRunner().invoke(main, ["search", "custmer", "revnue", "--no-sync"], env=env).stdout
+    assert "matched nothing: 'custmer', 'revnue'" in text and "sales.customer_revenue" in text
