@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mesh_platform.loader.mesh import Mesh, load_mesh
-from tests.mini_mesh import domain_assets, write_mesh
+from tests.mini_mesh import domain_assets, grant_clearances, write_mesh
 
 PEOPLE = """\
 name: people
@@ -64,13 +64,18 @@ def _tags(mesh: Mesh, domain: str, product: str) -> dict[str, tuple[str, ...]]:
 
 
 def _root(tmp_path: Path) -> Path:
-    return write_mesh(
+    root = write_mesh(
         tmp_path,
         {
             "hr": {"people": PEOPLE, "cleaned": CLEANED},
             "ops": {"report": REPORT, "safe": SAFE},
         },
     )
+    # ops pseudonymizes names: without the clearance it would read them masked (`C***`), one
+    # token for everyone, which is refused (tests/test_masked_columns.py). Tags do not depend
+    # on the clearance.
+    grant_clearances(root, {"ops": ["pii"]})
+    return root
 
 
 def test_pii_flows_through_steps_and_domains_and_protection_changes_it(tmp_path: Path) -> None:
