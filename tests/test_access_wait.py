@@ -13,7 +13,8 @@ import pytest
 
 from mesh_platform.access.enforcement import AccessWait
 from mesh_platform.loader.mesh import MeshSpecs
-from mesh_platform.ops.routing import FailureFacts, drafts_for_failure
+from mesh_platform.notify import Notifier
+from mesh_platform.ops.routing import facts_from_event, route_run_failure
 from mesh_platform.run.failures import BUSINESS_LOGIC, classify, tells_platform
 from mesh_platform.spec.model import ProductSpec, SqlStep
 from tests.cli_mesh import ORDERS, CliMesh, cli_mesh
@@ -92,23 +93,27 @@ def test_a_waiting_input_is_an_access_wait_with_one_block_per_input(mesh: CliMes
     assert not mesh.lake("books.named").exists()
 
 
-def test_an_access_wait_is_classified_apart_and_alerts_nobody(tmp_path: Path) -> None:
-    error = AccessWait("books", "books.named", {"shop.people": "b1", "parts.list": "b2"})
-    found = classify(error, _spec())
-    assert found.failure_class == BUSINESS_LOGIC
-    assert found.step == "access:shop.people,parts.list"
+def test_an_access_wait_is_classified_apart_and_alerts_nobody(mesh: CliMesh) -> None:
+    found = classify(AccessWait("books", "books.named", {"shop.people": "b1"}), _spec())
+    assert found.failure_class == BUSINESS_LOGIC and found.step == "access:shop.people"
     assert not tells_platform(found.failure_class, found.step)
-    facts = FailureFacts(
-        step_key="books__named",
-        product="books.named",
-        failure_class=found.failure_class,
-        failed_step=found.step,
-        cause=found.cause,
-        guidance=found.guidance,
-    )
-    assert (
-        drafts_for_failure(facts, "run-1", "http://ui/run-1", MeshSpecs(tmp_path, {}, {}, ())) == []
-    )
+    assert mesh.run("validate").exit_code == 0
+    for upstream in ("shop.orders", "shop.people", "parts.list"):
+        assert mesh.run("materialize", upstream).exit_code == 0
+    assert mesh.run("materialize", "books.named").exit_code != 0
+    # The run failure sensor's routing, on the real failed run: no alert at all.
+    instance = dg.DagsterInstance.from_config(str(mesh.home / "dagster"))
+    (run,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
+    failures = [
+        e.get_dagster_event()
+        for e in instance.all_logs(run.run_id)
+        if e.is_dagster_event and e.get_dagster_event().is_step_failure
+    ]
+    assert [facts_from_event(e, MeshSpecs.load(mesh.root)).failed_step for e in failures] == [
+        "access:shop.people"
+    ]
+    notifier = Notifier(catalog_url=f"sqlite:///{mesh.home / 'catalog.db'}")
+    assert route_run_failure(run, failures, notifier, MeshSpecs.load(mesh.root)) == []
 
 
 def _spec() -> ProductSpec:

@@ -129,10 +129,7 @@ def severity_of(product: str | None, mesh: MeshSpecs) -> tuple[str, float]:
 def drafts_for_failure(
     facts: FailureFacts, run_id: str, run_url: str, mesh: MeshSpecs
 ) -> list[AlertDraft]:
-    """The platform on-call's alert first; the owning domain's when it is business logic;
-    none for an access wait (not a failure: the deciders are told by the approval routing)."""
-    if waits_for_access(facts.failed_step):
-        return []
+    """The platform on-call's alert first; the owning domain's when it is business logic."""
     owner = _domain_of(facts.product, mesh)
     platform = _domain_of(None, mesh)
     severity, hours = severity_of(facts.product, mesh)
@@ -201,6 +198,8 @@ def route_run_failure(
     facts = [facts_from_event(e, mesh) for e in events]
     if not facts:  # the run failed outside any step (launch, resources)
         facts = [FailureFacts("", None, PLATFORM, "run", "the run failed before its steps", "")]
+    # An access wait is not a failure: no alert (the deciders are told by the approval routing).
+    facts = [f for f in facts if not waits_for_access(f.failed_step)]
     url = notifier.run_url(run.run_id)
     drafts = [d for f in facts for d in drafts_for_failure(f, run.run_id, url, mesh)]
     for draft in drafts:
