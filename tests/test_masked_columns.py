@@ -94,6 +94,10 @@ FROM people
         ("SELECT name, count(*) AS n FROM people GROUP BY name", "(GROUP BY name)"),
         ("SELECT DISTINCT name FROM people", "(SELECT DISTINCT name)"),
         ("SELECT count(born) AS n FROM people", "always NULL here: the count is 0"),
+        (  # a filter in ON is not a key
+            "SELECT a.id FROM people a JOIN people b ON a.id = b.id AND a.name <> ''",
+            "computes over 'name' (name <> '')",
+        ),
         (
             "WITH w AS (SELECT id, name AS who FROM people) SELECT id, upper(who) AS u FROM w",
             "computes over 'who' (= people.name) (upper(who))",
@@ -168,6 +172,11 @@ REFUSALS = [
         "SELECT id FROM people\nWHERE phone IN (SELECT phone FROM people WHERE segment = 'X')",
         7,
         "step 'step_1' joins on 'phone' (phone IN (SELECT ...))",
+    ),
+    (
+        "SELECT a.id FROM people a JOIN people b ON a.id = b.id AND upper(a.name) = b.segment",
+        6,
+        "step 'step_1' joins on 'name' (upper(a.name) = b.segment)",
     ),
     (
         "SELECT a.id FROM people a, people b WHERE a.name = b.name",

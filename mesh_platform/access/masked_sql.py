@@ -50,6 +50,8 @@ class Use:
     column: str
 
 
+# What stops the search for the comparison a column stands in.
+_PREDICATE_BOUNDS = (exp.EQ, exp.Connector, exp.Where, exp.Join, exp.Select, exp.Having)
 _CLAUSES: dict[type[exp.Expr], str] = {
     exp.Where: "WHERE",
     exp.Group: "GROUP BY",
@@ -218,16 +220,18 @@ def _context(column: exp.Column, scope: Scope, keyed: frozenset[str]) -> tuple[s
     while node is not select and node.parent is not None:
         chain.append((node.arg_key or "", node.parent))
         node = node.parent
+    around = column.parent
+    while around is not None and not isinstance(around, _PREDICATE_BOUNDS):
+        around = around.parent  # the comparison the column stands in (through functions)
     for key, parent in chain:
         if isinstance(parent, exp.Anonymous) and parent.name.lower() in keyed:
             return "security", _shown(parent)
-        if isinstance(parent, exp.Join) and key in ("on", "using"):
+        if isinstance(parent, exp.Join) and key == "using":
             return "join_key", _shown(parent.args.get(key) or parent, qualified=True)
         if isinstance(parent, exp.In) and key == "this" and parent.args.get("query"):
             return "join_key", _shown(parent)
-    around = column.parent
-    while isinstance(around, exp.Paren):
-        around = around.parent
+    # An equality with another table's column: in ON, or in WHERE (an implicit or correlated
+    # join); any other condition on the column is a filter, computed over the masked values.
     if isinstance(around, exp.EQ) and _other_table(around, column):
         return "join_key", _shown(around, qualified=True)
     first = chain[0][1] if chain else select
@@ -254,11 +258,12 @@ def _selected(chain: list[tuple[str, exp.Expr]], select: exp.Expr) -> bool:
 
 
 def _other_table(equality: exp.EQ, column: exp.Column) -> bool:
-    """An equality of the column with another table's column: an implicit or correlated join."""
+    """An equality of the column (or a value computed from it) with another table's column:
+    a join key, in ON or in WHERE (an implicit or correlated join)."""
     sides = [equality.this, equality.expression]
     other = [s for s in sides if all(c is not column for c in s.find_all(exp.Column))]
     return any(
-        isinstance(side, exp.Column) and side.table and side.table != column.table for side in other
+        c.table and c.table != column.table for side in other for c in side.find_all(exp.Column)
     )
 
 
