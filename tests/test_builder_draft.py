@@ -40,6 +40,7 @@ def mesh(tmp_path: Path) -> Path:
     )
     for name in ("workspace.yaml", "subscriptions.yaml"):
         shutil.copy(DEMO / name, root / name)
+    shutil.copytree(DEMO / "governance", root / "governance")  # the clearances granted
     _git(root.parent, "init", "-q", "-b", "main", str(root))
     _git(root, "config", "user.email", "builder@example.com")
     _git(root, "config", "user.name", "Builder Test")

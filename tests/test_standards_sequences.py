@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.loader.mesh import load_mesh
-from tests.mini_mesh import refused, write_mesh
+from tests.mini_mesh import grant_clearances, refused, write_mesh
 
 CONTACTS = """\
 name: contacts
@@ -54,6 +54,9 @@ def _mesh(tmp_path: Path, crm_product: str, local: str = LOCAL) -> Path:
     )
     (root / "domains/crm/sequences").mkdir()
     (root / "domains/crm/sequences/tidy.yaml").write_text(local)
+    # crm encrypts and pseudonymizes shop's PII: without the clearance it would read it masked,
+    # one token for everyone, which is refused (tests/test_masked_columns.py).
+    grant_clearances(root, {"crm": ["pii"]})
     return root
 
 
