@@ -73,8 +73,8 @@ class SpecDocument:
         for key, value in new.items():
             if key in spans:
                 body += self._entry(node, key, value, spans[key], col)
-            else:
-                flow = _siblings_flow(node)
+            else:  # a new top-level field in its own house style (`inputs: {...}` is no rule)
+                flow = node is not self._root and _siblings_flow(node)
                 body += _fresh_entry(key, value, col, flow=flow).splitlines(keepends=True)
         return out + _with_prefix(body, prefix, col)
 
