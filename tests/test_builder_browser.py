@@ -509,9 +509,11 @@ def _changes(diff: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def test_page_time_to_interactive(served: Served, browser: Browser) -> None:
-    """The builder page of a demo gold product, loaded 10 times (bench/builder_page.py): the
-    figures are printed and written beside the copy (docs/benchmarks.md, docs/builder.md)."""
-    figures = measure(browser, f"{served.catalog_url}/build/marketing/customer_segments", 10)
+    """The builder page of a demo gold product (one the edit above leaves alone), loaded 10
+    times (bench/builder_page.py): the figures are printed and written beside the copy
+    (docs/benchmarks.md, docs/builder.md)."""
+    url = f"{served.catalog_url}/build/marketing/top_customers_by_nation"
+    figures = measure(browser, url, 10)
     print(report(figures))
     (served.root / "page-figures.txt").write_text(report(figures) + "\n")
     assert figures["interactive_p95_ms"] < 10_000, figures
