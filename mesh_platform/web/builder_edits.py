@@ -146,7 +146,7 @@ def declare_columns(pages: Any, draft: Draft, form: FormData) -> int | None:
     from mesh_platform.builder.preview import preview_draft
 
     last = len(draft.steps()) - 1
-    nodes = {n.index: n for n in preview_draft(draft) if n.index >= 0}
+    nodes = {n.index: n for n in preview_draft(draft, count=False) if n.index >= 0}
     found = [n for i in (last, last + 1) if (n := nodes.get(i)) is not None and n.columns]
     if not found:
         raise ValueError("the last step has no preview to take the columns from: fix it first")

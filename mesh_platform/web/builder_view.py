@@ -170,7 +170,7 @@ def validate(draft: Draft) -> list[SpecError | str]:
 def preview(draft: Draft) -> list[NodePreview]:
     from mesh_platform.builder.preview import preview_draft
 
-    return preview_draft(draft)
+    return preview_draft(draft, count=False)  # forms need samples and columns, not counts
 
 
 def available_columns(
