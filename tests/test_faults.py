@@ -85,7 +85,9 @@ def test_a_write_killed_at_any_moment_leaves_a_whole_version(tmp_path: Path) -> 
     full = time.perf_counter() - started  # the work of a run: read, conform, write, commit
     written = {300_000}
     kills = 0
-    for step, fraction in enumerate((0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)):
+    # Spread over the run, short of its end: the later writes are smaller than the timed one
+    # (200,000-290,000 rows against 300,000) and the machine's load changes between runs.
+    for step, fraction in enumerate((0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7)):
         rows = 200_000 + 10_000 * step  # each attempt writes a count of its own
         _landing(root, rows)
         process = _start(root)
