@@ -104,6 +104,12 @@ def reload_location(ui_url: str, location: str, timeout: float = RELOAD_TIMEOUT)
     """Have the webserver load code location `location` from its files again; return once it
     is LOADED (its definitions then hold the specs as saved now)."""
     found = _graphql(ui_url, RELOAD, {"location": location})["reloadRepositoryLocation"]
+    if found["__typename"] == "RepositoryLocationNotFound":
+        raise LaunchFailed(
+            f"the running `mesh up` has no code location {location}: the domain was added "
+            "after it started; stop `mesh up` (Ctrl-C) and start it again to load the domain, "
+            "then materialize"
+        )
     if found["__typename"] != "WorkspaceLocationEntry":
         raise LaunchFailed(
             f"Dagster did not reload code location {location} ({found['__typename']}: "
