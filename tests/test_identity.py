@@ -114,6 +114,34 @@ def test_rollback_and_release_by_a_non_member_are_refused(
     assert mesh.run("release", "shop.orders", "--reason", "fixed").exit_code == 0
 
 
+AUDIT = """\
+name: audit
+description: The ledger, audited.
+inputs: {ledger: shop.ledger}
+steps:
+  - sql: SELECT id, amount FROM ledger
+"""
+
+
+def test_a_request_filed_by_validate_is_the_persons_and_they_cannot_decide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    products = {"shop": {"orders": ORDERS, "ledger": LEDGER}, "books": {"audit": AUDIT}}
+    with cli_mesh(tmp_path, {**products, "platform": {}}, monkeypatch) as mesh:
+        write_people(tmp_path, {**TEAMS, "books-team": [BO, SOL]})
+        (tmp_path / "subscriptions.yaml").write_text("approved: []\nlanding: [shop]\n")
+        monkeypatch.setenv("MESH_CATALOG_URL", f"sqlite:///{mesh.home / 'catalog.db'}")
+        _as(monkeypatch, SOL)  # of books (the consumer) and of shop (a decider)
+        assert mesh.run("validate").exit_code in (0, 1)
+        state = access_state(_catalog(mesh), "books", "shop.ledger")
+        assert state is not None and state.state == "requested"
+        assert state.requested_by == SOL  # the person, not "mesh validate"
+        own = mesh.run("approve", str(state.id), "--reason", "mine")
+        assert own.exit_code == 1 and "it is their own request" in own.output, own.output
+        _as(monkeypatch, SUE)
+        assert mesh.run("approve", str(state.id), "--reason", "ok").exit_code == 0
+
+
 @pytest.fixture
 def web(mesh: CliMesh, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
     """The web catalog behind an authenticating proxy's header, served on a real port."""

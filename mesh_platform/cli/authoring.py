@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from mesh_platform.cli.app import emit, main, mesh_root
+from mesh_platform.cli.identity import requester
 from mesh_platform.cli.isolation import healthy_mesh
 from mesh_platform.errors import SpecErrors
 
@@ -88,7 +89,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
     try:
         catalog = Catalog.open(environment.catalog_url())
         apply_approvals_file(catalog, mesh.root)
-        waiting = request_declared(catalog, mesh, actor="mesh validate")
+        waiting = request_declared(catalog, mesh, actor=requester("mesh validate"))
         out_of_scope = catalog_scope_errors(catalog, mesh.products, mesh.plans)
     except (CatalogUnavailable, SQLAlchemyError) as exc:
         return [], f"\nwarning: subscriptions not checked (the catalog): {exc}"
