@@ -147,15 +147,23 @@ def start_catalog(
     from mesh_platform.web import CatalogServer, WebSettings
 
     host = "127.0.0.1"
+    settings = WebSettings(mesh_root=mesh_root, catalog_url=catalog_url(), ui_url=ui)
     if catalog_port is None:
-        catalog_port = ui_port + 1 if _is_free(host, ui_port + 1) else 0
+        preferred = ui_port + 1 if _is_free(host, ui_port + 1) else 0
+        try:
+            server = CatalogServer(settings, host=host, port=preferred).start()
+        except MeshError:
+            if preferred == 0:
+                raise
+            # taken between the probe and the bind (or by an outgoing connection): any free port
+            server = CatalogServer(settings, host=host, port=0).start()
     elif not _is_free(host, catalog_port):
         raise MeshError(
             f"port {catalog_port} on {host} is already in use, so the web catalog cannot serve "
             f"there. Fix: choose another port with --catalog-port (or --no-catalog)"
         )
-    settings = WebSettings(mesh_root=mesh_root, catalog_url=catalog_url(), ui_url=ui)
-    server = CatalogServer(settings, host=host, port=catalog_port).start()
+    else:
+        server = CatalogServer(settings, host=host, port=catalog_port).start()
     os.environ["MESH_CATALOG_WEB_URL"] = server.url
     return server
 
