@@ -130,9 +130,13 @@ def _report_materialized(
 
 
 def materialize_targets(
-    targets: str | Sequence[str] | None, as_json: bool, verbose: bool = False
+    targets: str | Sequence[str] | None,
+    as_json: bool,
+    verbose: bool = False,
+    full_refresh: bool = False,
 ) -> list[Any]:
-    """Materialize what `targets` name (None: everything), missing upstream products first.
+    """Materialize what `targets` name (None: everything), missing upstream products first;
+    `full_refresh`: incremental products rebuilt from scratch.
 
     Prints progress, one block per failure and a summary counting what was written; exits 1
     when anything failed or could not run. Returns the Dagster runs' summaries.
@@ -141,6 +145,7 @@ def materialize_targets(
 
     from mesh_platform.config import environment
     from mesh_platform.dagster.orchestration import materialize_selection as run_all
+    from mesh_platform.run.incremental import FULL_REFRESH_TAG
 
     prepare_environment()
     mesh = healthy_mesh()
@@ -158,6 +163,7 @@ def materialize_targets(
         # only when asked for.
         log_level="INFO" if verbose else "CRITICAL",
         on_skip=progress.on_skip,
+        run_tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
     )
     seconds = time.perf_counter() - started
     if _report_materialized(as_json, summaries, progress, upstream, seconds):
@@ -169,9 +175,18 @@ def materialize_targets(
 @click.argument("targets", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--verbose", is_flag=True, help="Also print Dagster's log (with stack traces).")
-def materialize(targets: tuple[str, ...], as_json: bool, verbose: bool) -> None:
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild incremental products from scratch (all their input rows, the table replaced; "
+    "an scd2 product's history restarts). The run tag `mesh/full_refresh: true` in the UI.",
+)
+def materialize(
+    targets: tuple[str, ...], as_json: bool, verbose: bool, full_refresh: bool
+) -> None:
     """Materialize TARGETS: nothing for everything, DOMAIN, DOMAIN.PRODUCT or a Dagster asset
     selection (e.g. 'key:"sales/*"', '+key:"sales/customer_revenue"', 'tag:visibility=published',
     'owner:"team:sales-analytics"', 'group:finance'); inputs that have no table yet are built first.
+    An incremental product processes only its new input rows (docs/incremental.md).
     """
-    materialize_targets(targets or None, as_json, verbose)
+    materialize_targets(targets or None, as_json, verbose, full_refresh)

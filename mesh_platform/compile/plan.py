@@ -21,6 +21,7 @@ from mesh_platform.compile.rules import validate_rules
 from mesh_platform.compile.sql import SqlProblem
 from mesh_platform.compile.step_modules import check_step_module
 from mesh_platform.compile.type_check import CertainType, certain_types, contradiction
+from mesh_platform.compile.writes import validate_writes
 from mesh_platform.errors import SpecError
 from mesh_platform.registry import check_params, registry
 from mesh_platform.security.pii import column_tags
@@ -95,6 +96,7 @@ def plan_product(
     if spec.source is not None:
         plan = _landing_plan(source)
         validate_rules(source, plan.schema, input_schemas)
+        validate_writes(source, plan.columns)
         return plan
     available: dict[str, Schema | None] = dict(input_schemas)
     planned: list[PlannedStep] = []
@@ -129,6 +131,7 @@ def plan_product(
     schema = {c.name: c.type for c in columns}
     _check_partition_column(source, schema)
     validate_rules(source, schema, input_schemas)
+    validate_writes(source, columns)
     return ProductPlan(tuple(planned), columns)
 
 

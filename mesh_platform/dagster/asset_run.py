@@ -41,6 +41,7 @@ from mesh_platform.engine.registry import engine_resource_keys
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.quality.gate import QualityGate
 from mesh_platform.quality.volume import VOLUME_ACCEPT, VOLUME_TAG
+from mesh_platform.run.incremental import FULL_REFRESH_TAG
 from mesh_platform.run.materialize import Materialized, materialize_product
 from mesh_platform.spec.model import ProductSpec
 
@@ -79,6 +80,8 @@ def run_asset(
                 engine,
                 gate=pre_write_check(spec, lakehouse, catalog.url, gate),
                 access=access_check(catalog, mesh_root),
+                run_id=context.run.run_id,
+                full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true",
             )
         except Held as error:
             facts.update(held=error.notice.message)
@@ -120,13 +123,13 @@ def quality_gate(
 
 def pre_write_check(
     spec: ProductSpec, lakehouse: Lakehouse, catalog_url: str, gate: QualityGate
-) -> Callable[[pa.Table], None]:
+) -> Callable[..., None]:
     """What sees the result just before the write: the hold, checked again (a rollback made
     while this run computed must not be overwritten by it), then the quality gate."""
 
-    def check(table: pa.Table) -> None:
+    def check(table: pa.Table, incremental: bool = False) -> None:
         raise_if_held(spec, lakehouse, catalog_url)
-        gate.check(table)
+        gate.check(table, incremental=incremental)
 
     return check
 
@@ -167,18 +170,40 @@ def written_output(
         done.seconds,
         done.engine_usage,
     )
+    metadata.update(write_metadata(done))
     metadata.update(record_run_cost(context, spec, done.usage, started_at, catalog_url))
     record_written(context, spec, done.written, catalog_url)
     return dg.MaterializeResult(metadata=metadata)
 
 
+def write_metadata(done: Materialized) -> dict[str, Any]:
+    """What an incremental write did to the table: rows added, updated and deleted, and the
+    table's rows after it (`dagster/row_count`); nothing for a table replaced whole."""
+    written = done.written
+    if not written.incremental:
+        return {}
+    return {
+        "dagster/row_count": done.table_rows,
+        "mesh/rows_added": written.added or 0,
+        "mesh/rows_updated": written.updated,
+        "mesh/rows_deleted": written.deleted,
+    }
+
+
 def written_facts(spec: ProductSpec, done: Materialized) -> Mapping[str, Any]:
     """The template's success facts of a write: rows, Delta version, and the message."""
+    written = done.written
+    did = (
+        f"added {written.added}, updated {written.updated}, deleted {written.deleted} rows "
+        f"of {written.uri} from {written.rows} computed"
+        if written.incremental
+        else f"wrote {written.rows} rows to {written.uri}"
+    )
     return {
-        "rows": done.written.rows,
-        "delta_version": done.written.version,
+        "rows": written.rows,
+        "delta_version": written.version,
         "message": (
-            f"{spec.qualified_name}: wrote {done.written.rows} rows to {done.written.uri} "
-            f"(Delta version {done.written.version}) in {done.seconds:.2f}s"
+            f"{spec.qualified_name}: {did} (Delta version {written.version}) in "
+            f"{done.seconds:.2f}s"
         ),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -124,8 +124,11 @@ def materialize_selection(
     raise_on_failure: bool = True,
     log_level: str = "INFO",
     on_skip: Callable[[Key, str], None] | None = None,
+    run_tags: Mapping[str, str] | None = None,
 ) -> list[RunSummary]:
     """Materialize `keys` once each, upstream first, recording runs in `instance`.
+
+    `run_tags`: more tags on every run (e.g. `mesh/full_refresh: true`).
 
     `log_level` is the level of Dagster's console logs; every event is recorded in the
     instance whatever it is. A product of a domain whose code location does not load, or
@@ -151,7 +154,9 @@ def materialize_selection(
                 on_skip(key, reason)
         if not runnable:
             continue
-        summary = _run(mesh, domain, runnable, instance, raise_on_failure, log_level)
+        summary = _run(
+            mesh, domain, runnable, instance, raise_on_failure, log_level, run_tags or {}
+        )
         for key in runnable:
             if key[1] not in summary.materialized:
                 blocked[key] = "it was not materialized"
@@ -177,11 +182,13 @@ def _run(
     instance: dg.DagsterInstance,
     raise_on_failure: bool,
     log_level: str,
+    more_tags: Mapping[str, str],
 ) -> RunSummary:
     """Launch one run of `batch` (products of `domain` of one partitioning, over all its
     partitions) and summarize what it did."""
     defs = imported_definitions(domain)
     tags, partitions = _run_tags(mesh.products[batch[0]].spec)
+    tags.update(more_tags)
     started = time.perf_counter()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     result: dg.ExecutionResult

@@ -17,6 +17,8 @@ import dagster as dg
 from pydantic import Field
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
+from mesh_platform.lake import increments
+from mesh_platform.lake.increments import Increment
 from mesh_platform.lake.orphans import remove_orphans
 from mesh_platform.lake.partitions import PartitionSlice
 
@@ -39,11 +41,16 @@ class ForeignWrite(BusinessLogicError):
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write committed."""
+    """What a write committed: the run's rows, and what they did to the table's (a full
+    overwrite adds them all; an incremental write says how many it added, updated, deleted)."""
 
     uri: str
     version: int
     rows: int
+    added: int | None = None
+    updated: int = 0
+    deleted: int = 0
+    incremental: bool = False
 
 
 class Lakehouse(dg.ConfigurableResource):
@@ -157,13 +164,45 @@ class Lakehouse(dg.ConfigurableResource):
             ) from None
         return dataset
 
+    def base(self, key: Key) -> DeltaTable | None:
+        """The product's table as this run reads it (None before its first write): an
+        incremental write commits through it (`lake/increments.py`)."""
+        return self._table(key) if self.exists(key) else None
+
+    def write_increment(
+        self, key: Key, data: pa.Table, increment: Increment, base: DeltaTable
+    ) -> WriteResult:
+        """Apply `data` to the table read as `base`, in one commit, exactly once
+        (`lake/increments.py`); refuses another domain's table first (`check_writer`)."""
+        self.check_writer(key)
+        uri = self.uri(key)
+        remove_orphans(uri)
+        try:
+            changes = increments.commit(uri, key, base, data, increment)
+        except OSError as exc:
+            raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
+        return WriteResult(
+            uri,
+            changes.version,
+            data.num_rows,
+            changes.added,
+            changes.updated,
+            changes.deleted,
+            incremental=True,
+        )
+
     def write(
-        self, key: Key, data: pa.Table, partition: PartitionSlice | None = None
+        self,
+        key: Key,
+        data: pa.Table,
+        partition: PartitionSlice | None = None,
+        run: Increment | None = None,
     ) -> WriteResult:
         """Replace the table, or only `partition`'s rows of a partitioned table, atomically.
 
         Data files left by earlier killed or failed writes are removed first (see `orphans`).
         A lakehouse bound to a domain refuses another domain's table first (`check_writer`).
+        `run`: the run's id and high-water mark, recorded with the product's transaction.
         """
         from deltalake import write_deltalake
 
@@ -172,9 +211,15 @@ class Lakehouse(dg.ConfigurableResource):
         options = self.storage_options or None
         remove_orphans(uri)
         if partition is None:
+            properties = increments.commit_properties(key, self.base(key), run) if run else None
             try:
                 write_deltalake(
-                    uri, data, mode="overwrite", schema_mode="overwrite", storage_options=options
+                    uri,
+                    data,
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    storage_options=options,
+                    commit_properties=properties,
                 )
             except OSError as exc:
                 raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc

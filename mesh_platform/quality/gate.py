@@ -81,8 +81,12 @@ class QualityGate:
     def _key(self) -> dg.AssetKey:
         return dg.AssetKey(list(self.spec.key))
 
-    def check(self, table: pa.Table) -> None:
-        """Check the conformed result; raise `dg.Failure` when an `error` rule fails."""
+    def check(self, table: pa.Table, incremental: bool = False) -> None:
+        """Check the conformed result; raise `dg.Failure` when an `error` rule fails.
+
+        `incremental`: the result changes the table rather than replacing it; the volume guard
+        then judges the table grown by the result's rows (its rules see only those rows).
+        """
         self._checked = True
         started = time.perf_counter()
         contract = self._contract(table)
@@ -91,9 +95,8 @@ class QualityGate:
         volume = None
         if volume_guarded(self.spec):
             materialized, previous = self._previous_rows()
-            volume = judge_volume(
-                self.spec, table.num_rows, materialized, previous, self.accept_volume
-            )
+            rows = table.num_rows + ((previous or 0) if incremental else 0)
+            volume = judge_volume(self.spec, rows, materialized, previous, self.accept_volume)
             self.results.append(volume_result(self._key(), self.spec, volume))
         engine = self.engine or get_engine(self.spec.engine)
         evaluated = evaluate_rules(self.spec, table, self._reference_values, engine)

@@ -25,6 +25,7 @@ from mesh_platform.errors import MissingUpstream, PlatformError
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
+from mesh_platform.run.incremental import plan_write
 from mesh_platform.run.landing import read_landing
 from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
@@ -45,6 +46,7 @@ class Materialized:
     usage: Usage
     warnings: tuple[str, ...] = ()
     engine_usage: Usage = field(default_factory=lambda: Usage(0.0, 0.0))
+    table_rows: int | None = None  # the table's rows after the write
 
 
 def stored_size(dataset: Any, partition: PartitionSlice | None = None) -> tuple[int, int]:
@@ -94,8 +96,11 @@ def materialize_product(
     partition: PartitionSlice | None = None,
     engine: Engine | None = None,
     keys: Keyring | None = None,
-    gate: Callable[[pa.Table], None] | None = None,
+    gate: Callable[..., None] | None = None,
     access: Callable[[ProductSpec], Scopes | None] | None = None,
+    *,
+    run_id: str = "",
+    full_refresh: bool = False,
 ) -> Materialized:
     """Compute the product and commit it to the lakehouse.
 
@@ -104,9 +109,12 @@ def materialize_product(
     (`SubscriptionRequired`, saying how to subscribe); it returns the column scopes of the
     subscriptions that have one, checked before any row is read and read within
     (`run/scope.py`). `gate` (the quality gate) sees the conformed result before the write
-    and may refuse it.
+    and may refuse it (told `incremental=True` when the result changes the table rather than
+    replacing it). An incremental product (`run/incremental.py`) reads only its window of the
+    inputs, unless `full_refresh`; `run_id` is recorded with the commit.
     """
     scopes = access(spec) if access is not None else None
+    writing = plan_write(spec, plan, lakehouse, run_id, full_refresh)
     started = time.perf_counter()
     warnings: list[str] = []
     meter = UsageMeter()
@@ -121,7 +129,7 @@ def materialize_product(
                 port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
             }
             rows_in, bytes_in = _inputs_size(inputs)
-            scoped = scope_inputs(spec, plan, inputs, scopes)
+            scoped = writing.inputs(scope_inputs(spec, plan, inputs, scopes))
             engine = engine or get_engine(spec.engine, keys=keys)
             # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow
             # copies of them made in this process (but a scoped input's projection).
@@ -137,12 +145,21 @@ def materialize_product(
             data, engine_usage = result.table, result.usage
         table = conform(data, plan, spec.qualified_name)
         if gate is not None:
-            gate(table)
-        written = lakehouse.write(spec.key, table, partition)
-        _, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
+            gate(table, incremental=writing.incremental)
+        if partition is None:
+            written = writing.write(lakehouse, table)
+        else:
+            written = lakehouse.write(spec.key, table, partition)
+        table_rows, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
     usage = replace(
         meter.usage, rows_in=rows_in, bytes_in=bytes_in, rows_out=written.rows, bytes_out=bytes_out
     )
     return Materialized(
-        table, written, time.perf_counter() - started, usage, tuple(warnings), engine_usage
+        table,
+        written,
+        time.perf_counter() - started,
+        usage,
+        tuple(warnings),
+        engine_usage,
+        table_rows,
     )

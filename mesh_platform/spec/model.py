@@ -33,6 +33,7 @@ from mesh_platform.spec.fields import (
     check_on_call,
 )
 from mesh_platform.spec.quality import Freshness, QualityRule, VolumeGuard
+from mesh_platform.spec.writes import Incremental, WriteMode
 
 
 class ColumnSpec(Frozen):
@@ -153,6 +154,24 @@ class ProductSpec(Frozen):
     schedule: str | None = None
     automation: Automation | None = None
     partitioning: Partitioning | None = None
+    write: WriteMode = Field(
+        default="overwrite",
+        description="How a run writes the table: `overwrite` (replace it), `append` (insert "
+        "only new rows), `merge` (upsert by `keys`), `scd2` (keep each key's history).",
+    )
+    keys: tuple[Name, ...] = Field(
+        default=(), description="The columns that identify a row, for `merge` and `scd2`."
+    )
+    delete_when: str | None = Field(
+        default=None,
+        description="`merge` only: a SQL condition over the result's columns; the matching "
+        "rows are deleted from the table (source-side deletes), not written.",
+    )
+    incremental: Incremental | None = Field(
+        default=None,
+        description="Read only input rows at or after the table's high-water mark of `column` "
+        "minus `lookback`, and write that window (docs/incremental.md).",
+    )
     engine: str | None = Field(
         default=None,
         description="The engine that runs the steps, by name (`mesh standards` lists them); "
