@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from mesh_platform.catalog.marks import MIGRATIONS_MARK, read_mark, scripts_digest, write_mark
 from mesh_platform.errors import PlatformError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -172,10 +173,21 @@ def _engine(url: str) -> Engine:
 
 
 def _migrate(engine: Engine, url: str) -> None:
-    """`alembic upgrade heads` on this database (idempotent).
+    """`alembic upgrade heads` on this database (idempotent), unless the database's
+    `migrations` mark says these very scripts were applied: then Alembic is not even imported
+    (a command opening the catalog pays one query, not the scripts' load and check).
 
     `heads`: independent features' tables are sibling branches of the migration graph.
     """
+    digest = scripts_digest(MIGRATIONS)
+    with engine.connect() as connection:
+        if read_mark(connection, MIGRATIONS_MARK) == digest:
+            return
+    _upgrade(engine, url, digest)
+
+
+def _upgrade(engine: Engine, url: str, digest: str) -> None:
+    """`alembic upgrade heads`, then the mark of the scripts applied, in one transaction."""
     from alembic import command
     from alembic.config import Config
 
@@ -189,3 +201,4 @@ def _migrate(engine: Engine, url: str) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(745201)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+        write_mark(connection, MIGRATIONS_MARK, digest)

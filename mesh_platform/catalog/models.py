@@ -102,12 +102,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # When the message may next be attempted (for `sending`: when the claim expires); None
     # once it is final (sent, skipped, gave_up).
-    next_attempt_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
-    last_attempt_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 COST_KINDS = ("run", "development")  # a production materialization | `mesh preview`, `mesh test`
@@ -182,3 +178,18 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class CatalogMark(Base):
+    """What the catalog was last brought in step with, by name: the migration scripts applied
+    (`migrations`), the mesh's sources and runs the marketplace was synced with (`sync`).
+
+    `value` is a digest: a process compares it with the digest of what it has now and skips
+    the work (an Alembic upgrade, a sync) when they are equal.
+    """
+
+    __tablename__ = "catalog_marks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
