@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,16 @@ from mesh_platform.errors import MeshError
 
 
 def mesh_root() -> Path:
-    """The mesh the commands work on: the checkout holding `domains/` and `workspace.yaml`."""
-    from mesh_platform.spec import workspace
+    """The mesh the commands work on: the checkout holding `domains/` and `workspace.yaml`.
 
-    return workspace.repo_root()
+    `spec.workspace.repo_root()` once that module is loaded (a test may point it elsewhere);
+    before, the same folder without loading it (it brings the spec model and the sandbox:
+    0.3 s a command answered from its kept answer would pay for nothing).
+    """
+    workspace = sys.modules.get("mesh_platform.spec.workspace")
+    if workspace is not None:
+        return workspace.repo_root()  # type: ignore[no-any-return]
+    return Path(__file__).resolve().parents[2]
 
 
 def loaded_mesh():

@@ -3,14 +3,15 @@ standards."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, NoReturn
+from dataclasses import replace
+from typing import Any
 
 import click
 
 from mesh_platform.cli.app import emit, main, mesh_root
 from mesh_platform.cli.identity import requester
 from mesh_platform.cli.isolation import healthy_mesh
+from mesh_platform.cli.remembered import Answer, remembered, rendered
 from mesh_platform.errors import SpecErrors
 
 
@@ -19,11 +20,20 @@ from mesh_platform.errors import SpecErrors
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (full descriptions).")
 def list_products(domain: str | None, as_json: bool) -> None:
     """List the products by domain: owners, visibility, schedule, inputs and description."""
-    from mesh_platform.dev.listing import render_listing, rows
+    options = {"domain": domain, "json": as_json}
+    remembered("list", options, mesh_root(), lambda: _listing(domain, as_json)).show()
 
-    mesh = healthy_mesh()  # a broken domain or product is left out, with a warning
+
+def _listing(domain: str | None, as_json: bool) -> Answer:
+    """`mesh list`'s answer, from the whole mesh loaded and planned."""
+    from mesh_platform.cli.isolation import left_out_lines
+    from mesh_platform.dev.listing import render_listing, rows
+    from mesh_platform.loader.mesh import Mesh
+
+    mesh = Mesh.load_healthy(mesh_root())  # a broken domain or product is left out, warned
     listed = rows(mesh, domain)
-    emit(as_json, listed, render_listing(mesh, listed, domain))
+    text = rendered(as_json, listed, render_listing(mesh, listed, domain))
+    return Answer(text, tuple(left_out_lines(mesh)))
 
 
 @main.command()
@@ -31,6 +41,11 @@ def list_products(domain: str | None, as_json: bool) -> None:
 def validate(as_json: bool) -> None:
     """Check every spec (YAML, fields, inputs, cycles, SQL, contracts) and that every domain
     folder is a code location in workspace.yaml, without running anything."""
+    remembered("validate", {"json": as_json}, mesh_root(), lambda: _validation(as_json)).show()
+
+
+def _validation(as_json: bool) -> Answer:
+    """`mesh validate`'s answer; kept only when no subscription had to be read."""
     from mesh_platform.loader.mesh import Mesh
     from mesh_platform.spec.code_locations import check_workspace
 
@@ -43,42 +58,43 @@ def validate(as_json: bool) -> None:
         errors.extend(exc.errors)
     errors.extend(check_workspace(root))
     if errors:
-        _refuse(as_json, errors)
+        return _refusal(as_json, errors)
     assert mesh is not None
-    for notice in mesh.notices:  # told, not refused: stdout (and --json) stay the result
-        click.echo(f"warning: {notice}", err=True)
+    # Told, not refused: stderr, so stdout (and --json) stay the result.
+    notices = tuple(f"warning: {notice}" for notice in mesh.notices)
     try:
-        waiting, note = _declared_subscriptions(mesh)
+        waiting, note, consulted = _declared_subscriptions(mesh)
     except SpecErrors as exc:  # reads beyond a subscription's column scope
-        _refuse(as_json, list(exc.errors))
+        return replace(_refusal(as_json, list(exc.errors)), err=notices, keep=False)
     result: dict[str, Any] = {"ok": True, "products": len(mesh.products)}
     if waiting:
         result["subscriptions_waiting"] = waiting
-    emit(
-        as_json, result, f"ok: {len(mesh.products)} products in {len(mesh.domains)} domains" + note
-    )
+    human = f"ok: {len(mesh.products)} products in {len(mesh.domains)} domains" + note
+    return Answer(rendered(as_json, result, human), notices, keep=not consulted)
 
 
-def _refuse(as_json: bool, errors: list[Any]) -> NoReturn:
-    """Print `mesh validate`'s errors and exit 1."""
+def _refusal(as_json: bool, errors: list[Any]) -> Answer:
+    """`mesh validate`'s errors, exit status 1."""
     rows = [
         {"file": str(e.file), "line": e.line, "problem": e.problem, "fix": e.fix} for e in errors
     ]
     text = "\n".join(str(e) for e in errors)
-    emit(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}")
-    sys.exit(1)
+    return Answer(
+        rendered(as_json, {"ok": False, "errors": rows}, f"{len(rows)} error(s):\n{text}"), code=1
+    )
 
 
-def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
+def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str, bool]:
     """Request a subscription for each new cross-domain input (after the platform team's
     approvals file), and say which reads wait for a decision and what to do: their runs fail
-    until approved. The catalog being down is a warning, not a spec error."""
+    until approved. The catalog being down is a warning, not a spec error. The last value
+    says whether the catalog was read (then the answer depends on it)."""
     from mesh_platform.access.declared import unlisted_reads
 
     # Reads the platform team's approvals file lists are approved unless revoked (a run says
     # so); the catalog (and SQLAlchemy) is needed only for the others.
     if not unlisted_reads(mesh, mesh.root):
-        return [], ""
+        return [], "", False
     from sqlalchemy.exc import SQLAlchemyError
 
     from mesh_platform.access import apply_approvals_file, request_declared
@@ -92,7 +108,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
         waiting = request_declared(catalog, mesh, actor=requester("mesh validate"))
         out_of_scope = catalog_scope_errors(catalog, mesh.products, mesh.plans)
     except (CatalogUnavailable, SQLAlchemyError) as exc:
-        return [], f"\nwarning: subscriptions not checked (the catalog): {exc}"
+        return [], f"\nwarning: subscriptions not checked (the catalog): {exc}", True
     if out_of_scope:
         raise SpecErrors(out_of_scope)
     rows = [
@@ -107,7 +123,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
         for read, row in waiting
     ]
     if not rows:
-        return [], ""
+        return [], "", True
     lines = [f"\n{len(rows)} cross-domain read(s) without an approved subscription:"]
     for r in rows:
         if r["state"] == "requested":
@@ -125,7 +141,7 @@ def _declared_subscriptions(mesh: Any) -> tuple[list[dict[str, Any]], str]:
             )
         lines.append(f"  {r['reader']} reads {r['product']}: {todo}")
     lines.append("Runs of these products wait for access until their subscription is approved.")
-    return rows, "\n".join(lines)
+    return rows, "\n".join(lines), True
 
 
 class ScaffoldGroup(click.Group):

@@ -23,5 +23,10 @@ def healthy_mesh() -> Mesh:
 
 def warn_left_out(mesh: Mesh) -> None:
     """One stderr line per domain that does not load and per product left out."""
-    for line in mesh.warnings():
-        click.echo(f"warning: {line} (`mesh validate` lists every error)", err=True)
+    for line in left_out_lines(mesh):
+        click.echo(line, err=True)
+
+
+def left_out_lines(mesh: Mesh) -> list[str]:
+    """The warnings `warn_left_out` prints."""
+    return [f"warning: {line} (`mesh validate` lists every error)" for line in mesh.warnings()]

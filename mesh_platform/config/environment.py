@@ -68,6 +68,18 @@ def mesh_home() -> Path:
     return Path(os.environ.get("MESH_HOME") or _checkout() / "var").resolve()
 
 
+def answer_settings() -> tuple[tuple[str, str], ...]:
+    """The `MESH_*` settings (names and values, secrets' prefixes left out) that what a
+    read-only command answers may depend on: part of `config/sources.py`'s digest."""
+    return tuple(
+        sorted(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.startswith("MESH_") and not name.startswith((KEY_PREFIX, WEBHOOK_PREFIX))
+        )
+    )
+
+
 def lake_root() -> str:
     """The lakehouse root: `MESH_LAKE_ROOT` (a folder or object-store URI), else local."""
     return os.environ.get("MESH_LAKE_ROOT") or str(mesh_home() / "lake")

@@ -1,0 +1,98 @@
+"""Answers of read-only commands remembered per state of the mesh's sources.
+
+`mesh list` and `mesh validate` load and plan every spec (SQL parsed and traced, Python
+modules run in the sandbox): seconds on the demo mesh. What they print is a function of the
+mesh's files, the platform's code and the settings alone (`config/sources.py`'s digest, a walk
+of file stats), so it is kept in MESH_HOME/cache/answers/ under that digest and printed again
+until something changes. An answer that read something else (the catalog's subscriptions)
+is not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+KEPT_PER_COMMAND = 16
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a command prints: stdout, stderr lines, exit status; `keep` False when it read
+    something the sources' digest does not cover."""
+
+    out: str
+    err: tuple[str, ...] = ()
+    code: int = 0
+    keep: bool = True
+
+    def show(self) -> None:
+        """Print it (stderr first, as the command did) and exit with its status."""
+        for line in self.err:
+            click.echo(line, err=True)
+        click.echo(self.out)
+        if self.code:
+            sys.exit(self.code)
+
+
+def rendered(as_json: bool, data: Any, human: str) -> str:
+    """What `emit` prints, as text."""
+    return json.dumps(data, indent=2, default=str) if as_json else human
+
+
+def remembered(
+    command: str, options: dict[str, Any], root: Path, compute: Callable[[], Answer]
+) -> Answer:
+    """`command`'s answer with `options` for the mesh under `root`: the kept one when the
+    sources did not change since it was computed, else `compute()` (kept when it may be)."""
+    from mesh_platform.config.environment import mesh_home
+    from mesh_platform.config.sources import sources_digest
+
+    key = hashlib.sha256(
+        f"{sources_digest(root)}\0{json.dumps(options, sort_keys=True)}".encode()
+    ).hexdigest()
+    path = mesh_home() / "cache" / "answers" / f"{command}.json"
+    kept = _read(path)
+    if key in kept:
+        return _answer(kept[key])
+    answer = compute()
+    if answer.keep:
+        kept = {k: v for k, v in kept.items() if k != key}
+        kept[key] = asdict(answer)
+        _write(path, dict(list(kept.items())[-KEPT_PER_COMMAND:]))
+    return answer
+
+
+def _answer(data: dict[str, Any]) -> Answer:
+    return Answer(data["out"], tuple(data["err"]), int(data["code"]), True)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The kept answers; none when the file is missing or unreadable (it is only a cache)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(path: Path, kept: dict[str, Any]) -> None:
+    """Write atomically (a concurrent command reads the old file or the new one); a state
+    folder that cannot be written only means nothing is kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "w") as out:
+            json.dump(kept, out)
+        os.replace(temporary, path)
+    except OSError:
+        return
