@@ -91,8 +91,13 @@ steps:
 PRODUCTS = ("daily", "latest", "ledger", "history")
 START = date(2024, 1, 10)
 SCHEMA = pa.schema(
-    [("id", pa.int64()), ("seq", pa.int64()), ("day", pa.date32()),
-     ("amount", pa.float64()), ("op", pa.string())]
+    [
+        ("id", pa.int64()),
+        ("seq", pa.int64()),
+        ("day", pa.date32()),
+        ("amount", pa.float64()),
+        ("op", pa.string()),
+    ]
 )
 
 
@@ -375,9 +380,7 @@ def test_a_merge_key_repeated_in_the_result_writes_nothing(
     version = DeltaTable(lake.uri(("shop", "latest"))).version()
     key = ("shop", "latest")
     writing = plan_write(loaded.products[key].spec, loaded.plans[key], lake)
-    twice = pa.table(
-        {"id": [1, 1], "day": [START] * 2, "amount": [1.0, 2.0], "op": ["U", "U"]}
-    )
+    twice = pa.table({"id": [1, 1], "day": [START] * 2, "amount": [1.0, 2.0], "op": ["U", "U"]})
     with pytest.raises(Exception, match="appear more than once"):
         writing.write(lake, twice)
     assert DeltaTable(lake.uri(key)).version() == version
@@ -388,14 +391,14 @@ BAD = {
     "key not a column": ("write: merge\nkeys: [nope]\n", "key 'nope' is not a column"),
     "append without incremental": ("write: append\n", "`write: append` needs `incremental:`"),
     "incremental not a date": (
-        "incremental: {column: amount}\n", "incremental column 'amount' is double, not a date"
+        "incremental: {column: amount}\n",
+        "incremental column 'amount' is double, not a date",
     ),
-    "incremental computed": (
-        "incremental: {column: d2}\n", "incremental column 'd2' is computed"
-    ),
+    "incremental computed": ("incremental: {column: d2}\n", "incremental column 'd2' is computed"),
     "bad lookback": ("incremental: {column: day, lookback: soon}\n", "is not a duration"),
     "delete_when unknown column": (
-        "write: merge\nkeys: [id]\ndelete_when: gone = 1\n", "`delete_when` names gone"
+        "write: merge\nkeys: [id]\ndelete_when: gone = 1\n",
+        "`delete_when` names gone",
     ),
 }
 
@@ -419,3 +422,22 @@ def test_validation_refuses_what_cannot_work_with_file_line_and_fix(
     assert error.file is not None and error.file.name == "broken.yaml"
     assert error.line is not None and error.line >= 4
     assert error.fix
+
+
+def test_a_changed_contract_is_not_applied_incrementally(mesh: tuple[Mesh, Lakehouse]) -> None:
+    loaded, lake = mesh
+    log = Log()
+    log.add(1, START, 1.0)
+    _store(lake, log)
+    _run(loaded, lake, "latest")
+    key = ("shop", "latest")
+    writing = plan_write(loaded.products[key].spec, loaded.plans[key], lake)
+    wider = pa.table({"id": [2], "day": [START], "amount": [2.0], "op": ["U"], "twice": [4.0]})
+    with pytest.raises(Exception, match=r"nothing was written.*--full-refresh"):
+        writing.write(lake, wider)
+    assert DeltaTable(lake.uri(key)).to_pyarrow_table().column_names == [
+        "id",
+        "day",
+        "amount",
+        "op",
+    ]

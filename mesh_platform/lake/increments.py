@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 RUN_ID_KEY = "mesh.run_id"
 HIGH_WATER_MARK_KEY = "mesh.high_water_mark"
 WINDOW_KEY = "mesh.window_start"
+ROWS_DELETED_KEY = "mesh.rows_deleted"  # the rows a replaced window held before
 
 
 class ConcurrentRun(PlatformError):
@@ -150,6 +151,8 @@ def _replace_window(
     assert window is not None, "a full overwrite is Lakehouse.write's"
     column = pc.field(window.column)
     replaced = base.to_pyarrow_dataset().count_rows(filter=column >= window.start)
+    assert properties.custom_metadata is not None  # commit_properties sets it
+    properties.custom_metadata[ROWS_DELETED_KEY] = str(replaced)
     write_deltalake(
         base, data, mode="overwrite", predicate=window.predicate(), commit_properties=properties
     )

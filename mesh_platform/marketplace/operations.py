@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mesh_platform.access.models import APPROVED, Subscription
 from mesh_platform.catalog import QualityResult
+from mesh_platform.lake.increments import ROWS_DELETED_KEY
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.marketplace.models import (
     WINDOW,
@@ -183,13 +184,30 @@ def _delta_versions(lake: Lake, key: Key) -> dict[int, dict[str, Any]]:
         versions[int(commit["version"])] = {
             "delta_version": int(commit["version"]),
             "at": datetime.fromtimestamp(commit["timestamp"] / 1000, UTC),
-            "operation": str(commit.get("operation", "")),
+            "operation": _operation(commit, metrics)[:50],
             "rows_written": int(written) if written is not None else None,
             "row_count": None,
             "duration_seconds": None,
             "run_id": None,
         }
     return versions
+
+
+def _operation(commit: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The commit's operation, with what an incremental write did to the rows (a merge's
+    metrics, or the rows a replaced window lost, recorded by `lake/increments.py`)."""
+    operation = str(commit.get("operation", ""))
+    if operation == "MERGE":
+        counts = (
+            metrics.get("num_target_rows_inserted", 0),
+            metrics.get("num_target_rows_updated", 0),
+            metrics.get("num_target_rows_deleted", 0),
+        )
+    elif ROWS_DELETED_KEY in commit:
+        counts = (metrics.get("num_added_rows", 0), 0, commit[ROWS_DELETED_KEY])
+    else:
+        return operation
+    return f"{operation}: {counts[0]} added, {counts[1]} updated, {counts[2]} deleted"
 
 
 def _merge_runs(
