@@ -140,7 +140,8 @@ class Lakehouse(dg.ConfigurableResource):
         return True, int(pc.sum(counts).as_py() or 0)
 
     def landing(self, table: str) -> pads.Dataset:
-        """A landing export as a lazily scanned Arrow dataset.
+        """A landing export as a lazily scanned Arrow dataset: `<table>.parquet`, or the files
+        of the folder `<table>/` when there is no such file (a folder source).
 
         A missing file, or one that is not readable parquet (another format, truncated), is a
         `LandingError` naming the file and the fix.
@@ -149,13 +150,16 @@ class Lakehouse(dg.ConfigurableResource):
         import pyarrow.dataset as pads
 
         path = Path(self.landing_root) / f"{table}.parquet"
-        if not path.exists():
+        files = [path]
+        if not path.exists() and (Path(self.landing_root) / table).is_dir():
+            files = self.landing_folder(table) or [path]
+        if not files[0].exists():
             raise LandingError(
                 f"landing file {path} is missing. Fix: generate the sample data with "
                 "`mesh generate`, have the source export it, or check the landing_root setting"
             )
         try:
-            dataset = pads.dataset(str(path), format="parquet")
+            dataset = pads.dataset([str(f) for f in files], format="parquet")
             dataset.count_rows()  # reads every footer: a truncated file fails here, not later
         except (pa.ArrowInvalid, OSError) as exc:
             raise LandingError(
@@ -163,6 +167,25 @@ class Lakehouse(dg.ConfigurableResource):
                 "the source as parquet; a partial copy is truncated"
             ) from None
         return dataset
+
+    def landing_folder(self, table: str) -> list[Path]:
+        """The files of the landing folder `<table>/` (`*.parquet`, by name; none when it is
+        empty); a missing folder is a `LandingError` naming it and the fix."""
+        folder = Path(self.landing_root) / table
+        if not folder.is_dir():
+            single = folder.with_suffix(".parquet")
+            moved = (
+                f"; {single} is a single file: move it into the folder (e.g. "
+                f"{folder}/initial.parquet)"
+                if single.exists()
+                else ""
+            )
+            raise LandingError(
+                f"landing folder {folder} is missing{moved}. Fix: generate the sample data with "
+                "`mesh generate`, have the source export its files into the folder, or check "
+                "the landing_root setting"
+            )
+        return sorted(p for p in folder.glob("*.parquet") if p.is_file())
 
     def base(self, key: Key) -> DeltaTable | None:
         """The product's table as this run reads it (None before its first write): an

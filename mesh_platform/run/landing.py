@@ -4,7 +4,8 @@ A landing problem is the source's or the platform's, never the domain's logic: e
 `LandingError` naming the file, what is wrong and the fix. The first ingestion of an empty
 export is one (nothing was ever published: an empty first version is most likely a broken
 export), unless the spec says `allow_empty: true`; a later empty export is written, and the
-run says so (a `row_count` rule, or the volume guard, makes it blocking).
+run says so (a `row_count` rule, or the volume guard, makes it blocking). A landing folder
+(`source: {landing: <name>, folder: true}`) is read file by file: `run/landing_folder.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,30 @@ def read_landing(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[pa.Table, lis
     assert spec.source is not None
     dataset = lakehouse.landing(spec.source.landing)
     where = f"landing file {spec.source.landing}.parquet (for {spec.qualified_name})"
-    found = {field.name: field.type for field in dataset.schema}
+    check_columns(where, dataset.schema, spec)
+    table = dataset.to_table()
+    if table.num_rows > 0:
+        return table, []
+    if not spec.source.allow_empty and not lakehouse.exists(spec.key):
+        raise empty_first(where, spec)
+    return table, [f"{where} is empty: 0 rows written"]
+
+
+def empty_first(where: str, spec: ProductSpec) -> LandingError:
+    """The first ingestion of an empty export, refused (see the module's docstring)."""
+    assert spec.source is not None
+    folder = ", folder: true" if spec.source.folder else ""
+    return LandingError(
+        f"{where} is empty and {spec.qualified_name} was never published: nothing is "
+        "written. Fix: have the source re-export it with its rows, or write `source: "
+        f"{{landing: {spec.source.landing}{folder}, allow_empty: true}}` if an empty first "
+        "version is meant"
+    )
+
+
+def check_columns(where: str, schema: pa.Schema, spec: ProductSpec) -> None:
+    """Refuse an export whose columns or column types are not the declared ones."""
+    found = {field.name: field.type for field in schema}
     declared = {c.name: c.type for c in spec.columns}
     missing = [name for name in declared if name not in found]
     added = [name for name in found if name not in declared]
@@ -49,14 +73,3 @@ def read_landing(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[pa.Table, lis
             f"{where} changed column types: {'; '.join(retyped)}. Fix: have the source "
             "re-export the agreed types, or update the declared `columns:` if the change is meant"
         )
-    table = dataset.to_table()
-    if table.num_rows > 0:
-        return table, []
-    if not spec.source.allow_empty and not lakehouse.exists(spec.key):
-        raise LandingError(
-            f"{where} is empty and {spec.qualified_name} was never published: nothing is "
-            "written. Fix: have the source re-export it with its rows, or write `source: "
-            f"{{landing: {spec.source.landing}, allow_empty: true}}` if an empty first version "
-            "is meant"
-        )
-    return table, [f"{where} is empty: 0 rows written"]

@@ -27,6 +27,7 @@ from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
 from mesh_platform.run.incremental import plan_write
 from mesh_platform.run.landing import read_landing
+from mesh_platform.run.landing_folder import read_folder
 from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.model import ProductSpec
@@ -119,8 +120,13 @@ def materialize_product(
     warnings: list[str] = []
     meter = UsageMeter()
     with meter.measure():
+        folder = None
         if spec.source is not None:
-            data, warnings = read_landing(lakehouse, spec)
+            if spec.source.folder:  # only the files not ingested yet (run/landing_folder.py)
+                folder = read_folder(lakehouse, spec, run_id, full_refresh)
+                data, warnings = folder.data, list(folder.warnings)
+            else:
+                data, warnings = read_landing(lakehouse, spec)
             # A landing file is read whole into memory: its Arrow size is what was read.
             rows_in, bytes_in = data.num_rows, data.nbytes
             engine_usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
@@ -144,9 +150,12 @@ def materialize_product(
             result = engine.run(plan, given, partition)
             data, engine_usage = result.table, result.usage
         table = conform(data, plan, spec.qualified_name)
+        incremental = writing.incremental or (folder is not None and folder.incremental)
         if gate is not None:
-            gate(table, incremental=writing.incremental)
-        if partition is None:
+            gate(table, incremental=incremental)
+        if folder is not None:
+            written = folder.write(lakehouse, table)
+        elif partition is None:
             written = writing.write(lakehouse, table)
         else:
             written = lakehouse.write(spec.key, table, partition)

@@ -125,6 +125,12 @@ class LandingSource(Frozen):
     """A product read from a landing file of an operational source (platform ingestion)."""
 
     landing: str
+    folder: bool = Field(
+        default=False,
+        description="Read the folder `<landing>/` of files (e.g. one a day) instead of the file "
+        "`<landing>.parquet`: each run appends only the files not ingested yet "
+        "(docs/incremental.md).",
+    )
     allow_empty: bool = Field(
         default=False,
         description="Publish an empty export as the product's first version; by default the "
