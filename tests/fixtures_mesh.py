@@ -46,7 +46,10 @@ class MaterializedMesh:
         return pl.read_delta(str(self.table_path(product)))
 
     def landing(self, table: str) -> pl.DataFrame:
-        """A landing export, as the operational source wrote it."""
+        """A landing export, as the operational source wrote it (every file of a folder)."""
+        folder = self.landing_root / table
+        if folder.is_dir():
+            return pl.read_parquet(folder / "*.parquet")
         return pl.read_parquet(self.landing_root / f"{table}.parquet")
 
 

@@ -23,16 +23,36 @@ SKIPPED_IN_RUN = "an input failed in this run"
 @main.command()
 @click.option("--scale", default=0.01, show_default=True, type=float, help="TPC-H scale factor.")
 @click.option("--force", is_flag=True, help="Regenerate even if data at this scale exists.")
-def generate(scale: float, force: bool) -> None:
+@click.option(
+    "--day",
+    "days",
+    count=True,
+    help="Add a day of new orders (about 1%) and their lineitems to the landing folders "
+    "orders/ and lineitem/, one dated file each (repeat for more days: --day --day).",
+)
+def generate(scale: float, force: bool, days: int) -> None:
     """Generate the sample operational data (TPC-H) into the landing folder."""
     from mesh_platform.config.environment import landing_root
     from mesh_platform.dev.sample_data import generate as generate_data
+    from mesh_platform.dev.sample_day import add_day
 
     started = time.perf_counter()
-    click.echo(f"generating TPC-H scale {scale} into {landing_root()} ...")
-    written = generate_data(Path(landing_root()), scale, force)
-    verb = "generated" if written else "already present"
-    click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
+    if not days or force:
+        click.echo(f"generating TPC-H scale {scale} into {landing_root()} ...")
+        written = generate_data(Path(landing_root()), scale, force)
+        verb = "generated" if written else "already present"
+        click.echo(f"{verb} in {time.perf_counter() - started:.1f}s")
+    for _ in range(days):
+        added = add_day(Path(landing_root()))
+        click.echo(
+            f"added {added.day}: {added.orders} orders, {added.lineitems} lineitems "
+            f"({', '.join(str(p) for p in added.files)})"
+        )
+    if days:
+        click.echo(
+            "ingest them with `mesh materialize platform.bronze_orders platform.bronze_lineitem` "
+            "(only the new files are read)"
+        )
 
 
 class _Progress:
@@ -181,9 +201,7 @@ def materialize_targets(
     help="Rebuild incremental products from scratch (all their input rows, the table replaced; "
     "an scd2 product's history restarts). The run tag `mesh/full_refresh: true` in the UI.",
 )
-def materialize(
-    targets: tuple[str, ...], as_json: bool, verbose: bool, full_refresh: bool
-) -> None:
+def materialize(targets: tuple[str, ...], as_json: bool, verbose: bool, full_refresh: bool) -> None:
     """Materialize TARGETS: nothing for everything, DOMAIN, DOMAIN.PRODUCT or a Dagster asset
     selection (e.g. 'key:"sales/*"', '+key:"sales/customer_revenue"', 'tag:visibility=published',
     'owner:"team:sales-analytics"', 'group:finance'); inputs that have no table yet are built first.

@@ -1,4 +1,8 @@
-"""Sample operational data: TPC-H generated with tpchgen-cli into the landing folder."""
+"""Sample operational data: TPC-H generated with tpchgen-cli into the landing folder.
+
+Orders and lineitem arrive as landing folders of files (`orders/initial.parquet`, then one
+file a day: `mesh generate --day`, `dev/sample_day.py`); the other tables as single files.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 from mesh_platform.errors import PlatformError
 
 TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
+FOLDERS = ("lineitem", "orders")  # written as `<table>/initial.parquet`
 DEFAULT_SCALE = 0.01
 _MARKER = "_generated.json"
 
@@ -20,6 +25,13 @@ def _tpchgen() -> str:
     if not Path(found).exists():
         raise PlatformError("tpchgen-cli is not installed; run `make install` first")
     return found
+
+
+def _path(landing: Path, table: str) -> Path:
+    """Where a generated table lives in the landing folder."""
+    if table in FOLDERS:
+        return landing / table / "initial.parquet"
+    return landing / f"{table}.parquet"
 
 
 def generated_scale(landing: Path) -> float | None:
@@ -35,11 +47,13 @@ def generate(landing: Path, scale: float = DEFAULT_SCALE, force: bool = False) -
     if (
         not force
         and generated_scale(landing) == scale
-        and all((landing / f"{t}.parquet").exists() for t in TABLES)
+        and all(_path(landing, t).exists() for t in TABLES)
     ):
         return False
     landing.mkdir(parents=True, exist_ok=True)
     (landing / _MARKER).unlink(missing_ok=True)
+    for table in FOLDERS:  # the days added to the data of another scale go with it
+        shutil.rmtree(landing / table, ignore_errors=True)
     result = subprocess.run(
         [_tpchgen(), "parquet", "-s", str(scale), f"--output-dir={landing}"],
         capture_output=True,
@@ -51,5 +65,8 @@ def generate(landing: Path, scale: float = DEFAULT_SCALE, force: bool = False) -
     missing = [t for t in TABLES if not (landing / f"{t}.parquet").exists()]
     if missing:
         raise PlatformError(f"tpchgen-cli did not write {', '.join(missing)} into {landing}")
+    for table in FOLDERS:
+        _path(landing, table).parent.mkdir()
+        (landing / f"{table}.parquet").rename(_path(landing, table))
     (landing / _MARKER).write_text(json.dumps({"scale": scale}))
     return True
