@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, prepare_environment
+from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root, prepare_environment
 
 _AS_HELP = (
     "Search as this domain: its own internal products are found too (default: only published "
@@ -19,24 +19,36 @@ _NO_SYNC_HELP = (
 
 
 def _catalog(sync: bool) -> Any:
-    """This environment's catalog, first brought in step with the mesh unless `sync` is off."""
+    """This environment's catalog, first brought in step with the mesh unless `sync` is off
+    or nothing it reads changed since its last sync (`marketplace/freshness.py`)."""
     from mesh_platform.catalog import Catalog
     from mesh_platform.config import environment
+    from mesh_platform.marketplace.freshness import is_synced, mark_synced, sync_digest
 
     prepare_environment()
     catalog = Catalog.open(environment.catalog_url())
-    if sync:
-        import dagster as dg
-
-        from mesh_platform.dagster.resources import build_notifier
-        from mesh_platform.marketplace import sync_catalog
-        from mesh_platform.ops.quality_history import project_checks
-
-        mesh = loaded_mesh()
-        with dg.DagsterInstance.get() as instance:
-            project_checks(instance, build_notifier(), mesh, alert=False)
-            sync_catalog(catalog, mesh, instance=instance)
+    if not sync:
+        return catalog
+    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), environment.dagster_home())
+    if not is_synced(catalog, digest):
+        _sync(catalog)
+        mark_synced(catalog, digest)
     return catalog
+
+
+def _sync(catalog: Any) -> None:
+    """The whole sync: the mesh loaded and planned, the quality history projected, the
+    catalog's records brought in step (seconds: Dagster and the planner are loaded)."""
+    import dagster as dg
+
+    from mesh_platform.dagster.resources import build_notifier
+    from mesh_platform.marketplace import sync_catalog
+    from mesh_platform.ops.quality_history import project_checks
+
+    mesh = loaded_mesh()
+    with dg.DagsterInstance.get() as instance:
+        project_checks(instance, build_notifier(), mesh, alert=False)
+        sync_catalog(catalog, mesh, instance=instance)
 
 
 @main.command()

@@ -25,11 +25,14 @@ RACY_SECONDS = 2.0
 _SKIPPED = ("__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 
 
-def sources_digest(root: Path) -> str:
+def sources_digest(root: Path, settings: bool = True) -> str:
     """The digest of everything under `root` and in this installation that the mesh's
-    specs, plans and validation derive from: it changes when any of it changes."""
-    digest = hashlib.sha256(repr(answer_settings()).encode())
-    digest.update(f"{root.resolve()}\0{sys.version}".encode())
+    specs, plans and validation derive from: it changes when any of it changes. Without
+    `settings`, the `MESH_*` settings are left out (a code location and a command differ in
+    some that do not change what they compute)."""
+    root = root.resolve()
+    digest = hashlib.sha256(repr(answer_settings() if settings else ()).encode())
+    digest.update(f"{root}\0{sys.version}".encode())
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
     for top in _source_paths(root):
         for line in _entries(top, racy):
@@ -49,10 +52,15 @@ def _source_paths(root: Path) -> list[Path]:
     return paths
 
 
-def _entries(top: Path, racy: int) -> Iterator[bytes]:
+def tree_stats(top: Path) -> bytes:
+    """Every file under `top` by path, modification time and size (no content read)."""
+    return b"".join(_entries(top, racy=time.time_ns() + 1, content=False))
+
+
+def _entries(top: Path, racy: int, content: bool = True) -> Iterator[bytes]:
     """One line per file under `top` (or for `top` itself), sorted; a missing path is one."""
     if not top.is_dir():
-        yield _stat_line(top, racy)
+        yield _stat_line(top, racy, content)
         return
     stack = [top]
     while stack:
@@ -68,7 +76,7 @@ def _entries(top: Path, racy: int) -> Iterator[bytes]:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(Path(entry.path))
             else:
-                yield _stat_line(entry.path, racy)
+                yield _stat_line(entry.path, racy, content)
 
 
 def _stat_line(path: str | Path, racy: int, content: bool = True) -> bytes:
