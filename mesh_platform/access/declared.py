@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mesh_platform.errors import SpecError
-from mesh_platform.spec.loading import ProductSource
 
 if TYPE_CHECKING:
+    # Only a type here: the loader brings the sandbox client and pyarrow (0.2 s) with it.
+    from mesh_platform.spec.loading import ProductSource
     from mesh_platform.spec.yaml_source import YamlDocument
 
 APPROVALS_FILE = "subscriptions.yaml"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from mesh_platform.column_types import UNKNOWN, Schema
 from mesh_platform.security.pii import SENSITIVITY_TAGS
-from mesh_platform.spec.loading import ProductSource
 
 if TYPE_CHECKING:
     from mesh_platform.compile.plan import ProductPlan
+    from mesh_platform.spec.loading import ProductSource  # a type only: it loads the sandbox
 
 
 @dataclass(frozen=True)
