@@ -1,0 +1,168 @@
+"""Read-only commands answer at once when nothing they read changed (issue 19, item 3).
+
+The catalog runs Alembic only when its migration scripts changed; `mesh list` and `mesh
+validate` print their kept answer while the mesh's sources are unchanged; `mesh search` and
+`mesh show` sync the catalog only when a spec, a table, a run or a governance decision changed
+since its last sync. Each test checks both sides: the work is skipped when nothing changed,
+and done again when something did.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from mesh_platform.catalog import Catalog, db
+from mesh_platform.cli import authoring
+from mesh_platform.cli import marketplace as market_cli
+from mesh_platform.loader import mesh as loader_mesh
+from tests.cli_mesh import ORDERS, cli_mesh
+
+PROBE_MIGRATION = '''"""A migration added after the catalog was created."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0099_probe"
+down_revision = "0010_catalog_marks"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("probe", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("probe")
+'''
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """Wrap `owner.name` so that each call is counted (and still done)."""
+    calls: list[int] = []
+    original: Callable[..., Any] = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    """Change a spec file as an editor does, and forget this process's loaded mesh (a new
+    `mesh` process would read it afresh)."""
+    path.write_text(path.read_text().replace(old, new))
+    loader_mesh._load_cached.cache_clear()
+    loader_mesh._specs_cached.cache_clear()
+
+
+def test_a_catalog_opened_again_does_not_run_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    Catalog(url).engine.dispose()
+    upgrades = _counting(monkeypatch, db, "_upgrade")
+    Catalog(url).engine.dispose()
+    assert upgrades == []
+
+
+def test_a_new_migration_is_applied_on_the_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(db, "MIGRATIONS", scripts)
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    Catalog(url).engine.dispose()
+    (scripts / "versions" / "0099_probe.py").write_text(PROBE_MIGRATION)
+    catalog = Catalog(url)
+    assert "probe" in sa.inspect(catalog.engine).get_table_names()
+    catalog.engine.dispose()
+
+
+def test_list_and_validate_answer_from_their_kept_answer_until_a_spec_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listings = _counting(monkeypatch, authoring, "_listing")
+    validations = _counting(monkeypatch, authoring, "_validation")
+    with cli_mesh(tmp_path, {"shop": {"orders": ORDERS}}, monkeypatch) as mesh:
+        first = mesh.run("list")
+        again = mesh.run("list")
+        assert first.exit_code == again.exit_code == 0, first.output
+        assert again.stdout == first.stdout and len(listings) == 1
+        assert mesh.run("validate").exit_code == 0
+        assert mesh.run("validate").exit_code == 0 and len(validations) == 1
+
+        spec = mesh.root / "domains/shop/products/orders.yaml"
+        _edit(spec, "Orders, as the shop exports them.", "Orders with their zebra stripes.")
+        changed = mesh.run("list")
+        assert "zebra" in changed.stdout and len(listings) == 2
+        _edit(spec, "type: double", "type: no_such_type")
+        refused = mesh.run("validate")
+    assert refused.exit_code == 1 and "no_such_type" in refused.stdout
+    assert len(validations) == 2
+
+
+def test_search_and_show_sync_the_catalog_only_when_something_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = _counting(monkeypatch, market_cli, "_sync")
+    with cli_mesh(tmp_path, {"shop": {"orders": ORDERS}}, monkeypatch) as mesh:
+        first = mesh.run("search", "orders", "--json")
+        assert first.exit_code == 0, first.output
+        assert [h["product"] for h in json.loads(first.stdout)] == ["shop.orders"]
+        assert mesh.run("show", "shop.orders", "--json").exit_code == 0
+        assert mesh.run("search", "orders", "--json").exit_code == 0
+        assert len(syncs) == 1  # nothing changed since the first command synced
+
+        _edit(
+            mesh.root / "domains/shop/products/orders.yaml",
+            "Orders, as the shop exports them.",
+            "Orders with their zebra stripes.",
+        )
+        found = mesh.run("search", "zebra", "--json")
+        assert len(syncs) == 2
+        assert [h["product"] for h in json.loads(found.stdout)] == ["shop.orders"]
+        page = json.loads(mesh.run("show", "shop.orders", "--json").stdout)
+    assert "zebra" in page["description"] and len(syncs) == 2
+
+
+def test_a_search_after_the_sensors_sync_does_not_sync_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from mesh_platform.config import environment
+    from mesh_platform.dagster.resources import CatalogResource
+    from mesh_platform.lake.lakehouse import Lakehouse
+    from mesh_platform.marketplace.sensor import build_catalog_sensor
+    from mesh_platform.ops.sensors import SensorMesh
+
+    syncs = _counting(monkeypatch, market_cli, "_sync")
+    with cli_mesh(tmp_path, {"shop": {"orders": ORDERS}}, monkeypatch) as mesh:
+        for name, value in mesh.env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        resources = {
+            "catalog": CatalogResource(url=environment.catalog_url()),
+            "lakehouse": Lakehouse(
+                root=environment.lake_root(), landing_root=environment.landing_root()
+            ),
+        }
+        with dg.DagsterInstance.from_config(str(environment.dagster_home())) as instance:
+            sensor = build_catalog_sensor(SensorMesh(mesh.root))
+            sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        found = mesh.run("search", "orders", "--json")
+    assert [h["product"] for h in json.loads(found.stdout)] == ["shop.orders"]
+    assert syncs == []
