@@ -197,3 +197,69 @@ def test_an_empty_folder_and_a_single_file(mesh: tuple[Run, Lakehouse, Path]) ->
     with pytest.raises(LandingError, match="move it into the folder"):
         run()
     assert not lake.exists(KEY)
+
+
+def test_mesh_generate_day_adds_a_day_the_demo_ingests_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from mesh_platform.cli import main
+    from mesh_platform.loader.mesh import Mesh
+
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("MESH_LANDING_ROOT", str(landing))
+    runner = CliRunner()
+    assert runner.invoke(main, ["generate", "--scale", "0.01"]).exit_code == 0
+    assert (landing / "orders/initial.parquet").exists() and (landing / "part.parquet").exists()
+    lake = Lakehouse(root=str(tmp_path / "lake"), landing_root=str(landing))
+    mesh = Mesh.load()
+    bronze = {
+        t: (
+            mesh.products[("platform", f"bronze_{t}")].spec,
+            mesh.plans[("platform", f"bronze_{t}")],
+        )
+        for t in ("orders", "lineitem")
+    }
+    for spec, plan in bronze.values():
+        materialize_product(spec, plan, lake)
+    before = pl.read_parquet(landing / "orders/initial.parquet")
+    added = runner.invoke(main, ["generate", "--day"])
+    assert added.exit_code == 0, added.output
+    day = max(before["o_orderdate"]) + timedelta(days=1)
+    assert f"added {day}" in added.output
+    orders = pl.read_parquet(landing / f"orders/{day}.parquet")
+    lines = pl.read_parquet(landing / f"lineitem/{day}.parquet")
+    # ~1% new orders, keyed after the largest, on the next day; lineitems of those orders.
+    assert orders.height == round(before.height / 100)
+    last = int(before.select(pl.col("o_orderkey").max()).item())
+    assert orders["o_orderkey"].to_list() == list(range(last + 1, last + 1 + orders.height))
+    assert set(orders["o_orderdate"]) == {day}
+    assert set(lines["l_orderkey"]) == set(orders["o_orderkey"])
+    numbered = lines.group_by("l_orderkey").agg(pl.col("l_linenumber").sort())
+    assert all(n.to_list() == list(range(1, len(n) + 1)) for n in numbered["l_linenumber"])
+    assert (lines["l_shipdate"] > day).all() and (
+        lines["l_receiptdate"] > lines["l_shipdate"]
+    ).all()
+    for table, rows in (("orders", orders), ("lineitem", lines)):
+        spec, plan = bronze[table]
+        done = materialize_product(spec, plan, lake)
+        assert (done.written.added, done.written.incremental) == (rows.height, True)
+        stored = pl.read_delta(lake.uri(spec.key))
+        assert stored.height == pl.read_parquet(landing / table / "*.parquet").height
+
+
+def test_a_table_written_before_the_folder_is_replaced_once(
+    mesh: tuple[Run, Lakehouse, Path],
+) -> None:
+    from deltalake import write_deltalake
+
+    run, lake, folder = mesh
+    _day(folder, 0)
+    _day(folder, 1)
+    write_deltalake(lake.uri(KEY), pl.read_parquet(folder / "*.parquet").to_arrow())
+    first = run()
+    assert not first.written.incremental
+    assert any("every file re-ingested" in w for w in first.warnings)
+    assert _table(lake) == _expected(folder, _names(folder))
+    assert run().written.rows == 0
