@@ -31,18 +31,21 @@ GOLD = {
         "returned_items_customers",
         "customer_revenue",
         "monthly_sales",
+        "daily_orders",
     ],
     "finance": [
         "local_supplier_volume",
         "forecast_revenue_change",
         "order_priority_checking",
         "revenue_by_region",
+        "daily_revenue",
     ],
     "marketing": [
         "customer_segments",
         "top_customers_by_nation",
         "promotion_effect",
         "nation_reach",
+        "daily_shipments",
     ],
 }
 CROSS_DOMAIN = {
@@ -414,3 +417,39 @@ def test_promotion_effect_q14(materialized_mesh: MaterializedMesh) -> None:
     actual = mm.read("marketing.promotion_effect")
     assert 0 < expected.item() < 100
     assert_same(actual, expected)
+
+
+# --- the incremental gold products (first run: built whole; docs/incremental.md) -----------
+
+
+def test_daily_orders(materialized_mesh: MaterializedMesh) -> None:
+    expected = (
+        source(materialized_mesh, "orders")
+        .group_by(
+            pl.col("o_orderdate").alias("order_date"), pl.col("o_orderpriority").alias("priority")
+        )
+        .agg(order_count=pl.len().cast(pl.Int64), total_price=num("o_totalprice").sum())
+    )
+    actual = materialized_mesh.read("sales.daily_orders")
+    assert_same(actual, expected, by=["order_date", "priority"])
+
+
+def test_daily_revenue(materialized_mesh: MaterializedMesh) -> None:
+    mm = materialized_mesh
+    expected = (
+        source(mm, "orders")
+        .join(source(mm, "lineitem"), left_on="o_orderkey", right_on="l_orderkey")
+        .group_by(pl.col("o_orderdate").alias("order_date"))
+        .agg(order_count=pl.col("o_orderkey").n_unique().cast(pl.Int64), revenue=NET.sum())
+    )
+    assert_same(mm.read("finance.daily_revenue"), expected, by=["order_date"])
+
+
+def test_daily_shipments(materialized_mesh: MaterializedMesh) -> None:
+    expected = (
+        source(materialized_mesh, "lineitem")
+        .group_by(pl.col("l_shipdate").alias("ship_date"), pl.col("l_shipmode").alias("ship_mode"))
+        .agg(line_count=pl.len().cast(pl.Int64), quantity=num("l_quantity").sum())
+    )
+    actual = materialized_mesh.read("marketing.daily_shipments")
+    assert_same(actual, expected, by=["ship_date", "ship_mode"])
