@@ -2,21 +2,30 @@
 
 Facts come from the Dagster instance (materializations, check evaluations) and the catalog
 (quality history, alerts); the same facts show in the UI as checks and metadata.
+
+In two parts: `run_facts` reads the specs and the Dagster instance (what `mesh status` keeps
+between commands while neither changed), `status_rows` adds what the catalog says now
+(quality, alerts, notifications) and the ages as of now. Dagster is imported by the first
+only.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import dagster as dg
 from sqlalchemy import func, select
 
 from mesh_platform.catalog import Alert, Catalog, OutboxMessage
-from mesh_platform.loader.mesh import MeshSpecs
-from mesh_platform.notify import Notifier
-from mesh_platform.ops.quality_history import product_quality, project_checks
+from mesh_platform.catalog.models import UNDELIVERED
+from mesh_platform.ops.quality_scores import product_quality
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from mesh_platform.loader.mesh import MeshSpecs
+    from mesh_platform.notify import Notifier
 
 Freshness = Literal["fresh", "stale", "never", "no_sla"]
 
@@ -68,9 +77,10 @@ class Undelivered:
         )
 
 
-def undelivered(notifier: Notifier, limit: int = 50) -> list[Undelivered]:
-    """The notifications that failed (given up first, then retried), newest first."""
-    catalog = notifier.catalog()
+def undelivered(source: Notifier | Catalog, limit: int = 50) -> list[Undelivered]:
+    """The notifications that failed (given up first, then retried), newest first; from a
+    notifier's catalog or a catalog."""
+    catalog = source if isinstance(source, Catalog) else source.catalog()
     with catalog.session() as session:
         rows = session.execute(
             select(Alert.product, OutboxMessage)
@@ -95,6 +105,41 @@ def undelivered(notifier: Notifier, limit: int = 50) -> list[Undelivered]:
     ]
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What the specs and the Dagster instance say of a product: its SLA and last run."""
+
+    product: str
+    visibility: str
+    max_age_hours: float | None
+    materialized_at: float | None  # the latest materialization's time (epoch seconds)
+    run_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (and back: `RunFacts(**data)`)."""
+        return asdict(self)
+
+
+def run_facts(mesh: MeshSpecs, instance: dg.DagsterInstance) -> list[RunFacts]:
+    """Each product's SLA and latest materialization, in the mesh's order."""
+    import dagster as dg
+
+    facts = []
+    for key in mesh.order:
+        spec = mesh.products[key].spec
+        event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
+        facts.append(
+            RunFacts(
+                product=spec.qualified_name,
+                visibility=spec.visibility,
+                max_age_hours=spec.freshness.max_age_hours if spec.freshness else None,
+                materialized_at=event.timestamp if event else None,
+                run_id=event.run_id if event else None,
+            )
+        )
+    return facts
+
+
 def mesh_status(
     mesh: MeshSpecs, instance: dg.DagsterInstance, notifier: Notifier
 ) -> list[ProductStatus]:
@@ -102,35 +147,40 @@ def mesh_status(
 
     Raises `CatalogUnavailable` (one message naming the database) when the catalog is down.
     """
+    from mesh_platform.ops.quality_history import project_checks
+
     project_checks(instance, notifier, mesh, alert=False)
-    catalog = notifier.catalog()
-    undelivered_counts = notifier.undelivered_by_product()
+    return status_rows(run_facts(mesh, instance), notifier.catalog())
+
+
+def status_rows(
+    facts: list[RunFacts], catalog: Catalog, now: float | None = None
+) -> list[ProductStatus]:
+    """Each product's status: its run facts with the catalog's quality history, alerts and
+    notifications, its age as of `now` (default: now)."""
+    undelivered_counts = _undelivered_counts(catalog)
     failed: dict[str | None, list[str]] = {}
-    for message in undelivered(notifier):
+    for message in undelivered(catalog):
         failed.setdefault(message.product, []).append(message.line())
     open_alerts, last_failures = _alerts_by_product(catalog)
+    now = time.time() if now is None else now
     rows = []
-    now = time.time()
-    for key in mesh.order:
-        spec = mesh.products[key].spec
-        name = spec.qualified_name
-        event = instance.get_latest_materialization_event(dg.AssetKey(list(key)))
-        age = (now - event.timestamp) / 3600 if event else None
-        limit = spec.freshness.max_age_hours if spec.freshness else None
+    for fact in facts:
+        name = fact.product
+        at = fact.materialized_at
+        age = (now - at) / 3600 if at is not None else None
         score, histories = product_quality(catalog, name)
         rows.append(
             ProductStatus(
                 product=name,
-                visibility=spec.visibility,
+                visibility=fact.visibility,
                 last_materialized=(
-                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp))
-                    if event
-                    else None
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)) if at is not None else None
                 ),
-                last_run_id=event.run_id if event else None,
-                freshness=_freshness(event is not None, age, limit),
+                last_run_id=fact.run_id,
+                freshness=_freshness(at is not None, age, fact.max_age_hours),
                 age_hours=round(age, 2) if age is not None else None,
-                max_age_hours=limit,
+                max_age_hours=fact.max_age_hours,
                 quality_score=score,
                 failing_checks=[h.check_name for h in histories if not h.last_passed],
                 open_alerts=int(open_alerts.get(name, 0)),
@@ -140,6 +190,19 @@ def mesh_status(
             )
         )
     return rows
+
+
+def _undelivered_counts(catalog: Catalog) -> dict[str | None, int]:
+    """Messages not delivered (pending, being retried or given up), per alert product: what
+    `Notifier.undelivered_by_product` counts, without a notifier (nor Dagster)."""
+    with catalog.session() as session:
+        rows = session.execute(
+            select(Alert.product, func.count(OutboxMessage.id))
+            .join(Alert, Alert.id == OutboxMessage.alert_id)
+            .where(OutboxMessage.status.in_(UNDELIVERED))
+            .group_by(Alert.product)
+        ).all()
+    return {product: int(count) for product, count in rows}
 
 
 def _alerts_by_product(
