@@ -3,8 +3,9 @@
 The catalog runs Alembic only when its migration scripts changed; `mesh list` and `mesh
 validate` print their kept answer while the mesh's sources are unchanged; `mesh search` and
 `mesh show` sync the catalog only when a spec, a table, a run or a governance decision changed
-since its last sync. Each test checks both sides: the work is skipped when nothing changed,
-and done again when something did.
+since its last sync; `mesh status` reads the specs and the Dagster instance again only then.
+Each test checks both sides: the work is skipped when nothing changed, and done again when
+something did.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from mesh_platform.catalog import Catalog, db
-from mesh_platform.cli import authoring
+from mesh_platform.cli import authoring, operations
 from mesh_platform.cli import marketplace as market_cli
 from mesh_platform.loader import mesh as loader_mesh
 from tests.cli_mesh import ORDERS, cli_mesh
@@ -166,3 +167,18 @@ def test_a_search_after_the_sensors_sync_does_not_sync_again(
         found = mesh.run("search", "orders", "--json")
     assert [h["product"] for h in json.loads(found.stdout)] == ["shop.orders"]
     assert syncs == []
+
+
+def test_status_reads_the_instance_again_only_after_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _counting(monkeypatch, operations, "_run_facts")
+    with cli_mesh(tmp_path, {"shop": {"orders": ORDERS}}, monkeypatch) as mesh:
+        before = json.loads(mesh.run("status", "--json").stdout)
+        assert json.loads(mesh.run("status", "--json").stdout) == before
+        assert len(reads) == 1 and before[0]["freshness"] == "never"
+        mesh.land("orders", {"id": [1, 2], "amount": [10.0, 5.0]})
+        assert mesh.run("materialize", "shop").exit_code == 0
+        [after] = json.loads(mesh.run("status", "--json").stdout)
+    assert len(reads) == 2
+    assert after["last_run_id"] and after["last_materialized"] and after["freshness"] != "never"

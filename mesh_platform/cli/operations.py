@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, prepare_environment
+from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root, prepare_environment
 
 
 def _operations() -> tuple[Any, Any, Any]:
@@ -24,12 +24,40 @@ def _operations() -> tuple[Any, Any, Any]:
 def status(as_json: bool) -> None:
     """Every product: last run, freshness, quality score, failing checks, open alerts; then the
     notifications that could not be delivered (given up, or failing and retried)."""
-    from mesh_platform.ops.status import mesh_status, render, undelivered
+    from mesh_platform.catalog import Catalog
+    from mesh_platform.cli.remembered import kept_value
+    from mesh_platform.config import environment
+    from mesh_platform.marketplace.freshness import sync_digest
+    from mesh_platform.ops.status import RunFacts, render, status_rows, undelivered
 
-    mesh, instance, notifier = _operations()
-    rows = mesh_status(mesh, instance, notifier)
-    failed = undelivered(notifier)
-    emit(as_json, [r.as_dict() for r in rows], render(rows, failed))
+    prepare_environment()
+    catalog = Catalog.open(environment.catalog_url())
+    # What the specs and the instance say is kept while neither changed (nor the lake, nor
+    # governance): then Dagster and the planner are not loaded. The rest is read now.
+    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), environment.dagster_home())
+    kept = kept_value("status", digest, _run_facts)
+    for line in kept["warnings"]:
+        click.echo(line, err=True)
+    rows = status_rows([RunFacts(**fact) for fact in kept["facts"]], catalog)
+    emit(as_json, [r.as_dict() for r in rows], render(rows, undelivered(catalog)))
+
+
+def _run_facts() -> dict[str, Any]:
+    """The specs' SLAs and the instance's last runs, after projecting the quality history
+    (seconds: the mesh is loaded and Dagster imported); with the warnings of the load."""
+    import dagster as dg
+
+    from mesh_platform.cli.isolation import left_out_lines
+    from mesh_platform.dagster.resources import build_notifier
+    from mesh_platform.loader.mesh import Mesh
+    from mesh_platform.ops.quality_history import project_checks
+    from mesh_platform.ops.status import run_facts
+
+    mesh = Mesh.load_healthy(mesh_root())
+    with dg.DagsterInstance.get() as instance:
+        project_checks(instance, build_notifier(), mesh, alert=False)
+        facts = run_facts(mesh, instance)
+    return {"facts": [f.as_dict() for f in facts], "warnings": left_out_lines(mesh)}
 
 
 @main.command()

@@ -5,7 +5,8 @@ modules run in the sandbox): seconds on the demo mesh. What they print is a func
 mesh's files, the platform's code and the settings alone (`config/sources.py`'s digest, a walk
 of file stats), so it is kept in MESH_HOME/cache/answers/ under that digest and printed again
 until something changes. An answer that read something else (the catalog's subscriptions)
-is not kept.
+is not kept. `mesh status` keeps what it read of the specs and the Dagster instance the same
+way (`kept_value`), under the digest of those (`marketplace/freshness.py`).
 """
 
 from __future__ import annotations
@@ -54,22 +55,44 @@ def remembered(
 ) -> Answer:
     """`command`'s answer with `options` for the mesh under `root`: the kept one when the
     sources did not change since it was computed, else `compute()` (kept when it may be)."""
-    from mesh_platform.config.environment import mesh_home
     from mesh_platform.config.sources import sources_digest
 
     key = hashlib.sha256(
         f"{sources_digest(root)}\0{json.dumps(options, sort_keys=True)}".encode()
     ).hexdigest()
-    path = mesh_home() / "cache" / "answers" / f"{command}.json"
+    path = _kept_file(command)
     kept = _read(path)
     if key in kept:
         return _answer(kept[key])
     answer = compute()
     if answer.keep:
-        kept = {k: v for k, v in kept.items() if k != key}
-        kept[key] = asdict(answer)
-        _write(path, dict(list(kept.items())[-KEPT_PER_COMMAND:]))
+        _store(path, kept, key, asdict(answer))
     return answer
+
+
+def kept_value(name: str, key: str, compute: Callable[[], Any]) -> Any:
+    """The JSON value kept as `name` under `key` (a digest of what it derives from), else
+    `compute()`, kept."""
+    path = _kept_file(name)
+    kept = _read(path)
+    if key in kept:
+        return kept[key]
+    value = compute()
+    _store(path, kept, key, value)
+    return value
+
+
+def _kept_file(name: str) -> Path:
+    from mesh_platform.config.environment import mesh_home
+
+    return mesh_home() / "cache" / "answers" / f"{name}.json"
+
+
+def _store(path: Path, kept: dict[str, Any], key: str, value: Any) -> None:
+    """Keep `value` under `key`, with the most recent others (one per option set)."""
+    kept = {k: v for k, v in kept.items() if k != key}
+    kept[key] = value
+    _write(path, dict(list(kept.items())[-KEPT_PER_COMMAND:]))
 
 
 def _answer(data: dict[str, Any]) -> Answer:
