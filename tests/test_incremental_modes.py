@@ -29,7 +29,7 @@ from mesh_platform.lake import increments
 from mesh_platform.lake.increments import ConcurrentRun
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh, load_mesh
-from mesh_platform.run import incremental
+from mesh_platform.run import incremental, staged
 from mesh_platform.run.incremental import plan_write
 from mesh_platform.run.materialize import materialize_product
 from tests.mini_mesh import validate_errors, write_mesh
@@ -223,10 +223,13 @@ def _current(log: Log) -> dict[int, float]:
     return dict(zip(latest["id"].to_list(), latest["amount"].to_list(), strict=True))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "spilled"), [(1, False), (2, False), (3, True)])
 def test_random_change_batches_give_what_a_full_rebuild_gives(
-    mesh: tuple[Mesh, Lakehouse], monkeypatch: pytest.MonkeyPatch, seed: int
+    mesh: tuple[Mesh, Lakehouse], monkeypatch: pytest.MonkeyPatch, seed: int, spilled: bool
 ) -> None:
+    """`spilled`: every result goes to disk (`run/staged.py`), as a large one does."""
+    if spilled:
+        monkeypatch.setattr(staged, "SPILL_BYTES", 1)
     loaded, lake = mesh
     rng = random.Random(seed)
     log = Log()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -346,6 +347,18 @@ def engine_settings() -> tuple[str | None, str]:
     (`MESH_SPARK_MASTER`: `local[*]` when unset, `spark://host:7077` for a standalone cluster,
     `sc://host:15002` for Spark Connect or Databricks Connect)."""
     return os.environ.get("MESH_ENGINE") or None, os.environ.get("MESH_SPARK_MASTER") or "local[*]"
+
+
+def local_engine_memory() -> str:
+    """How much memory the local engine (DuckDB) may hold before it spills to disk
+    (`MESH_DUCKDB_MEMORY_LIMIT`, default `2GB`; DuckDB's own syntax: `512MB`, `4GB`, `50%`)."""
+    value = (os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or "2GB").strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE):
+        raise ConfigurationError(
+            f"MESH_DUCKDB_MEMORY_LIMIT={value!r} is not an amount of memory. Fix: write it as "
+            "DuckDB does, e.g. 2GB, 512MB or 50%"
+        )
+    return value
 
 
 def python_sandbox() -> bool:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import polars as pl
@@ -94,6 +94,21 @@ class Engine(Protocol):
 
     def sql_functions(self) -> tuple[str, ...]:
         """The catalogue's SQL functions this engine provides, by name."""
+        ...
+
+
+@runtime_checkable
+class StreamingEngine(Protocol):
+    """An engine that can give its result as record batches computed as they are read, so
+    that a run never holds it whole (`run/staged.py`)."""
+
+    def stream(
+        self,
+        plan: ProductPlan,
+        inputs: Mapping[str, InputData],
+        partition: PartitionSlice | None = None,
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
+        """Run every step; the context yields the result's reader."""
         ...
 
 

@@ -165,9 +165,7 @@ def _append(
 ) -> Changes:
     """Insert the rows not already in the window (whole rows, nulls equal; a row the result
     holds twice, as a source delivering an event twice, once)."""
-    data = data.group_by(data.column_names, use_threads=False).aggregate([]).select(
-        data.column_names
-    )
+    data = _distinct(data)
     same = [f"(t.{_quote(n)} IS NOT DISTINCT FROM s.{_quote(n)})" for n in data.column_names]
     window = increment.window
     if window is not None:
@@ -277,7 +275,7 @@ def check_unique_keys(data: pa.Table, keys: tuple[str, ...]) -> None:
     """Refuse a result in which a key appears twice (a merge would be ambiguous)."""
     if not keys or data.num_rows == 0:
         return
-    grouped = data.group_by(list(keys)).aggregate([([], "count_all")])
+    grouped = data.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
     repeated = grouped.filter(grouped.column("count_all").to_numpy() > 1)
     if repeated.num_rows:
         example = {k: repeated.column(k)[0].as_py() for k in keys}
@@ -287,6 +285,19 @@ def check_unique_keys(data: pa.Table, keys: tuple[str, ...]) -> None:
             "keep one row per key in the last step (e.g. the latest: ROW_NUMBER() OVER "
             "(PARTITION BY the keys ORDER BY a time DESC) = 1), or correct `keys:`"
         )
+
+
+def _distinct(data: Any) -> pa.Table:
+    """The result's distinct rows (a result spilled to disk is scanned as its files)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        connection.register("result", getattr(data, "dataset", data))
+        found = connection.sql("SELECT DISTINCT * FROM result").to_arrow_table()
+        return found.cast(data.schema)
+    finally:
+        connection.close()
 
 
 def _on_keys(keys: tuple[str, ...]) -> str:
@@ -328,7 +339,7 @@ def without_deleted(data: pa.Table, condition: str) -> pa.Table:
     where = sqlglot.transpile(condition, read="spark", write="duckdb")[0]
     connection = duckdb.connect()
     try:
-        connection.register("result", data)
+        connection.register("result", getattr(data, "dataset", data))
         kept = connection.sql(f"SELECT * FROM result WHERE NOT COALESCE(({where}), FALSE)")
         return kept.to_arrow_table().cast(data.schema)
     finally:

@@ -260,7 +260,8 @@ def _with_ge(rule: QualityRule, distinct: _Distinct, references: ReferenceValues
 
 def _with_sql(spec: ProductSpec, rule: QualityRule, table: pa.Table, engine: Engine) -> RuleOutcome:
     assert rule.sql is not None
-    bad = engine.query(rule.sql, {spec.name: table})
+    # A result spilled to disk is scanned as its files (`run/staged.py`).
+    bad = engine.query(rule.sql, {spec.name: getattr(table, "dataset", table)})
     sample = bad.slice(0, SAMPLE_SIZE).to_pylist()
     return RuleOutcome(rule, bad.num_rows == 0, bad.num_rows, table.num_rows, sample)
 

@@ -24,6 +24,7 @@ from mesh_platform.lake.increments import (
     source_condition,
     without_deleted,
 )
+from mesh_platform.run.staged import Result, in_memory
 from mesh_platform.spec.writes import SCD2_COLUMNS
 
 if TYPE_CHECKING:
@@ -64,10 +65,12 @@ class RunWrite:
         scanned[port] = inputs[port].filter(pc.field(column) >= self.window.start)
         return scanned
 
-    def write(self, lakehouse: Lakehouse, table: pa.Table) -> WriteResult:
+    def write(self, lakehouse: Lakehouse, table: Result) -> WriteResult:
         """Commit the conformed result: changed in, or replacing the table."""
         spec = self.spec
         mark = self._mark(table)
+        if spec.write == "scd2":  # a history is built in memory
+            table = in_memory(table)
         if not self.incremental or self.base is None:
             stored = scd2_columns(table, _now()) if spec.write == "scd2" else table
             if spec.delete_when is not None:

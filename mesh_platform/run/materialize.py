@@ -20,7 +20,7 @@ import pyarrow as pa
 from mesh_platform.access.scope import Scopes
 from mesh_platform.compile.plan import ProductPlan
 from mesh_platform.engine import Engine, Usage, get_engine
-from mesh_platform.engine.base import UsageMeter
+from mesh_platform.engine.base import StreamingEngine, UsageMeter
 from mesh_platform.errors import MissingUpstream, PlatformError
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
@@ -29,6 +29,7 @@ from mesh_platform.run.incremental import plan_write
 from mesh_platform.run.landing import read_landing
 from mesh_platform.run.landing_folder import read_folder
 from mesh_platform.run.scope import scope_inputs
+from mesh_platform.run.staged import Result, stage
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.model import ProductSpec
 
@@ -90,6 +91,24 @@ def _inputs_size(inputs: Mapping[str, Any]) -> tuple[int, int]:
     return sum(r for r, _ in sizes), sum(b for _, b in sizes)
 
 
+def _computed(
+    engine: Engine,
+    plan: ProductPlan,
+    inputs: Mapping[str, Any],
+    partition: PartitionSlice | None,
+    product: str,
+) -> tuple[Result, Usage]:
+    """The engine's result, conformed to the contract: streamed batch by batch within a
+    memory budget by an engine that can (`run/staged.py`), else whole."""
+    if isinstance(engine, StreamingEngine):
+        meter = UsageMeter()
+        with meter.measure(), engine.stream(plan, inputs, partition) as reader:
+            table = stage(reader, lambda batch: conform(batch, plan, product))
+        return table, replace(meter.usage, rows_out=table.num_rows, bytes_out=table.nbytes)
+    result = engine.run(plan, inputs, partition)
+    return conform(result.table, plan, product), result.usage
+
+
 def materialize_product(
     spec: ProductSpec,
     plan: ProductPlan,
@@ -130,6 +149,7 @@ def materialize_product(
             # A landing file is read whole into memory: its Arrow size is what was read.
             rows_in, bytes_in = data.num_rows, data.nbytes
             engine_usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
+            table: Result = conform(data, plan, spec.qualified_name)
         else:
             inputs = {
                 port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
@@ -147,9 +167,7 @@ def materialize_product(
                 if engine.reads_lake_uris
                 else scoped
             )
-            result = engine.run(plan, given, partition)
-            data, engine_usage = result.table, result.usage
-        table = conform(data, plan, spec.qualified_name)
+            table, engine_usage = _computed(engine, plan, given, partition, spec.qualified_name)
         incremental = writing.incremental or (folder is not None and folder.incremental)
         if gate is not None:
             gate(table, incremental=incremental)

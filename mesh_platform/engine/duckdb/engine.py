@@ -16,9 +16,11 @@ another. An engine with a keyring keeps its own database, since the keyed functi
 from __future__ import annotations
 
 import atexit
+import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import ClassVar
 
@@ -58,26 +60,32 @@ _SETTINGS = (
     "SET GLOBAL enable_external_access = false",
     "SET GLOBAL lock_configuration = true",
 )
-_SHARED: dict[int | None, duckdb.DuckDBPyConnection] = {}  # keyless databases, by threads
+_SHARED: dict[tuple[int | None, str], duckdb.DuckDBPyConnection] = {}  # keyless, by settings
 _LOCK = threading.Lock()
+BATCH_ROWS = 122_880  # rows per record batch of a streamed result (DuckDB's vector size x 60)
 
 
-def _new_database(threads: int | None, keys: Keyring | None) -> duckdb.DuckDBPyConnection:
-    """An in-memory database with the platform's functions and locked settings."""
+def _new_database(
+    threads: int | None, keys: Keyring | None, memory: str = "2GB"
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the platform's functions and locked settings; beyond
+    `memory` its joins, aggregates and sorts spill to a temporary folder."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET GLOBAL threads = {int(threads)}")
+    con.execute(f"SET GLOBAL memory_limit = '{memory}'")
+    con.execute(f"SET GLOBAL temp_directory = '{tempfile.gettempdir()}/mesh-duckdb-spill'")
     register_functions(con, keys)
     for setting in _SETTINGS:
         con.execute(setting)
     return con
 
 
-def _shared_database(threads: int | None) -> duckdb.DuckDBPyConnection:
-    """The process's keyless database for `threads` (made on first use, closed at exit)."""
-    con = _SHARED.get(threads)
+def _shared_database(threads: int | None, memory: str) -> duckdb.DuckDBPyConnection:
+    """The process's keyless database for these settings (made on first use, closed at exit)."""
+    con = _SHARED.get((threads, memory))
     if con is None:
-        con = _SHARED[threads] = _new_database(threads, None)
+        con = _SHARED[(threads, memory)] = _new_database(threads, None, memory)
         if len(_SHARED) == 1:
             atexit.register(_close_shared)
     return con
@@ -95,9 +103,15 @@ class DuckDBEngine:
     kinds: ClassVar[tuple[str, ...]] = ("duckdb",)
     reads_lake_uris: ClassVar[bool] = False  # DuckDB scans the Arrow datasets it is given
 
-    def __init__(self, threads: int | None = None, keys: Keyring | None = None) -> None:
+    def __init__(
+        self, threads: int | None = None, keys: Keyring | None = None, memory: str | None = None
+    ) -> None:
+        from mesh_platform.config import environment
+
         self.threads = threads
         self.keys = keys
+        # Beyond this the database spills to disk (`MESH_DUCKDB_MEMORY_LIMIT`).
+        self.memory = memory or environment.local_engine_memory()
         self._own: duckdb.DuckDBPyConnection | None = None  # the keyed engine's database
 
     def sql_functions(self) -> tuple[str, ...]:
@@ -106,9 +120,9 @@ class DuckDBEngine:
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         if self.keys is None:
-            return _shared_database(self.threads)
+            return _shared_database(self.threads, self.memory)
         if self._own is None:
-            self._own = _new_database(self.threads, self.keys)
+            self._own = _new_database(self.threads, self.keys, self.memory)
             weakref.finalize(self, self._own.close)
         return self._own
 
@@ -147,6 +161,31 @@ class DuckDBEngine:
                 con.close()
         usage = replace(meter.usage, rows_out=table.num_rows, bytes_out=table.nbytes)
         return EngineRun(table, usage)
+
+    @contextmanager
+    def stream(
+        self,
+        plan: ProductPlan,
+        inputs: Mapping[str, InputData],
+        partition: PartitionSlice | None = None,
+    ) -> Iterator[pa.RecordBatchReader]:
+        """Run every step and yield the result as record batches, computed as they are read
+        (the result is never whole in memory; DuckDB spills beyond its memory limit). The
+        reader is valid inside the block; a step's failure is raised as `run` raises it."""
+        if needs_keys(step.query for step in plan.steps):
+            (self.keys or Keyring({}, None)).require()
+        con = self._connect(inputs)
+        try:
+            last = self._run_steps(con, plan, inputs, None, 0)
+            where = f" WHERE {partition.predicate()}" if partition else ""
+            step = plan.steps[-1]
+            try:
+                reader = con.sql(f"SELECT * FROM {last}{where}").to_arrow_reader(BATCH_ROWS)
+            except duckdb.Error as exc:
+                raise _failure(step, exc) from exc
+            yield pa.RecordBatchReader.from_batches(reader.schema, _mapped(reader, step))
+        finally:
+            con.close()
 
     def preview(
         self, plan: ProductPlan, inputs: Mapping[str, InputData], rows: int = 5
@@ -239,6 +278,14 @@ class DuckDBEngine:
 
             result = call_python(step.python or "", frame, frames, step=step.name)
         con.register(step.name, result.to_arrow())
+
+
+def _mapped(reader: pa.RecordBatchReader, step: PlannedStep) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; an engine error while computing them is the step's failure."""
+    try:
+        yield from reader
+    except (duckdb.Error, pa.ArrowException) as exc:
+        raise _failure(step, exc) from exc
 
 
 def _failure(step: PlannedStep, cause: BaseException) -> StepFailed | EngineFailure:
