@@ -17,18 +17,21 @@ from mesh_platform.lake.lakehouse import Lakehouse, LandingError
 from mesh_platform.spec.model import ProductSpec
 
 
-def read_landing(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[pa.Table, list[str]]:
-    """The landing export of `spec` and any warnings (an empty export)."""
+def read_landing(
+    lakehouse: Lakehouse, spec: ProductSpec
+) -> tuple[pa.RecordBatchReader, list[str]]:
+    """The landing export of `spec`, read batch by batch (never whole), and any warnings (an
+    empty export)."""
     assert spec.source is not None
     dataset = lakehouse.landing(spec.source.landing)
     where = f"landing file {spec.source.landing}.parquet (for {spec.qualified_name})"
     check_columns(where, dataset.schema, spec)
-    table = dataset.to_table()
-    if table.num_rows > 0:
-        return table, []
+    reader = dataset.scanner(columns=[c.name for c in spec.columns]).to_reader()
+    if dataset.count_rows() > 0:  # from the files' footers
+        return reader, []
     if not spec.source.allow_empty and not lakehouse.exists(spec.key):
         raise empty_first(where, spec)
-    return table, [f"{where} is empty: 0 rows written"]
+    return reader, [f"{where} is empty: 0 rows written"]
 
 
 def empty_first(where: str, spec: ProductSpec) -> LandingError:

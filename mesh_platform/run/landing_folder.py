@@ -18,6 +18,7 @@ Arrow dataset; only the new files' rows are held in memory, never the table's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +40,8 @@ class FolderRun:
 
     spec: ProductSpec
     commit: FolderCommit
-    data: pa.Table
+    data: pa.RecordBatchReader  # the new files' rows, read as they are consumed
+    rows: int = 0  # how many (from the files' footers)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -92,10 +94,10 @@ def read_folder(
     commit = FolderCommit(
         spec.key, base, kept + [f for _, f in new], [f for _, f in new], replace, run_id
     )
-    data = _read_files(spec, [p for p, _ in new])
-    if replace and data.num_rows == 0 and not spec.source.allow_empty and base is None:
+    data, rows = _read_files(spec, [p for p, _ in new])
+    if replace and rows == 0 and not spec.source.allow_empty and base is None:
         raise empty_first(f"landing folder {name}/ (for {spec.qualified_name})", spec)
-    return FolderRun(spec, commit, data, tuple(warnings))
+    return FolderRun(spec, commit, data, rows, tuple(warnings))
 
 
 def _names(files: list[tuple[Path, LandedFile]]) -> str:
@@ -139,27 +141,36 @@ def _removed(
     ]
 
 
-def _read_files(spec: ProductSpec, paths: list[Path]) -> pa.Table:
-    """The rows of `paths`, each file checked against the declared columns (naming it)."""
+def _read_files(spec: ProductSpec, paths: list[Path]) -> tuple[pa.RecordBatchReader, int]:
+    """The rows of `paths` batch by batch (each file checked against the declared columns
+    first, naming it; its batches cast to the first file's types) and how many there are."""
     import pyarrow.dataset as pads
 
     assert spec.source is not None
-    tables = []
+    names = [c.name for c in spec.columns]
+    datasets = []
     for path in paths:
         where = f"landing file {spec.source.landing}/{path.name} (for {spec.qualified_name})"
         try:
             dataset = pads.dataset(str(path), format="parquet")
+            rows = dataset.count_rows()  # reads the footer: a truncated file fails here
         except (pa.ArrowInvalid, OSError) as exc:
             raise LandingError(
                 f"{where} is not readable parquet ({exc}). Fix: re-export it from the source "
                 "as parquet; a partial copy is truncated"
             ) from None
         check_columns(where, dataset.schema, spec)
-        tables.append(dataset.to_table(columns=[c.name for c in spec.columns]))
-    if not tables:
-        return _empty(spec)
-    schema = tables[0].schema
-    return pa.concat_tables([t.cast(schema) for t in tables])
+        datasets.append((dataset, rows))
+    if not datasets:
+        return pa.RecordBatchReader.from_batches(_empty(spec).schema, []), 0
+    schema = pa.schema([datasets[0][0].schema.field(n) for n in names])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for dataset, _ in datasets:
+            for batch in dataset.scanner(columns=names).to_batches():
+                yield batch.cast(schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches()), sum(r for _, r in datasets)
 
 
 def _empty(spec: ProductSpec) -> pa.Table:

@@ -146,10 +146,10 @@ def materialize_product(
                 data, warnings = folder.data, list(folder.warnings)
             else:
                 data, warnings = read_landing(lakehouse, spec)
-            # A landing file is read whole into memory: its Arrow size is what was read.
-            rows_in, bytes_in = data.num_rows, data.nbytes
-            engine_usage = Usage(0.0, 0.0, data.num_rows, data.nbytes)
-            table: Result = conform(data, plan, spec.qualified_name)
+            # Batch by batch, conformed, within the memory budget (`run/staged.py`).
+            table: Result = stage(data, lambda batch: conform(batch, plan, spec.qualified_name))
+            rows_in, bytes_in = table.num_rows, table.nbytes
+            engine_usage = Usage(0.0, 0.0, rows_in, bytes_in)
         else:
             inputs = {
                 port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
