@@ -187,3 +187,39 @@ def test_a_file_changed_on_disk_since_opened_is_not_overwritten(site: Site) -> N
         assert path.read_text() == changed
     finally:
         path.write_text(original)
+
+
+def test_the_write_form_makes_a_product_incremental_as_its_spec_says(site: Site) -> None:
+    """Issue 18 in the builder: write mode, keys and incremental by time from the form, saved
+    as the same YAML fields a hand-written spec has; what cannot work shows `mesh validate`'s
+    error."""
+    page = site.client.get("/build/sales/daily_orders")
+    assert 'id="writes-form"' in page.text and "incremental by" in page.text
+    product = "sales/products/daily_orders.yaml"
+    before = site.file(product).read_text()
+    state = _state(page.text)
+    wrong = site.client.post(
+        "/build/sales/daily_orders/edit",
+        data={**state, "op": "writes", "write": "merge", "incremental_column": "order_date"},
+    )
+    assert wrong.status_code == 200, wrong.text
+    assert "`write: merge` needs `keys:`" in html.unescape(wrong.text)
+    state = _state(wrong.text)
+    done = site.client.post(
+        "/build/sales/daily_orders/edit",
+        data={
+            **state,
+            "op": "writes",
+            "write": "merge",
+            "keys": "order_date, priority",
+            "incremental_column": "order_date",
+            "lookback": "5 days",
+        },
+    )
+    assert "`write: merge` needs" not in html.unescape(done.text)
+    saved = site.client.post("/build/sales/daily_orders/save", data=_state(done.text))
+    assert saved.status_code == 200, saved.text
+    spec = yaml.safe_load(site.file(product).read_text())
+    assert spec["write"] == "merge" and spec["keys"] == ["order_date", "priority"]
+    assert spec["incremental"] == {"column": "order_date", "lookback": "5 days"}
+    site.file(product).write_text(before)  # as it was, for the other tests

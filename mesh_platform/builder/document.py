@@ -26,8 +26,8 @@ WIDTH = 100  # hand-written specs wrap near here
 # Where a new top-level field goes: after the last present field that comes before it here.
 FIELD_ORDER = (
     "name", "description", "version", "owners", "visibility", "tags", "kinds", "source",
-    "inputs", "schedule", "automation", "freshness", "partitioning", "engine", "steps",
-    "columns", "quality", "volume",
+    "inputs", "schedule", "automation", "freshness", "partitioning", "write", "keys",
+    "delete_when", "incremental", "engine", "steps", "columns", "quality", "volume",
 )  # fmt: skip
 
 

@@ -33,7 +33,7 @@ from mesh_platform.spec.workspace import DOMAINS_DIR, product_names
 TESTS_DIR = "tests"  # as `mesh scaffold` writes them (dev/scaffold.py)
 SETTABLE = (
     "description", "owners", "visibility", "version", "freshness", "automation", "schedule",
-    "tags",
+    "tags", "write", "keys", "delete_when", "incremental",
 )  # fmt: skip
 STEP_KINDS = ("sql", "use", "python", "include")
 _REF = re.compile(r"^([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*$")

@@ -130,6 +130,21 @@ def schedule(pages: Any, draft: Draft, form: FormData) -> int | None:
     return None
 
 
+def writes(pages: Any, draft: Draft, form: FormData) -> int | None:
+    """How a run writes the table: the write mode, its keys and deletions, and incremental
+    by time (docs/incremental.md); `mesh validate`'s checks show what cannot work."""
+    mode = _text(form, "write") or "overwrite"
+    draft.set("write", None if mode == "overwrite" else mode)
+    keys = split_list(_text(form, "keys"))
+    draft.set("keys", keys if keys and mode in ("merge", "scd2") else None)
+    deleting = _text(form, "delete_when")
+    draft.set("delete_when", deleting if deleting and mode == "merge" else None)
+    column_name, lookback = _text(form, "incremental_column"), _text(form, "lookback")
+    incremental = {"column": column_name, "lookback": lookback or "0"} if column_name else None
+    draft.set("incremental", incremental)
+    return None
+
+
 def column(pages: Any, draft: Draft, form: FormData) -> int | None:
     """A contract column's description and tags."""
     draft.set_column(
@@ -201,6 +216,7 @@ EDITS: dict[str, Edit] = {
         move_step,
         contract,
         schedule,
+        writes,
         column,
         declare_columns,
         add_rule,
