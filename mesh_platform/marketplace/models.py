@@ -96,6 +96,7 @@ class MarketColumn(Base):
     formula: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     sources: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [domain.product, column]
+    uncleared: Mapped[str] = mapped_column(Text, default="")  # the access policy's mark
 
 
 class MarketTag(Base):

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from mesh_platform.catalog import Catalog, QualityResult
 from mesh_platform.errors import MeshError
-from mesh_platform.marketplace.masked import uncleared_marks
 from mesh_platform.marketplace.models import (
     WINDOW,
     MarketColumn,
@@ -299,6 +298,7 @@ def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[Pa
             MarketColumn.formula,
             MarketColumn.tags,
             MarketColumn.sources,
+            MarketColumn.uncleared,
         )
         .where(MarketColumn.product_id == p.id)
         .order_by(MarketColumn.position)
@@ -306,10 +306,8 @@ def _columns(session: Session, p: MarketProduct, viewer: str | None) -> tuple[Pa
     sources = {r.name: [(s[0], s[1]) for s in json.loads(r.sources)] for r in rows}
     upstream = follow_upstream(session, sources, viewer)
     tags = {r.name: tuple(json.loads(r.tags)) for r in rows}
-    types = {r.name: r.type for r in rows}
-    masked = (
-        uncleared_marks(p.domain, tags, json.loads(p.tags), types) if viewer != p.domain else {}
-    )
+    # The policy's marks as the sync recorded them; the producer sees its own in clear.
+    masked = {r.name: r.uncleared for r in rows} if viewer != p.domain else {}
     return tuple(
         PageColumn(
             r.name,

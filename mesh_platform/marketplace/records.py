@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from mesh_platform.compile.plan import ProductPlan, step_name
 from mesh_platform.loader.mesh import Mesh
+from mesh_platform.marketplace.masked import uncleared_marks
 from mesh_platform.spec.model import ProductSpec, PythonStep, SqlStep, StandardStep
 from mesh_platform.spec.workspace import Key
 
@@ -32,6 +33,9 @@ class ColumnRecord:
     formula: str
     tags: tuple[str, ...]
     sources: tuple[tuple[str, str], ...]  # (domain.product, column)
+    # How a reader of another domain without clearance sees it (the access policy's mark,
+    # `masked.py`): kept with the record so that the product page does not load the policy.
+    uncleared: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def product_record(mesh: Mesh, key: Key) -> ProductRecord:
             RuleRecord(r.check_name, r.rule, r.target_columns, r.severity, r.description)
             for r in spec.quality
         ),
-        columns=_columns(spec, plan, refs),
+        columns=_marked(spec, _columns(spec, plan, refs)),
         spec_path=_relative(source.path, mesh.root),
     )
 
@@ -151,6 +155,17 @@ def _columns(
             )
         )
     return tuple(records)
+
+
+def _marked(spec: ProductSpec, columns: tuple[ColumnRecord, ...]) -> tuple[ColumnRecord, ...]:
+    """`columns` with the mark of each a reader without clearance does not see in clear."""
+    marks = uncleared_marks(
+        spec.domain,
+        {c.name: c.tags for c in columns},
+        dict(spec.tags),
+        {c.name: c.type for c in columns},
+    )
+    return tuple(replace(c, uncleared=marks.get(c.name, "")) for c in columns)
 
 
 def _steps(spec: ProductSpec, plan: ProductPlan) -> tuple[StepRecord, ...]:

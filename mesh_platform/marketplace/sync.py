@@ -246,6 +246,7 @@ def _write_children(session: Session, products: Sequence[tuple[int, ProductRecor
                     "formula": column.formula,
                     "tags": as_json(list(column.tags)),
                     "sources": as_json([list(s) for s in column.sources]),
+                    "uncleared": column.uncleared,
                 }
             )
         search_tags = record.search_tags()
