@@ -11,6 +11,7 @@ something did.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -182,3 +183,68 @@ def test_status_reads_the_instance_again_only_after_a_run(
         [after] = json.loads(mesh.run("status", "--json").stdout)
     assert len(reads) == 2
     assert after["last_run_id"] and after["last_materialized"] and after["freshness"] != "never"
+
+
+_WARM = """
+import sys
+from pathlib import Path
+from mesh_platform.spec import workspace
+workspace.repo_root = lambda: Path(sys.argv[1])
+from mesh_platform.cli import main
+main(sys.argv[2:], standalone_mode=False)
+"""
+# The mesh's root without the spec package (it loads the sandbox client and pyarrow): a
+# command answering from what it kept never needs more of it.
+_KEPT = """
+import sys, types
+from pathlib import Path
+sys.modules["mesh_platform.spec.workspace"] = types.SimpleNamespace(
+    repo_root=lambda: Path(sys.argv[1])
+)
+from mesh_platform.cli import main
+try:
+    main(sys.argv[2:], standalone_mode=False)
+finally:
+    heavy = ("dagster", "polars", "pyarrow", "sqlglot", "alembic", "mesh_platform.loader.mesh")
+    print("LOADED", sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "needed"),
+    [
+        (["list"], "[]"),
+        (["validate"], "[]"),
+        # The platform's synonyms come from the registry, whose business rules use sqlglot.
+        (["search", "orders"], "['sqlglot']"),
+        (["status"], "[]"),
+        (["cost"], "[]"),
+    ],
+    ids=lambda c: c[0] if isinstance(c, list) else "",
+)
+def test_a_command_answering_from_what_it_kept_loads_no_heavy_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], needed: str
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    with cli_mesh(tmp_path, {"shop": {"orders": ORDERS}}, monkeypatch) as mesh:
+        # Files written seconds ago count by their content too (config/sources.py): as an
+        # edited checkout's are, these are older.
+        past = time.time() - 60
+        for path in mesh.root.rglob("*"):
+            os.utime(path, (past, past))
+        env = {k: v for k, v in os.environ.items() if k not in mesh.env} | {
+            k: v for k, v in mesh.env.items() if v is not None
+        }
+        for script in (_WARM, _KEPT):
+            ran = subprocess.run(
+                [sys.executable, "-c", script, str(mesh.root), *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert ran.returncode == 0, ran.stderr[-3000:]
+    assert f"LOADED {needed}" in ran.stderr, ran.stderr[-3000:]

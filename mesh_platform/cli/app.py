@@ -48,6 +48,22 @@ def prepare_environment() -> None:
     os.environ.update(export_for_children())
 
 
+def dagster_home() -> Path:
+    """The Dagster instance's folder, its files created first when missing (opening the
+    instance creates them): a digest of them taken before that first open would never match
+    the ones after it, and the next command would read everything again."""
+    from mesh_platform.config import environment
+    from mesh_platform.marketplace.freshness import INSTANCE_FILES
+
+    home = environment.dagster_home()
+    if not (home / INSTANCE_FILES[0]).exists():
+        import dagster as dg
+
+        with dg.DagsterInstance.get():
+            pass
+    return home
+
+
 class MeshGroup(click.Group):
     """The command group: an error Mesh raises on purpose is one clean message, no traceback.
 

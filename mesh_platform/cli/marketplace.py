@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root, prepare_environment
+from mesh_platform.cli.app import (
+    dagster_home,
+    emit,
+    loaded_mesh,
+    main,
+    mesh_root,
+    prepare_environment,
+)
 
 _AS_HELP = (
     "Search as this domain: its own internal products are found too (default: only published "
@@ -29,7 +36,7 @@ def _catalog(sync: bool) -> Any:
     catalog = Catalog.open(environment.catalog_url())
     if not sync:
         return catalog
-    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), environment.dagster_home())
+    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), dagster_home())
     if not is_synced(catalog, digest):
         _sync(catalog)
         mark_synced(catalog, digest)

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from mesh_platform.cli.app import emit, loaded_mesh, main, mesh_root, prepare_environment
+from mesh_platform.cli.app import (
+    dagster_home,
+    emit,
+    loaded_mesh,
+    main,
+    mesh_root,
+    prepare_environment,
+)
 
 
 def _operations() -> tuple[Any, Any, Any]:
@@ -34,7 +41,7 @@ def status(as_json: bool) -> None:
     catalog = Catalog.open(environment.catalog_url())
     # What the specs and the instance say is kept while neither changed (nor the lake, nor
     # governance): then Dagster and the planner are not loaded. The rest is read now.
-    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), environment.dagster_home())
+    digest = sync_digest(catalog, mesh_root(), environment.lake_root(), dagster_home())
     kept = kept_value("status", digest, _run_facts)
     for line in kept["warnings"]:
         click.echo(line, err=True)

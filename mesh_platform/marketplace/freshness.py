@@ -5,7 +5,7 @@ seconds. `mesh search` and `mesh show` need it only when something it reads chan
 the catalog was last synced (by a command or by the `mesh_catalog_sync` sensor). What it
 reads, as one digest: the mesh's sources (`config/sources.py`: spec files, platform code),
 the lake's Delta logs (a local lake: each table's `_delta_log` folder), the Dagster
-instance's storage files (a local instance: its SQLite files) and the catalog's governance
+instance's files (a local instance: its SQLite files under `history/`) and the catalog's governance
 (the audit log's and the subscriptions' last ids). The digest is kept in the catalog as the
 `sync` mark after each sync; a command whose digest equals it answers at once.
 
@@ -27,13 +27,17 @@ from mesh_platform.catalog.marks import read_mark, write_mark
 from mesh_platform.config.sources import sources_digest, tree_stats
 
 SYNC_MARK = "sync"
+# What a local Dagster instance writes runs, events and check evaluations to (SQLite files
+# under `history/`), and its configuration.
+INSTANCE_FILES = ("history", "dagster.yaml")
 
 
 def sync_digest(catalog: Catalog, root: Path, lake_root: str, dagster_home: Path) -> str:
     """The digest of what a sync of `catalog` with the mesh under `root` reads."""
     digest = hashlib.sha256(sources_digest(root, settings=False).encode())
     digest.update(_lake_stats(lake_root))
-    digest.update(tree_stats(dagster_home / "storage"))
+    for part in INSTANCE_FILES:
+        digest.update(tree_stats(dagster_home / part))
     digest.update(_governance(catalog).encode())
     return digest.hexdigest()
 
