@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument(
         "--scale-10", action="store_true", help="overhead part 4: also scale factor 10"
     )
+    parser.add_argument(
+        "--scale-30", action="store_true", help="overhead part 4: also scale factor 30"
+    )
     parser.add_argument("--data", type=Path, help="reuse TPC-H parquet in this folder")
     parser.add_argument("--values", type=int, default=1_000_000, help="security: values")
     parser.add_argument("--repeat", type=int, default=5, help="startup: runs per command")
@@ -87,6 +90,8 @@ def main() -> None:
             scales = [0.01, 0.1] if args.quick else [0.1, 1.0]
             if args.scale_10:
                 scales.append(10.0)
+            if args.scale_30:
+                scales.append(30.0)
             parts = ", ".join(map(str, args.part))
             print(f"== overhead: parts {parts}; TPC-H scale {args.scale}; part 4 scales {scales}")
             results = overhead.run(args.part, args.scale, args.quick, landing_for, scales)

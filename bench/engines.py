@@ -50,6 +50,12 @@ def _normalize(frame: pl.DataFrame) -> list[tuple]:
     return sorted(rows, key=repr)
 
 
+def _files(landing: Path, table: str) -> str:
+    """A landing table's files: one file, or a folder's (orders and lineitem: `mesh generate`)."""
+    folder = landing / table
+    return f"{folder}/*.parquet" if folder.is_dir() else f"{folder}.parquet"
+
+
 def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
     """Time each query on both engines; return one row per query."""
     mesh = Mesh.load()
@@ -58,11 +64,11 @@ def run(landing: Path, repeat: int = 3) -> list[dict[str, object]]:
         con = duckdb.connect()
         for port, table in ports.items():
             con.execute(
-                f"CREATE VIEW {port} AS SELECT * FROM read_parquet('{landing / table}.parquet')"
+                f"CREATE VIEW {port} AS SELECT * FROM read_parquet('{_files(landing, table)}')"
             )
         duck_sql = query.sql(dialect=DIALECT)  # type: ignore[union-attr]
         polars_sql = query.sql(dialect="postgres")  # type: ignore[union-attr]
-        frames = {p: pl.scan_parquet(landing / f"{t}.parquet") for p, t in ports.items()}
+        frames = {p: pl.scan_parquet(_files(landing, t)) for p, t in ports.items()}
         row: dict[str, object] = {"query": name}
         outputs: dict[str, pl.DataFrame] = {}
         runners = {
