@@ -140,3 +140,23 @@ def test_a_contract_breach_in_a_later_batch_fails_the_run(
     with pytest.raises(Exception, match="does not fit its declared type"):
         _run(mesh, lake)
     assert not lake.exists(("shop", "priced"))
+
+
+def test_the_local_engine_memory_limit_is_a_setting_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mesh_platform.config import environment
+    from mesh_platform.engine.duckdb import DuckDBEngine
+    from mesh_platform.errors import ConfigurationError
+
+    monkeypatch.setenv("MESH_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ConfigurationError, match=r"MESH_DUCKDB_MEMORY_LIMIT='lots'.*e\.g\. 2GB"):
+        environment.local_engine_memory()
+    monkeypatch.setenv("MESH_DUCKDB_MEMORY_LIMIT", "300MB")
+    engine = DuckDBEngine()
+    con = engine._database().cursor()
+    try:
+        ((limit,),) = con.sql("SELECT current_setting('memory_limit')").fetchall()
+    finally:
+        con.close()
+    assert limit.replace(" ", "").upper().startswith(("286.1MIB", "300.0MB", "286MIB"))
