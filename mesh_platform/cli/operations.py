@@ -32,8 +32,8 @@ def status(as_json: bool) -> None:
     """Every product: last run, freshness, quality score, failing checks, open alerts; then the
     notifications that could not be delivered (given up, or failing and retried)."""
     from mesh_platform.catalog import Catalog
-    from mesh_platform.cli.remembered import kept_value
     from mesh_platform.config import environment
+    from mesh_platform.config.kept import kept_value
     from mesh_platform.marketplace.freshness import sync_digest
     from mesh_platform.ops.status import RunFacts, render, status_rows, undelivered
 

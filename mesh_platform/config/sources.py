@@ -32,9 +32,20 @@ def sources_digest(root: Path, settings: bool = True) -> str:
     some that do not change what they compute)."""
     root = root.resolve()
     digest = hashlib.sha256(repr(answer_settings() if settings else ()).encode())
-    digest.update(f"{root}\0{sys.version}".encode())
+    digest.update(f"{root}\0{installation_digest()}".encode())
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
-    for top in _source_paths(root):
+    for top in [root / name for name in MESH_FILES]:
+        for line in _entries(top, racy):
+            digest.update(line)
+    return digest.hexdigest()
+
+
+def installation_digest() -> str:
+    """The digest of the platform's code, the standards packages and the installed packages
+    (their folders): what the platform's own answers derive from, whatever the mesh."""
+    digest = hashlib.sha256(sys.version.encode())
+    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    for top in _installation_paths():
         for line in _entries(top, racy):
             digest.update(line)
     for folder in sys.path:  # a package installed or removed changes its folder
@@ -43,9 +54,8 @@ def sources_digest(root: Path, settings: bool = True) -> str:
     return digest.hexdigest()
 
 
-def _source_paths(root: Path) -> list[Path]:
-    platform = Path(__file__).resolve().parents[1]
-    paths = [root / name for name in MESH_FILES] + [platform]
+def _installation_paths() -> list[Path]:
+    paths = [Path(__file__).resolve().parents[1]]  # the platform's code
     standards = importlib.util.find_spec("standards")  # found, not imported
     if standards is not None and standards.submodule_search_locations:
         paths += [Path(p) for p in standards.submodule_search_locations]

@@ -23,6 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import snowballstemmer
 import yaml
@@ -96,7 +97,25 @@ def synonym_files() -> list[Path]:
 @functools.cache
 def vocabulary() -> Vocabulary:
     """The synonym standard in effect: the highest `version:` among the registered files
-    (none registered: no synonyms)."""
+    (none registered: no synonyms).
+
+    Kept between commands under the installation's digest (`config/kept.py`): finding the
+    files means loading every standards package (their rules compile with sqlglot), a third
+    of a second of a `mesh search` otherwise.
+    """
+    from mesh_platform.config.kept import kept_value
+    from mesh_platform.config.sources import installation_digest
+
+    kept = kept_value("search_vocabulary", installation_digest(), _registered_vocabulary)
+    synonyms = {
+        tuple(typed): tuple(tuple(words) for words in alternatives)
+        for typed, alternatives in kept["synonyms"]
+    }
+    return Vocabulary(synonyms, frozenset(kept["stop_words"]))
+
+
+def _registered_vocabulary() -> dict[str, Any]:
+    """The registered synonym standard in effect, compiled, as JSON-ready data."""
     found: dict[int, SynonymStandard] = {}
     for path in synonym_files():
         standard = load_synonyms(path)
@@ -107,9 +126,11 @@ def vocabulary() -> Vocabulary:
                 fix="give the new synonym file the next `version:`",
             )
         found[standard.version] = standard
-    if not found:
-        return Vocabulary({}, frozenset())
-    return compile_vocabulary(found[max(found)])
+    compiled = compile_vocabulary(found[max(found)]) if found else Vocabulary({}, frozenset())
+    return {
+        "synonyms": [[list(k), [list(a) for a in v]] for k, v in compiled.synonyms.items()],
+        "stop_words": sorted(compiled.stop_words),
+    }
 
 
 def load_synonyms(path: Path) -> SynonymStandard:
