@@ -1,35 +1,10 @@
-"""The `mesh` command line: bring the mesh up, materialize, scaffold, preview, test."""
+"""The `mesh` command line: bring the mesh up, materialize, scaffold, preview, test.
 
-from mesh_platform.cli import (
-    access,
-    authoring,
-    budget,
-    clearances,
-    contracts,
-    cost,
-    develop,
-    grants,
-    marketplace,
-    operations,
-    rollback,
-    run,
-    serve,
-)
+Each command's module is imported when the command is asked for (`app.COMMAND_MODULES`):
+`mesh search` does not import what `mesh up` needs. `from mesh_platform.cli import run`
+imports that module as before.
+"""
+
 from mesh_platform.cli.app import main
 
-__all__ = [
-    "access",
-    "authoring",
-    "budget",
-    "clearances",
-    "contracts",
-    "cost",
-    "develop",
-    "grants",
-    "main",
-    "marketplace",
-    "operations",
-    "rollback",
-    "run",
-    "serve",
-]
+__all__ = ["main"]

@@ -64,12 +64,54 @@ def dagster_home() -> Path:
     return home
 
 
+# The module defining each command: `mesh CMD` imports only its own (`mesh --help` all of
+# them). A command missing here is still found: then every module is imported.
+COMMAND_MODULES = {
+    **dict.fromkeys(
+        ["subscribe", "subscriptions", "approve", "deny", "revoke", "audit", "domains"], "access"
+    ),
+    **dict.fromkeys(["list", "validate", "scaffold", "standards"], "authoring"),
+    "budget": "budget",
+    **dict.fromkeys(["request-clearance", "grant-clearance", "clearances"], "clearances"),
+    **dict.fromkeys(["contract", "impact", "diff"], "contracts"),
+    "cost": "cost",
+    **dict.fromkeys(["preview", "test"], "develop"),
+    "grants": "grants",
+    **dict.fromkeys(["search", "show"], "marketplace"),
+    **dict.fromkeys(["status", "quality"], "operations"),
+    **dict.fromkeys(["history", "rollback", "release"], "rollback"),
+    **dict.fromkeys(["generate", "materialize"], "run"),
+    "up": "serve",
+}
+
+
+def import_commands(name: str | None = None) -> None:
+    """Define the command `name` (its module imported), or every command."""
+    import importlib
+
+    module = COMMAND_MODULES.get(name or "")
+    for found in [module] if module else sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"mesh_platform.cli.{found}")
+
+
 class MeshGroup(click.Group):
     """The command group: an error Mesh raises on purpose is one clean message, no traceback.
 
     The one place a `MeshError` becomes the command's message and exit status 1 (a SpecError
     with its file, line and fix, a catalog outage with what to check); commands let them rise.
+    Each command's module is imported when the command is asked for (`COMMAND_MODULES`).
     """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            import_commands(cmd_name)
+        if cmd_name not in self.commands:  # not where COMMAND_MODULES says: look everywhere
+            import_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        import_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
