@@ -244,6 +244,27 @@ def _uses(
     return tuple(uses), tuple(sorted(sql_reads - derived))
 
 
+def impact_facts(mesh: Mesh, key: Key) -> dict[str, Any]:
+    """What `impact` reads of a planned product beyond its contract, for the catalog to keep
+    (`impact_catalog.py` answers from it without the plans): its own owners, each column's
+    formula, its Python steps, whether its lineage is known, and every input column its SQL
+    names (`domain.product.column`)."""
+    spec = mesh.products[key].spec
+    plan = mesh.plans[key]
+    everything = {
+        port: (up, set(mesh.plans[up].schema))
+        for port, up in spec.input_refs().items()
+        if up in mesh.plans
+    }
+    return {
+        "owners": list(spec.owners),
+        "formulas": {col.name: col.formula for col in plan.columns},
+        "python_steps": [step.name for step in plan.steps if step.kind == "python"],
+        "lineage_known": bool(plan.steps) and plan.steps[0].query is not None,
+        "sql_reads": sorted(_sql_reads(mesh, plan, everything)),
+    }
+
+
 def _no_lineage(col: ColumnPlan) -> bool:
     # The plan falls back to the column's own name as formula when lineage found nothing.
     return not col.sources and col.formula == col.name

@@ -71,6 +71,7 @@ class MarketProduct(Base):
     steps: Mapped[str] = mapped_column(Text, default="[]")  # JSON: name, kind, detail, schema
     rules: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the spec's quality rules
     spec_path: Mapped[str] = mapped_column(String(500), default="")
+    impact: Mapped[str] = mapped_column(Text, default="{}")  # JSON: `impact.impact_facts`
     spec_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Refreshed on every sync (not part of the spec): what ranking and the page read.

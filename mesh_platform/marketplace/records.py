@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from mesh_platform.compile.plan import ProductPlan, step_name
 from mesh_platform.loader.mesh import Mesh
+from mesh_platform.marketplace.impact import impact_facts
 from mesh_platform.marketplace.masked import uncleared_marks
 from mesh_platform.spec.model import ProductSpec, PythonStep, SqlStep, StandardStep
 from mesh_platform.spec.workspace import Key
@@ -83,6 +84,8 @@ class ProductRecord:
     rules: tuple[RuleRecord, ...]
     columns: tuple[ColumnRecord, ...]
     spec_path: str = ""
+    # What impact analysis reads beyond the contract (`impact.impact_facts`).
+    impact: dict[str, Any] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -127,6 +130,7 @@ def product_record(mesh: Mesh, key: Key) -> ProductRecord:
         ),
         columns=_marked(spec, _columns(spec, plan, refs)),
         spec_path=_relative(source.path, mesh.root),
+        impact=impact_facts(mesh, key),
     )
 
 

@@ -223,6 +223,7 @@ def _product_row(record: ProductRecord, now: datetime) -> dict[str, Any]:
         "steps": as_json(list(record.steps)),
         "rules": as_json(list(record.rules)),
         "spec_path": record.spec_path,
+        "impact": as_json(record.impact),
         "spec_hash": record.digest,
         "synced_at": now,
     }
