@@ -264,3 +264,56 @@ def test_every_command_is_found_in_the_module_named_for_it() -> None:
         for name, command in main.commands.items()
     }
     assert {name: f"mesh_platform.cli.{m}" for name, m in COMMAND_MODULES.items()} == defined
+
+
+def test_impact_from_the_catalog_is_the_impact_from_the_plans(tmp_path: Path) -> None:
+    from mesh_platform.loader.mesh import Mesh, load_mesh
+    from mesh_platform.marketplace import sync_catalog
+    from mesh_platform.marketplace.impact import impact
+    from mesh_platform.marketplace.impact_catalog import catalog_impact
+    from mesh_platform.marketplace.operations import LakeRoot
+    from tests.mini_mesh import write_mesh
+    from tests.test_impact import MESH
+
+    # The test mesh (formulas, a join, a filter, a grouping across three domains) and the
+    # demo mesh (a Python step: possible uses).
+    meshes = {"test": load_mesh(write_mesh(tmp_path / "test", MESH)), "demo": Mesh.load_healthy()}
+    for name, mesh in meshes.items():
+        catalog = Catalog(f"sqlite:///{tmp_path / f'{name}.db'}")
+        sync_catalog(catalog, mesh, lakehouse=LakeRoot(str(tmp_path / "lake")))
+        for key in mesh.order:
+            product = ".".join(key)
+            for column in (None, *mesh.plans[key].schema):
+                expected = impact(mesh, product, column).to_dict()
+                assert catalog_impact(catalog, product, column).to_dict() == expected
+        catalog.engine.dispose()
+
+
+def test_mesh_impact_answers_from_the_catalog_while_it_is_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesh_platform.marketplace import impact_load
+    from tests.test_impact import MESH
+
+    planned = _counting(monkeypatch, impact_load, "partial_mesh")
+    with cli_mesh(tmp_path, MESH, monkeypatch) as mesh:
+        _settle(mesh.root)
+        before = mesh.run("impact", "shop.orders", "--column", "amount", "--json")
+        assert before.exit_code == 0, before.output
+        assert len(planned) == 1  # no catalog synced yet: the specs answer
+        assert mesh.run("search", "revenue").exit_code == 0  # syncs the catalog
+        again = mesh.run("impact", "shop.orders", "--column", "amount", "--json")
+        assert json.loads(again.stdout) == json.loads(before.stdout) and len(planned) == 1
+        _edit(
+            mesh.root / "domains/sales/products/revenue.yaml",
+            "sum(amount * (1 - discount)) AS net",
+            "sum(amount) AS net",
+        )
+        changed = mesh.run("impact", "shop.orders", "--column", "amount", "--json")
+    assert len(planned) == 2  # the catalog is behind the specs: they answer
+
+    def net(report: str) -> str:
+        [revenue] = [p for p in json.loads(report)["impacted"] if p["product"] == "sales.revenue"]
+        return str(next(c["formula"] for c in revenue["columns"] if c["column"] == "net"))
+
+    assert "discount" in net(before.stdout) and "discount" not in net(changed.stdout)
