@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from mesh_platform.config.urls import POSTGRES_URL_VARIABLE, sibling_database, without_password
 from mesh_platform.errors import ConfigurationError
 
 Environment = Literal["local", "branch", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("local", "branch", "prod")
 Profile = Literal["embedded", "prod"]
 PROFILES: tuple[Profile, ...] = ("embedded", "prod")
-POSTGRES_URL_VARIABLE = "MESH_POSTGRES_URL"
 CELERY_BROKER_VARIABLE = "MESH_CELERY_BROKER"
 CELERY_BACKEND_VARIABLE = "MESH_CELERY_BACKEND"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/mesh"
@@ -126,33 +126,9 @@ def postgres_url() -> str:
         raise ConfigurationError(
             f"{POSTGRES_URL_VARIABLE} starts with {scheme}://: Dagster's PostgreSQL storage "
             f"needs the psycopg2 driver. Fix: start the URL with {POSTGRES_DRIVER}:// "
-            f"(e.g. {_without_password(fixed)})"
+            f"(e.g. {without_password(fixed)})"
         )
     return url
-
-
-def _without_password(url: str) -> str:
-    """`url` as it may be shown: its password replaced by `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def sibling_database(url: str, suffix: str) -> str:
-    """`url` with its database name followed by `suffix`, on the same server and options.
-
-    The catalog cannot share the instance's database: both keep an `alembic_version` table.
-    """
-    parts = urlsplit(url)
-    name = parts.path.strip("/")
-    if not name:
-        raise ConfigurationError(
-            f"{POSTGRES_URL_VARIABLE} names no database. Fix: end the URL with the database, "
-            "e.g. postgresql+psycopg2://user@host:5432/mesh"
-        )
-    return urlunsplit(parts._replace(path=f"/{name}{suffix}"))
 
 
 @dataclass(frozen=True)
@@ -350,13 +326,12 @@ def engine_settings() -> tuple[str | None, str]:
 
 
 def local_engine_memory() -> str:
-    """How much memory the local engine (DuckDB) may hold before it spills to disk
-    (`MESH_DUCKDB_MEMORY_LIMIT`, default `2GB`; DuckDB's own syntax: `512MB`, `4GB`, `50%`)."""
+    """The local engine's memory before it spills (`MESH_DUCKDB_MEMORY_LIMIT`, default 2GB)."""
     value = (os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or "2GB").strip()
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE):
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|%)", value, re.IGNORECASE):
         raise ConfigurationError(
-            f"MESH_DUCKDB_MEMORY_LIMIT={value!r} is not an amount of memory. Fix: write it as "
-            "DuckDB does, e.g. 2GB, 512MB or 50%"
+            f"MESH_DUCKDB_MEMORY_LIMIT={value!r} is not an amount of "
+            "memory. Fix: write it as DuckDB does, e.g. 2GB, 512MB or 50%"
         )
     return value
 

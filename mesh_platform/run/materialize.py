@@ -25,9 +25,9 @@ from mesh_platform.errors import MissingUpstream, PlatformError
 from mesh_platform.lake.lakehouse import Lakehouse, WriteResult
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.run.conform import conform
-from mesh_platform.run.incremental import plan_write
+from mesh_platform.run.incremental import RunWrite, plan_write
 from mesh_platform.run.landing import read_landing
-from mesh_platform.run.landing_folder import read_folder
+from mesh_platform.run.landing_folder import FolderRun, read_folder
 from mesh_platform.run.scope import scope_inputs
 from mesh_platform.run.staged import Result, stage
 from mesh_platform.security.keys import Keyring
@@ -109,6 +109,63 @@ def _computed(
     return conform(result.table, plan, product), result.usage
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a run computed or ingested, conformed, before the gate and the write."""
+
+    table: Result
+    usage: Usage
+    rows_in: int
+    bytes_in: int
+    warnings: tuple[str, ...] = ()
+    folder: FolderRun | None = None  # a landing folder's run: it commits its own files
+
+
+def _ingested(
+    spec: ProductSpec, plan: ProductPlan, lakehouse: Lakehouse, run_id: str, full_refresh: bool
+) -> _Read:
+    """A landing export (or a folder's new files), batch by batch, conformed, within the
+    memory budget (`run/staged.py`)."""
+    assert spec.source is not None
+    folder = None
+    if spec.source.folder:  # only the files not ingested yet (run/landing_folder.py)
+        folder = read_folder(lakehouse, spec, run_id, full_refresh)
+        data, warnings = folder.data, list(folder.warnings)
+    else:
+        data, warnings = read_landing(lakehouse, spec)
+    table = stage(data, lambda batch: conform(batch, plan, spec.qualified_name))
+    usage = Usage(0.0, 0.0, table.num_rows, table.nbytes)
+    return _Read(table, usage, table.num_rows, table.nbytes, tuple(warnings), folder)
+
+
+def _from_inputs(
+    spec: ProductSpec,
+    plan: ProductPlan,
+    lakehouse: Lakehouse,
+    writing: RunWrite,
+    scopes: Scopes | None,
+    engine: Engine,
+    partition: PartitionSlice | None,
+) -> _Read:
+    """The product computed by `engine` from its inputs (within their scopes and, for an
+    incremental run, its window)."""
+    inputs = {port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()}
+    rows_in, bytes_in = _inputs_size(inputs)
+    scoped = writing.inputs(scope_inputs(spec, plan, inputs, scopes))
+    # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow copies of
+    # them made in this process (but a scoped or windowed input's projection).
+    given = (
+        {
+            port: lakehouse.uri(ref) if scoped[port] is inputs[port] else scoped[port]
+            for port, ref in spec.input_refs().items()
+        }
+        if engine.reads_lake_uris
+        else scoped
+    )
+    table, usage = _computed(engine, plan, given, partition, spec.qualified_name)
+    return _Read(table, usage, rows_in, bytes_in)
+
+
 def materialize_product(
     spec: ProductSpec,
     plan: ProductPlan,
@@ -136,38 +193,14 @@ def materialize_product(
     scopes = access(spec) if access is not None else None
     writing = plan_write(spec, plan, lakehouse, run_id, full_refresh)
     started = time.perf_counter()
-    warnings: list[str] = []
     meter = UsageMeter()
     with meter.measure():
-        folder = None
         if spec.source is not None:
-            if spec.source.folder:  # only the files not ingested yet (run/landing_folder.py)
-                folder = read_folder(lakehouse, spec, run_id, full_refresh)
-                data, warnings = folder.data, list(folder.warnings)
-            else:
-                data, warnings = read_landing(lakehouse, spec)
-            # Batch by batch, conformed, within the memory budget (`run/staged.py`).
-            table: Result = stage(data, lambda batch: conform(batch, plan, spec.qualified_name))
-            rows_in, bytes_in = table.num_rows, table.nbytes
-            engine_usage = Usage(0.0, 0.0, rows_in, bytes_in)
+            read = _ingested(spec, plan, lakehouse, run_id, full_refresh)
         else:
-            inputs = {
-                port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()
-            }
-            rows_in, bytes_in = _inputs_size(inputs)
-            scoped = writing.inputs(scope_inputs(spec, plan, inputs, scopes))
             engine = engine or get_engine(spec.engine, keys=keys)
-            # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow
-            # copies of them made in this process (but a scoped input's projection).
-            given = (
-                {
-                    port: lakehouse.uri(ref) if scoped[port] is inputs[port] else scoped[port]
-                    for port, ref in spec.input_refs().items()
-                }
-                if engine.reads_lake_uris
-                else scoped
-            )
-            table, engine_usage = _computed(engine, plan, given, partition, spec.qualified_name)
+            read = _from_inputs(spec, plan, lakehouse, writing, scopes, engine, partition)
+        table, folder = read.table, read.folder
         incremental = writing.incremental or (folder is not None and folder.incremental)
         if gate is not None:
             gate(table, incremental=incremental)
@@ -179,14 +212,11 @@ def materialize_product(
             written = lakehouse.write(spec.key, table, partition)
         table_rows, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
     usage = replace(
-        meter.usage, rows_in=rows_in, bytes_in=bytes_in, rows_out=written.rows, bytes_out=bytes_out
+        meter.usage,
+        rows_in=read.rows_in,
+        bytes_in=read.bytes_in,
+        rows_out=written.rows,
+        bytes_out=bytes_out,
     )
-    return Materialized(
-        table,
-        written,
-        time.perf_counter() - started,
-        usage,
-        tuple(warnings),
-        engine_usage,
-        table_rows,
-    )
+    seconds = time.perf_counter() - started
+    return Materialized(table, written, seconds, usage, read.warnings, read.usage, table_rows)

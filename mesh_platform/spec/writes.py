@@ -70,57 +70,47 @@ def write_shape_problems(
     partitioned: bool,
 ) -> list[tuple[str, str, str]]:
     """What cannot work in a product's write settings, as (field, problem, fix)."""
-    problems: list[tuple[str, str, str]] = []
-    if write in ("merge", "scd2") and not keys:
-        problems.append(
-            (
-                "write",
-                f"`write: {write}` needs `keys:`",
-                "name the columns that identify a row, e.g. `keys: [order_key]`",
-            )
-        )
-    if keys and write not in ("merge", "scd2"):
-        problems.append(
-            (
-                "keys",
-                f"`keys:` is used by `write: merge` or `scd2`, not `{write}`",
-                "remove `keys:`, or write `write: merge`",
-            )
-        )
-    if delete_when is not None and write != "merge":
-        problems.append(
-            (
-                "delete_when",
-                "`delete_when:` deletes rows of a `write: merge` product only",
-                "write `write: merge` with `keys:`, or remove `delete_when:`",
-            )
-        )
-    if write == "append" and incremental is None:
-        problems.append(
-            (
-                "write",
-                "`write: append` needs `incremental:`: without it every run reads its "
-                "whole inputs and would append them again",
-                "add `incremental: {column: <a date or timestamp column>, lookback: 0}`, or use "
-                "`write: merge` with `keys:`",
-            )
-        )
-    if landing and (write != "overwrite" or incremental is not None):
-        problems.append(
-            (
-                "write",
-                "a landing ingestion product does not take `write:` or `incremental:`",
-                "ingest incrementally with a landing folder: `source: {landing: <name>, folder: "
-                "true}` (docs/incremental.md); merge in the silver product that reads it",
-            )
-        )
-    if partitioned and (write != "overwrite" or incremental is not None):
-        problems.append(
-            (
-                "partitioning",
-                "a partitioned product replaces whole partitions: it does not "
-                "take `write:` or `incremental:`",
-                "remove `partitioning:` (an incremental product needs none), or the write mode",
-            )
-        )
-    return problems
+    changes = write != "overwrite" or incremental is not None
+    checks = (
+        (
+            write in ("merge", "scd2") and not keys,
+            "write",
+            f"`write: {write}` needs `keys:`",
+            "name the columns that identify a row, e.g. `keys: [order_key]`",
+        ),
+        (
+            bool(keys) and write not in ("merge", "scd2"),
+            "keys",
+            f"`keys:` is used by `write: merge` or `scd2`, not `{write}`",
+            "remove `keys:`, or write `write: merge`",
+        ),
+        (
+            delete_when is not None and write != "merge",
+            "delete_when",
+            "`delete_when:` deletes rows of a `write: merge` product only",
+            "write `write: merge` with `keys:`, or remove `delete_when:`",
+        ),
+        (
+            write == "append" and incremental is None,
+            "write",
+            "`write: append` needs `incremental:`: without it every run reads its whole inputs "
+            "and would append them again",
+            "add `incremental: {column: <a date or timestamp column>, lookback: 0}`, or use "
+            "`write: merge` with `keys:`",
+        ),
+        (
+            landing and changes,
+            "write",
+            "a landing ingestion product does not take `write:` or `incremental:`",
+            "ingest incrementally with a landing folder: `source: {landing: <name>, folder: "
+            "true}` (docs/incremental.md); merge in the silver product that reads it",
+        ),
+        (
+            partitioned and changes,
+            "partitioning",
+            "a partitioned product replaces whole partitions: it does not take `write:` or "
+            "`incremental:`",
+            "remove `partitioning:` (an incremental product needs none), or the write mode",
+        ),
+    )
+    return [(field, problem, fix) for wrong, field, problem, fix in checks if wrong]
