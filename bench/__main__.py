@@ -11,7 +11,7 @@ from pathlib import Path
 from mesh_platform.dev.sample_data import generate
 
 # Benchmarks with their own options (`python -m bench.NAME --help`), run here with defaults.
-STANDALONE = ("catalog", "impact", "web", "masking", "spark", "versions")
+STANDALONE = ("commands", "catalog", "impact", "web", "masking", "spark", "versions")
 ALL = ("engines", "security", "quality", "startup", "overhead", *STANDALONE)
 
 

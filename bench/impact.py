@@ -90,6 +90,18 @@ def generate_mesh(root: Path, domains: int = DOMAINS) -> None:
         )
         for k in range(PRODUCTS):
             (folder / f"p{k:02d}.yaml").write_text(_product(domain, k, previous))
+    # Each domain's p00 ingests a landing export: only domains the approvals file names under
+    # `landing:` may (access/landing.py); the cross-domain reads are approved there too.
+    names = [f"d{number:04d}" for number in range(domains)]
+    approved = [
+        f"  - {{consumer: {d}, product: {names[i - 1]}.p05, purpose: bench}}"
+        for i, d in enumerate(names)
+        if i % CLUSTER
+    ]
+    (root / "subscriptions.yaml").write_text(
+        "approved:" + ("\n" + "\n".join(approved) if approved else " []") + "\n"
+        f"landing: [{', '.join(names)}]\n"
+    )
 
 
 _CHILD = """

@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from mesh_platform.errors import MeshError
 
 if TYPE_CHECKING:
@@ -272,6 +270,8 @@ def _no_lineage(col: ColumnPlan) -> bool:
 
 def _sql_reads(mesh: Mesh, plan: ProductPlan, hit: dict[str, tuple[Key, set[str]]]) -> set[str]:
     """The affected upstream columns the product's SQL names anywhere (`domain.product.col`)."""
+    from sqlglot import exp  # here: the catalog's impact (`impact_catalog.py`) needs none
+
     found: set[str] = set()
     schemas: dict[str, set[str]] = {}
     for step in plan.steps:
