@@ -50,8 +50,8 @@ def generate(scale: float, force: bool, days: int) -> None:
         )
     if days:
         click.echo(
-            "ingest them with `mesh materialize platform.bronze_orders platform.bronze_lineitem` "
-            "(only the new files are read)"
+            "process them with `mesh materialize`: the bronze products read only the new files, "
+            "the incremental products only the new rows (docs/incremental.md)"
         )
 
 
