@@ -482,3 +482,19 @@ def test_every_mode_gives_the_same_table_on_spark(
             assert _sorted(_table(other, name), *order[name]) == _sorted(
                 _table(local, name), *order[name]
             ), (name, step)
+
+
+def test_a_partitioned_landing_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product = (
+        "name: feed\ndescription: A feed.\nsource: {landing: feed, folder: true}\n"
+        "partitioning: {column: day, start: 2024-01-01}\n"
+        "columns:\n  - {name: day, type: date}\n"
+    )
+    write_mesh(tmp_path, {"shop": {"feed": product}})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    errors = [str(e) for e in validate_errors(tmp_path)]
+    assert any(
+        "feed.yaml:4: a partitioned product replaces whole partitions" in e for e in errors
+    ), errors

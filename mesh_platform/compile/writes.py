@@ -49,6 +49,7 @@ def validate_writes(source: ProductSource, columns: Sequence[ColumnPlan]) -> Non
         spec.incremental,
         landing=spec.source is not None,
         partitioned=spec.partitioning is not None,
+        folder=spec.source is not None and spec.source.folder,
     ):
         raise source.error(problem, field, fix=fix)
     by_name = {c.name: c for c in columns}

@@ -68,6 +68,7 @@ def write_shape_problems(
     *,
     landing: bool,
     partitioned: bool,
+    folder: bool = False,
 ) -> list[tuple[str, str, str]]:
     """What cannot work in a product's write settings, as (field, problem, fix)."""
     changes = write != "overwrite" or incremental is not None
@@ -106,10 +107,10 @@ def write_shape_problems(
             "true}` (docs/incremental.md); merge in the silver product that reads it",
         ),
         (
-            partitioned and changes,
+            partitioned and (changes or folder),
             "partitioning",
-            "a partitioned product replaces whole partitions: it does not take `write:` or "
-            "`incremental:`",
+            "a partitioned product replaces whole partitions: it does not take `write:`, "
+            "`incremental:` or a landing folder",
             "remove `partitioning:` (an incremental product needs none), or the write mode",
         ),
     )
