@@ -46,6 +46,8 @@ def write_mark(connection: Connection, name: str, value: str) -> None:
 
 
 def _missing_table(error: exc.DBAPIError) -> bool:
-    """SQLite's `no such table` or PostgreSQL's undefined_table (42P01)."""
+    """SQLite's `no such table` or PostgreSQL's undefined_table (42P01: `sqlstate` from
+    psycopg 3, `pgcode` from psycopg2)."""
     orig = getattr(error, "orig", None)
-    return "no such table" in str(orig) or getattr(orig, "sqlstate", None) == "42P01"
+    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
+    return "no such table" in str(orig) or "42P01" in codes
