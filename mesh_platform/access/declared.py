@@ -6,6 +6,8 @@ needs the catalog at all.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +70,22 @@ class _ApprovalsFile(BaseModel):
 
 def _parsed(root: Path) -> tuple[_ApprovalsFile, YamlDocument | None]:
     """`root/subscriptions.yaml` parsed (empty when it does not exist); a malformed file is a
-    `SpecError` with its line."""
-    from mesh_platform.spec.yaml_source import read_yaml, to_plain
+    `SpecError` with its line.
 
+    Parsed once per content: every domain's plan asks for it (who may ingest landing files),
+    and the line-numbering reader takes a second for the approvals of 1,000 domains.
+    """
     path = root / APPROVALS_FILE
     if not path.is_file():
         return _ApprovalsFile(), None
+    return _parsed_text(path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_text(path: Path, digest: str) -> tuple[_ApprovalsFile, YamlDocument]:
+    """The approvals file at `path` whose content has `digest` (the cache key), parsed."""
+    from mesh_platform.spec.yaml_source import read_yaml, to_plain
+
     document = read_yaml(path)
     try:
         return _ApprovalsFile.model_validate(to_plain(document.data)), document
