@@ -163,32 +163,47 @@ def _replace_window(
 def _append(
     base: DeltaTable, data: pa.Table, increment: Increment, properties: CommitProperties
 ) -> Changes:
-    """Insert the rows not already in the window (whole rows, nulls equal; a row the result
+    """Append the rows the window does not hold yet (whole rows, nulls equal; a row the result
     holds twice, as a source delivering an event twice, once)."""
-    data = _distinct(data)
-    same = [f"(t.{_quote(n)} IS NOT DISTINCT FROM s.{_quote(n)})" for n in data.column_names]
-    window = increment.window
+    from deltalake import write_deltalake
+
+    new = _not_in_window(base, data, increment.window)
+    if new.num_rows == 0:  # nothing new: no commit
+        return Changes(base.version(), 0)
+    write_deltalake(base, new, mode="append", commit_properties=properties)
+    base.update_incremental()
+    return Changes(base.version(), new.num_rows)
+
+
+def _not_in_window(base: DeltaTable, data: Any, window: Window | None) -> pa.Table:
+    """The result's distinct rows that the table's `window` does not already hold, whole rows
+    compared with nulls equal (DuckDB's EXCEPT): what a merge or an append has to do, so that
+    it neither scans nor rewrites the rest of the table for rows that did not change."""
+    import duckdb
+    import pyarrow.compute as pc
+
+    target = base.to_pyarrow_dataset()
     if window is not None:
-        same.insert(0, window.predicate("t"))
-    metrics = (
-        base.merge(
-            data,
-            " AND ".join(same),
-            source_alias="s",
-            target_alias="t",
-            commit_properties=properties,
-        )
-        .when_not_matched_insert_all()
-        .execute()
-    )
-    return _merged(base, metrics)
+        target = target.filter(pc.field(window.column) >= window.start)
+    names = ", ".join(_quote(n) for n in data.column_names)
+    connection = duckdb.connect()
+    try:
+        connection.register("s", getattr(data, "dataset", data))
+        connection.register("t", target)
+        found = connection.sql(f"SELECT {names} FROM s EXCEPT SELECT {names} FROM t")
+        return found.to_arrow_table().cast(data.schema)
+    finally:
+        connection.close()
 
 
 def _merge(
     base: DeltaTable, data: pa.Table, increment: Increment, properties: CommitProperties
 ) -> Changes:
-    """Upsert by key: changed rows updated, new ones inserted, `delete_when` ones deleted."""
+    """Upsert by key: changed rows updated, new ones inserted, `delete_when` ones deleted.
+    Rows the window already holds as they are are left out first (`_not_in_window`)."""
     check_unique_keys(data, increment.keys)
+    if increment.window is not None:
+        data = _not_in_window(base, data, increment.window)
     values = [n for n in data.column_names if n not in increment.keys]
     differs = " OR ".join(f"(t.{_quote(n)} IS DISTINCT FROM s.{_quote(n)})" for n in values)
     merger = base.merge(
@@ -285,19 +300,6 @@ def check_unique_keys(data: pa.Table, keys: tuple[str, ...]) -> None:
             "keep one row per key in the last step (e.g. the latest: ROW_NUMBER() OVER "
             "(PARTITION BY the keys ORDER BY a time DESC) = 1), or correct `keys:`"
         )
-
-
-def _distinct(data: Any) -> pa.Table:
-    """The result's distinct rows (a result spilled to disk is scanned as its files)."""
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        connection.register("result", getattr(data, "dataset", data))
-        found = connection.sql("SELECT DISTINCT * FROM result").to_arrow_table()
-        return found.cast(data.schema)
-    finally:
-        connection.close()
 
 
 def _on_keys(keys: tuple[str, ...]) -> str:
