@@ -361,7 +361,8 @@ def _check_results(lake: Path, landing: Path) -> None:
     """Gold products equal the same questions answered by polars over the landing exports."""
 
     def read(table: str) -> pl.DataFrame:
-        frame = pl.read_parquet(landing / f"{table}.parquet")
+        folder = landing / table  # orders and lineitem are landing folders
+        frame = pl.read_parquet(folder / "*.parquet" if folder.is_dir() else f"{folder}.parquet")
         return frame.with_columns(
             pl.col(pl.String).str.strip_chars(), pl.col(pl.Decimal).cast(pl.Float64)
         )
