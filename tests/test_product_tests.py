@@ -251,6 +251,31 @@ def test_a_case_whose_run_fails_is_one_clean_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.diff
 
 
+def test_a_merge_key_repeated_in_a_test_sample_fails_the_case(tmp_path: Path) -> None:
+    """Issue 18: a `write: merge` product whose result repeats a key on the case's rows fails
+    the case, naming the key and how to keep one row per key."""
+    root, test_file = _mesh_with_test(tmp_path, GOOD_CASE)
+    spec = root / "domains/d/products/p.yaml"
+    spec.write_text(
+        P.replace(
+            "inputs: {src: src, regions: regions}\n",
+            "inputs: {src: src, regions: regions}\nwrite: merge\nkeys: [id]\n",
+        )
+    )
+    cases = GOOD_CASE.replace(
+        '        - {id: "7", amount: 1.25, region_id: 1, sold_on: 1995-03-01}\n',
+        '        - {id: "7", amount: 1.25, region_id: 1, sold_on: 1995-03-01}\n'
+        '        - {id: "7", amount: 2.5, region_id: 1, sold_on: 1995-03-02}\n',
+    )
+    test_file.write_text("product: p\ncases:\n" + textwrap.dedent(cases))
+    mesh = load_mesh(root)
+    (case,) = load_cases(test_file, mesh)
+    result = run_case(case, mesh)
+    assert result.outcome == "error", result.diff
+    assert "1 key(s) appear more than once in the result (e.g. {'id': 7})" in result.diff
+    assert "ROW_NUMBER() OVER" in result.diff
+
+
 @pytest.fixture
 def cli_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     def use(cases: str) -> Path:

@@ -32,6 +32,7 @@ from mesh_platform.dev.example_values import BadValue, convert
 from mesh_platform.engine import Usage, get_engine
 from mesh_platform.engine.base import UsageMeter
 from mesh_platform.errors import MeshError, SpecError
+from mesh_platform.lake.increments import check_unique_keys
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
 from mesh_platform.security.keys import Keyring
@@ -259,6 +260,8 @@ def run_case(case: ProductTestCase, mesh: Mesh) -> CaseResult:
     try:
         with meter.measure():
             result = conform(engine.run(plan, inputs).table, plan, case.product)
+        if spec.write in ("merge", "scd2"):  # one row per key, or the merge is ambiguous
+            check_unique_keys(result, spec.keys)
     except MeshError as exc:
         return CaseResult(
             case,
