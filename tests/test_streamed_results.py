@@ -47,8 +47,13 @@ quality:
   - {rule: not_null, column: kind}
   - {rule: accepted_values, column: kind, values: [a, b, c]}
   - {rule: between, column: tax, min: 0, max: 15, severity: warn}
+  - {rule: regex, column: kind, pattern: "^[ab]$", severity: warn}
   - {rule: sql, name: no_free_items, sql: "SELECT * FROM priced WHERE price <= 0"}
 """
+WARNED = PRICED.replace("{rule: unique, column: id}", "{rule: unique, column: id, severity: warn}")
+WARNED = WARNED.replace(
+    "{rule: not_null, column: kind}", "{rule: not_null, column: kind, severity: warn}"
+).replace("values: [a, b, c]}", "values: [a, b, c], severity: warn}")
 ROWS = 50_000
 
 
@@ -73,12 +78,26 @@ def _lake(root: Path, prices: list[float]) -> Lakehouse:
 
 
 def _run(mesh: Mesh, lake: Lakehouse) -> tuple[object, list[tuple[str, bool]]]:
+    done, outcomes = _checked(mesh, lake)
+    return done, sorted((name, passed) for name, passed, _, _ in outcomes)
+
+
+def _checked(mesh: Mesh, lake: Lakehouse) -> tuple[object, list[tuple[str, bool, object, str]]]:
+    """The run, and each check's verdict, failing rows and sample."""
     key = ("shop", "priced")
     spec, plan = mesh.products[key].spec, mesh.plans[key]
     gate = QualityGate(spec, plan, lake, None, None)
     done = materialize_product(spec, plan, lake, gate=gate.check)
-    verdicts = sorted((r.check_name or "", r.passed) for r in gate.results)
-    return done, verdicts
+    outcomes = [
+        (
+            r.check_name or "",
+            r.passed,
+            getattr(r.metadata.get("mesh/failing_count"), "value", None),
+            str(getattr(r.metadata.get("mesh/sample"), "value", "")),
+        )
+        for r in gate.results
+    ]
+    return done, sorted(outcomes)
 
 
 def test_a_spilled_result_gives_the_same_table_checks_and_sample(
@@ -160,3 +179,28 @@ def test_the_local_engine_memory_limit_is_a_setting_with_a_clear_error(
     finally:
         con.close()
     assert limit.replace(" ", "").upper().startswith(("286.1MIB", "300.0MB", "286MIB"))
+
+
+def test_failing_rules_count_and_sample_the_same_rows_in_memory_and_spilled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Duplicate keys, nulls, values outside the accepted set and the pattern: the spilled
+    result's groups (DuckDB over its files) fail the same rows as the in-memory ones."""
+    write_mesh(tmp_path, {"shop": {"items": ITEMS, "priced": WARNED}})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mesh = load_mesh(tmp_path)
+    kinds = [("a", "b", "c", None, "z")[i % 5] for i in range(ROWS)]
+    outcomes = []
+    for side, budget in (("memory", staged.SPILL_BYTES), ("disk", 64 * 1024)):
+        monkeypatch.setattr(staged, "SPILL_BYTES", budget)
+        lake = Lakehouse(root=str(tmp_path / side), landing_root=str(tmp_path / "landing"))
+        ids = [i % (ROWS - 7) for i in range(ROWS)]  # 7 ids twice
+        items = pa.table({"id": pa.array(ids, pa.int64()), "kind": kinds, "price": [1.0] * ROWS})
+        write_deltalake(lake.uri(("shop", "items")), items)
+        done, checked = _checked(mesh, lake)
+        assert isinstance(done.table, staged.Spilled) == (side == "disk")  # type: ignore[attr-defined]
+        outcomes.append(checked)
+    assert outcomes[0] == outcomes[1]
+    failing = {name: count for name, passed, count, _ in outcomes[1] if not passed}
+    assert failing["unique_id"] == 14 and failing["not_null_kind"] == ROWS // 5
+    assert failing["accepted_values_kind"] == ROWS // 5  # the z's (nulls are not judged)
