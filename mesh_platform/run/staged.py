@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pyarrow.dataset as pads
 
 SPILL_BYTES = 256 * 1024 * 1024  # a result larger than this in Arrow goes to disk
+READ_ROWS = 65_536  # rows per batch when a spilled result is read back
 
 
 class Spilled:
@@ -57,8 +58,11 @@ class Spilled:
         return self.dataset.head(offset + (length or self.num_rows)).slice(offset, length)
 
     def reader(self) -> pa.RecordBatchReader:
-        """The whole result, batch by batch."""
-        return self.dataset.scanner().to_reader()
+        """The whole result, batch by batch (read ahead little: the reader feeds a writer)."""
+        scanner = self.dataset.scanner(
+            batch_size=READ_ROWS, batch_readahead=1, fragment_readahead=1
+        )
+        return scanner.to_reader()
 
     def to_table(self) -> pa.Table:
         """The whole result in memory (for what cannot stream, e.g. an scd2 history)."""
