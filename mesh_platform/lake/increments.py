@@ -179,14 +179,13 @@ def _not_in_window(base: DeltaTable, data: Any, window: Window | None) -> pa.Tab
     """The result's distinct rows that the table's `window` does not already hold, whole rows
     compared with nulls equal (DuckDB's EXCEPT): what a merge or an append has to do, so that
     it neither scans nor rewrites the rest of the table for rows that did not change."""
-    import duckdb
     import pyarrow.compute as pc
 
     target = base.to_pyarrow_dataset()
     if window is not None:
         target = target.filter(pc.field(window.column) >= window.start)
     names = ", ".join(_quote(n) for n in data.column_names)
-    connection = duckdb.connect()
+    connection = local_database()
     try:
         connection.register("s", getattr(data, "dataset", data))
         connection.register("t", target)
@@ -257,7 +256,6 @@ def _scd2_staged(
 ) -> pa.Table:
     """Every source row keyed to match its current version, plus each changed row again with
     no key (so that it is inserted as the new current version)."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -268,7 +266,7 @@ def _scd2_staged(
     )
     differs = " OR ".join(f's."{n}" IS DISTINCT FROM c."{n}"' for n in values) or "FALSE"
     join = " AND ".join(f's."{k}" = c."{k}"' for k in keys)
-    connection = duckdb.connect()
+    connection = local_database()
     try:
         connection.register("s", data)
         connection.register("c", current)
@@ -300,6 +298,22 @@ def check_unique_keys(data: pa.Table, keys: tuple[str, ...]) -> None:
             "keep one row per key in the last step (e.g. the latest: ROW_NUMBER() OVER "
             "(PARTITION BY the keys ORDER BY a time DESC) = 1), or correct `keys:`"
         )
+
+
+def local_database() -> Any:
+    """A DuckDB database for the platform's own work on a run's rows, within the local
+    engine's memory limit (`MESH_DUCKDB_MEMORY_LIMIT`), spilling beyond it."""
+    import tempfile
+
+    import duckdb
+
+    from mesh_platform.config import environment
+
+    connection = duckdb.connect()
+    connection.execute(f"SET memory_limit = '{environment.local_engine_memory()}'")
+    connection.execute("SET preserve_insertion_order = false")
+    connection.execute(f"SET temp_directory = '{tempfile.gettempdir()}/mesh-duckdb-spill'")
+    return connection
 
 
 def _on_keys(keys: tuple[str, ...]) -> str:
@@ -335,11 +349,10 @@ def scd2_columns(data: pa.Table, as_of: datetime) -> pa.Table:
 def without_deleted(data: pa.Table, condition: str) -> pa.Table:
     """A full write of a `merge` product: the rows its `delete_when` (Spark SQL) matches are
     not written, as a merge would have deleted them."""
-    import duckdb
     import sqlglot
 
     where = sqlglot.transpile(condition, read="spark", write="duckdb")[0]
-    connection = duckdb.connect()
+    connection = local_database()
     try:
         connection.register("result", getattr(data, "dataset", data))
         kept = connection.sql(f"SELECT * FROM result WHERE NOT COALESCE(({where}), FALSE)")

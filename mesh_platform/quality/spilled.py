@@ -20,13 +20,10 @@ class SpilledDistinct(Distinct):
     """`Distinct` over a spilled result's files (`table.dataset`), grouped by DuckDB."""
 
     def __init__(self, table: Any) -> None:
-        import duckdb
-
-        from mesh_platform.config import environment
+        from mesh_platform.lake.increments import local_database
 
         super().__init__(table)
-        self._database = duckdb.connect()
-        self._database.execute(f"SET memory_limit = '{environment.local_engine_memory()}'")
+        self._database = local_database()
         self._lock = threading.Lock()
 
     def _sql(self, query: str) -> pa.Table:
