@@ -195,6 +195,10 @@ def _not_in_window(base: DeltaTable, data: Any, window: Window | None) -> pa.Tab
         connection.close()
 
 
+# delta-rs merges with `streamed_exec=False`: the source (the rows that changed) is read first,
+# so the target's files are pruned by the source's key ranges and the join is built on the
+# source. Streamed (delta-rs's default), a merge of 1,000 new lines into lineitem at TPC-H
+# scale 10 built its join on the whole target: 40.8 s and 18 GB, against 0.1 s materialized.
 def _merge(
     base: DeltaTable, data: pa.Table, increment: Increment, properties: CommitProperties
 ) -> Changes:
@@ -211,6 +215,7 @@ def _merge(
         source_alias="s",
         target_alias="t",
         commit_properties=properties,
+        streamed_exec=False,  # see the note above `_merge`
     )
     deleting = increment.delete_when
     if deleting is not None:
@@ -241,7 +246,12 @@ def _scd2(
         {"valid_from": stamp, "valid_to": "CAST(NULL AS TIMESTAMP)", "is_current": "TRUE"}
     )
     merger = base.merge(
-        staged, on, source_alias="s", target_alias="t", commit_properties=properties
+        staged,
+        on,
+        source_alias="s",
+        target_alias="t",
+        commit_properties=properties,
+        streamed_exec=False,  # see the note above `_merge`
     )
     if values:
         merger = merger.when_matched_update(updates=closed, predicate=differs)
