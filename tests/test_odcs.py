@@ -61,7 +61,7 @@ def test_formulas_classification_and_sla(demo: Mesh) -> None:
     )
     columns = {p["name"]: p for p in document["schema"][0]["properties"]}
     revenue = columns["revenue"]
-    assert revenue["transformLogic"] == "SUM(l_extendedprice * (1 - l_discount))"
+    assert revenue["transformLogic"] == "SUM(SUM(l_extendedprice * (1 - l_discount)))"  # per order
     assert sorted(revenue["transformSourceObjects"]) == [
         "platform.silver_lineitem.l_discount",
         "platform.silver_lineitem.l_extendedprice",

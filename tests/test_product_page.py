@@ -63,7 +63,8 @@ def test_mesh_show_tells_the_published_contract_freshness_consumers_and_versions
 
     # Each column's formula, followed upstream into the platform's products.
     revenue = next(c for c in page["columns"] if c["name"] == "revenue")
-    assert revenue["formula"] == "SUM(l_extendedprice * (1 - l_discount))"
+    # each order's lines summed first, then the orders (sales/products/customer_revenue.yaml)
+    assert revenue["formula"] == "SUM(SUM(l_extendedprice * (1 - l_discount)))"
     assert {(o["product"], o["column"]) for o in revenue["upstream"]} >= {
         ("platform.silver_lineitem", "l_extendedprice"),
         ("platform.silver_lineitem", "l_discount"),
