@@ -189,8 +189,15 @@ class Lakehouse(dg.ConfigurableResource):
 
     def base(self, key: Key) -> DeltaTable | None:
         """The product's table as this run reads it (None before its first write): an
-        incremental write commits through it (`lake/increments.py`)."""
-        return self._table(key) if self.exists(key) else None
+        incremental write commits through it (`lake/increments.py`). The log is read once."""
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return self._table(key)
+        except PlatformError as exc:
+            if isinstance(exc.__context__, TableNotFoundError):  # no table yet
+                return None
+            raise
 
     def write_increment(
         self, key: Key, data: pa.Table, increment: Increment, base: DeltaTable

@@ -103,11 +103,6 @@ def in_memory(result: Result) -> pa.Table:
     return result.to_table() if isinstance(result, Spilled) else result
 
 
-def scannable(result: Result) -> Any:
-    """What an engine can register and scan: the table, or the spilled files as a dataset."""
-    return result.dataset if isinstance(result, Spilled) else result
-
-
 def _spill(held: list[pa.Table], rest: Iterable[pa.Table]) -> Spilled:
     import pyarrow.parquet as pq
 
