@@ -163,6 +163,8 @@ def _trivial_mesh(root: Path, count: int) -> None:
     (root / "domains/__init__.py").write_text("")
     (folder.parent / "__init__.py").write_text("")
     (folder.parent / "domain.yaml").write_text("name: bench\nteam: bench\n")
+    # The landing product is the bench domain's own ingestion (docs/access.md: `landing:`).
+    (root / "subscriptions.yaml").write_text("landing: [bench]\n")
     (folder / "p000.yaml").write_text(_LANDING)
     for index in range(1, count + 1):
         (folder / f"p{index:03d}.yaml").write_text(
@@ -205,6 +207,7 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from mesh_platform.dagster.location import location_definitions
+    from mesh_platform.dagster.resources import CATALOG_RESOURCE, build_catalog
     from mesh_platform.lake.lakehouse import Lakehouse
 
     home = Path(os.environ["MESH_HOME"])
@@ -223,7 +226,10 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
 
     def platform() -> None:
         result = dg.materialize(
-            mesh_assets, resources={"lakehouse": lakehouse}, instance=instance, run_config=config
+            mesh_assets,
+            resources={"lakehouse": lakehouse, CATALOG_RESOURCE: build_catalog()},
+            instance=instance,
+            run_config=config,
         )
         assert result.success
 

@@ -10,6 +10,7 @@ import polars as pl
 from mesh_platform.dagster.location import location_definitions
 from mesh_platform.dagster.resources import CatalogResource
 from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.loader.domain import planner_for
 from tests.mini_mesh import refused, write_approvals
 
 EVENTS = """\
@@ -103,7 +104,11 @@ def test_a_failed_warn_rule_lets_downstream_run(tmp_path: Path) -> None:
     assert not checks["unique_id"].passed
     assert checks["unique_id"].severity == dg.AssetCheckSeverity.WARN
     assert checks["references_kind"].passed
-    assert checks["schema_change"].passed
+    contract = _contract(result)
+    assert contract.passed and "schema_change" not in checks and "volume" not in checks
+    verdicts = str(contract.metadata["mesh/verdicts"].value)
+    for part in ("columns", "schema_change", "volume"):
+        assert f"| {part} | passed |" in verdicts
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
     assert materialized == {("shop", "events"), ("shop", "totals")}
 
@@ -161,3 +166,59 @@ def test_grouped_evaluation_counts_failing_rows_exactly() -> None:
     assert sorted(found["unique_k_n"].sample, key=str) == [{"k": 1, "n": 1}, {"k": 3, "n": 1}]
     assert found["between_d"].sample == [2.5] and found["accepted_values_s"].sample == ["c"]
     assert found["not_null_d"].percent == 50.0
+
+
+def _assets(root: Path) -> list[dg.AssetsDefinition]:
+    """The domain's assets as its spec files say now (a code location's reload)."""
+    planner_for.cache_clear()
+    defs = location_definitions(root, "shop")
+    return [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+
+
+def _contract(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    return next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "contract" and e.asset_key == dg.AssetKey(["shop", "events"])
+    )
+
+
+def test_the_contract_check_shows_each_part_and_fails_as_its_worst(tmp_path: Path) -> None:
+    """One `contract` check carries the columns, schema-change and volume verdicts: a schema
+    change alone fails it as `warn` (written, downstream runs); with a drop of this published
+    product by half, as `error` (nothing written), each failed part named."""
+    assets, lakehouse = _mesh(tmp_path, "warn")
+    resources = {"lakehouse": lakehouse, "catalog": _catalog(tmp_path)}
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize(assets, resources=resources, instance=instance).success
+
+    events = tmp_path / "domains/shop/products/events.yaml"
+    spec = events.read_text()
+    events.write_text(spec.replace("{name: id, type: bigint}", "{name: id, type: int}"))
+    result = dg.materialize(_assets(tmp_path), resources=resources, instance=instance)
+    assert result.success  # a warn: written, and downstream ran
+    contract = _contract(result)
+    assert not contract.passed and contract.severity == dg.AssetCheckSeverity.WARN
+    assert contract.metadata["mesh/failed_parts"].value == "schema_change"
+    verdicts = str(contract.metadata["mesh/verdicts"].value)
+    assert "| columns | passed |" in verdicts and "| volume | passed |" in verdicts
+    assert "| schema_change | failed (warn) | schema changed since the last run: id: bigint" in (
+        verdicts
+    )
+    assert (contract.description or "") == "schema changed since the last run: id: bigint -> int"
+    assert str(lakehouse.dataset(("shop", "events")).schema.field("id").type) == "int32"
+    assert len(result.get_asset_materialization_events()) == 2
+
+    events.write_text(spec)  # back to bigint, and half the rows of this published product
+    pl.DataFrame({"id": [1, 2], "kind": ["a", "b"], "amount": [1.0, 2.0]}).write_parquet(
+        tmp_path / "landing/events.parquet"
+    )
+    blocked = dg.materialize(
+        _assets(tmp_path), resources=resources, instance=instance, raise_on_error=False
+    )
+    assert not blocked.success
+    contract = _contract(blocked)
+    assert not contract.passed and contract.severity == dg.AssetCheckSeverity.ERROR
+    assert contract.metadata["mesh/failed_parts"].value == "schema_change, volume"
+    assert contract.metadata["mesh/previous_rows"].value == 4
+    assert lakehouse.dataset(("shop", "events")).count_rows() == 4  # nothing was written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -93,33 +92,29 @@ def test_missing_landing_data_is_a_platform_failure(shop, tmp_path: Path) -> Non
     assert "landing file" in str(failure["mesh/cause"])
 
 
-def test_success_is_logged_as_structured_events(shop, tmp_path: Path) -> None:
+def test_success_is_said_by_the_materialization_not_by_log_lines(shop, tmp_path: Path) -> None:
+    """A success adds no log event (each is one more event stored per product): the step's
+    events and the materialization's metadata say it, and the hooks get the facts."""
     assets, lakehouse = shop
     pl.DataFrame({"id": [1], "amount": [4.0]}).write_parquet(tmp_path / "landing/events.parquet")
     instance = dg.DagsterInstance.ephemeral()
+    template_hooks.EVENTS.clear()
     result = dg.materialize(
         assets, resources={"lakehouse": lakehouse, "catalog": _catalog(tmp_path)}, instance=instance
     )
     assert result.success
-    messages = [
-        json.loads(r.user_message)
-        for r in instance.all_logs(result.run_id)
-        if r.user_message.startswith("{")
-    ]
-    events = [(m["event"], m["product"]) for m in messages]
-    assert ("product.start", "shop.ratio") in events
-    assert ("product.success", "shop.ratio") in events
-    success = next(m for m in messages if m["event"] == "product.success")
-    assert success["run_id"] == result.run_id and success["seconds"] >= 0
-    # What was written is said once, in the success event: no separate log line per product.
-    written = next(
-        m for m in messages if m["event"] == "product.success" and m["product"] == "shop.ratio"
+    logs = instance.all_logs(result.run_id)
+    assert not [r for r in logs if r.dagster_event is None and r.user_message.startswith("{")]
+    assert not [r for r in logs if "wrote" in r.user_message]
+    materialized = result.asset_materializations_for_node("shop__ratio")[0].metadata
+    assert materialized["dagster/row_count"].value == 1
+    assert materialized["mesh/delta_version"].value == 0
+    # The template's hooks still hear of the success, with what was written.
+    success = next(
+        f for e, p, f in template_hooks.EVENTS if (e, p) == ("success", "shop.ratio")
     )
-    assert written["rows"] == 1 and written["delta_version"] == 0
-    assert written["message"].startswith("shop.ratio: wrote 1 rows to ")
-    assert not [
-        r
-        for r in instance.all_logs(result.run_id)
-        if "wrote" in r.user_message and not r.user_message.startswith("{")
-    ]
+    assert success["run_id"] == result.run_id and success["seconds"] >= 0
+    assert success["rows"] == 1 and success["delta_version"] == 0
+    assert success["message"].startswith("shop.ratio: wrote 1 rows to ")
+    assert ("start", "shop.ratio") in [(e, p) for e, p, _ in template_hooks.EVENTS]
     assert ("success", "shop.events") in [(e, p) for e, p, _ in template_hooks.EVENTS]

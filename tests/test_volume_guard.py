@@ -80,12 +80,18 @@ class Shop:
 
 
 def _volume(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
-    """shop.events' `volume` check in the run."""
-    return next(
+    """shop.events' `contract` check in the run, whose `volume` part is the only one that
+    can fail here (the columns are as declared, the schema does not change)."""
+    evaluation = next(
         e
         for e in result.get_asset_check_evaluations()
-        if e.check_name == "volume" and e.asset_key == EVENTS_KEY
+        if e.check_name == "contract" and e.asset_key == EVENTS_KEY
     )
+    verdicts = str(evaluation.metadata["mesh/verdicts"].value)
+    failed = str(evaluation.metadata["mesh/failed_parts"].value)
+    assert failed in ("", "volume") and "| volume |" in verdicts
+    assert ("| volume | passed |" in verdicts) == evaluation.passed
+    return evaluation
 
 
 def _meta(evaluation: dg.AssetCheckEvaluation) -> dict[str, Any]:
@@ -175,8 +181,12 @@ def test_volume_off_disables_the_check(tmp_path: Path) -> None:
     assert shop.run(150).success
     result = shop.run(10)
     assert result.success and shop.table().height == 10
-    checks = {(e.asset_key, e.check_name) for e in result.get_asset_check_evaluations()}
-    assert (EVENTS_KEY, "volume") not in checks and (TOTALS_KEY, "volume") in checks
+    verdicts = {
+        e.asset_key: str(e.metadata["mesh/verdicts"].value)
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "contract"
+    }
+    assert "| volume |" not in verdicts[EVENTS_KEY] and "| volume |" in verdicts[TOTALS_KEY]
 
 
 def test_configured_shares_and_severity(tmp_path: Path) -> None:
@@ -201,17 +211,21 @@ def test_check_specs_follow_the_guard() -> None:
         base = {"domain": "shop", "name": "t", "description": "t", "source": {"landing": "t"}}
         return ProductSpec.model_validate({**base, **fields})
 
-    def volume(product: ProductSpec) -> dg.AssetCheckSpec | None:
-        return next((s for s in check_specs(product) if s.name == "volume"), None)
+    def volume(product: ProductSpec) -> str | None:
+        """The volume part's severity on the product's `contract` check (None: no part)."""
+        (contract,) = (s for s in check_specs(product) if s.name == "contract")
+        assert contract.blocking  # the check blocks; a `warn` part's failure does not
+        if "volume" not in contract.metadata["mesh/parts"]:
+            return None
+        return str(contract.metadata["mesh/volume_severity"])
 
-    internal, published = volume(spec()), volume(spec(visibility="published"))
-    assert internal is not None and not internal.blocking
-    assert published is not None and published.blocking
+    assert volume(spec()) == "warn"
+    assert volume(spec(visibility="published")) == "drop: error, growth: warn"
     assert volume(spec(volume="off")) is None and volume(spec(volume=False)) is None
-    forced = volume(spec(volume={"severity": "error"}))
-    assert forced is not None and forced.blocking
+    assert volume(spec(volume={"severity": "error"})) == "error"
     partitioned = spec(partitioning={"column": "day", "start": "2024-01-01"})
     assert volume(partitioned) is None  # a partition's rows are not comparable with the last run
+    assert [s.name for s in check_specs(spec())] == ["contract"]  # one check, not three
 
 
 def test_a_bad_volume_is_a_spec_error_with_its_field_and_line(tmp_path: Path) -> None:

@@ -158,8 +158,8 @@ def written_output(
     facts, the metadata with the run's cost (recorded), the version recorded."""
     for warning in done.warnings:
         context.log.warning(warning)
-    # Said once, in the template's `product.success` event (each log line is one more event
-    # stored in the instance).
+    # For the template's `success` hooks; the UI reads the same in the materialization's
+    # metadata (no log line: each is one more event stored in the instance).
     facts.update(written_facts(spec, done))
     metadata = materialization_metadata(
         spec,

@@ -1,8 +1,10 @@
 """The standard pipeline template, wrapped around every product's materialization.
 
-It logs structured events (start, success with rows and time, failure), classifies a failure
-as the domain's business logic or the platform's (`run/failures.py`), and turns it into a
-`dg.Failure` whose metadata carries the class, the step, the likely cause and how to fix it.
+It classifies a failure as the domain's business logic or the platform's (`run/failures.py`),
+logs it as a structured event (`product.failure`), and turns it into a `dg.Failure` whose
+metadata carries the class, the step, the likely cause and how to fix it. A success is not
+logged: Dagster's step events and the materialization's metadata (rows, Delta version,
+seconds) already say it, and each log line is one more event stored per product.
 Failure routing
 (the platform's sensor) reads that metadata to tell the platform on-call and, for business
 logic, the owning domain. Domains extend the template with hooks; they cannot drop it.
@@ -111,19 +113,19 @@ def _call(hooks: Sequence[Hook], event: str, spec: ProductSpec, facts: dict[str,
 def product_template(
     context: dg.AssetExecutionContext, spec: ProductSpec, hooks: Sequence[Hook] = ()
 ) -> Iterator[dict[str, Any]]:
-    """Wrap one materialization: structured logs, classification, hooks. A hook that fails
-    (or that the sandbox refuses) fails the run as the domain's error naming the hook; one
-    failing on `failure` is logged and the run's own failure stands."""
+    """Wrap one materialization: classification, the failure's structured log, hooks. The
+    hooks get the facts (product, run, partitions; on success rows, Delta version, seconds and
+    the message). A hook that fails (or that the sandbox refuses) fails the run as the domain's
+    error naming the hook; one failing on `failure` is logged and the run's own failure
+    stands."""
     started = time.perf_counter()
     facts: dict[str, Any] = {"product": spec.qualified_name, "run_id": context.run.run_id}
     if context.has_partition_key_range:
         facts["partitions"] = str(context.partition_key_range)
-    _log(context, "product.start", **facts)
     try:
         _call(hooks, "start", spec, facts)
         yield facts
         facts["seconds"] = round(time.perf_counter() - started, 3)
-        _log(context, "product.success", **facts)
         _call(hooks, "success", spec, facts)
     except dg.Failure:
         raise

@@ -9,7 +9,7 @@ are imported when a table is read or written, not when a code location loads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,9 @@ class WriteResult:
     updated: int = 0
     deleted: int = 0
     incremental: bool = False
+    # The table as the write left it, for what the same run reads next (its size): the log is
+    # not read again. None where the write did not keep it (a partition, an increment).
+    table: DeltaTable | None = field(default=None, compare=False, repr=False)
 
 
 class Lakehouse(dg.ConfigurableResource):
@@ -241,37 +244,47 @@ class Lakehouse(dg.ConfigurableResource):
         options = self.storage_options or None
         remove_orphans(uri)
         if partition is None:
-            properties = increments.commit_properties(key, self.base(key), run) if run else None
-            try:
-                write_deltalake(
-                    uri,
-                    data,
-                    mode="overwrite",
-                    schema_mode="overwrite",
-                    storage_options=options,
-                    commit_properties=properties,
+            return self._replace(key, data, run)
+        self._check_inside(key, data, partition)
+        existing = self.exists(key)
+        if existing:
+            partitions = self._table(key).metadata().partition_columns
+            if partitions != [partition.column]:
+                raise PlatformError(
+                    f"{uri} is partitioned by {partitions}, not [{partition.column}]; "
+                    "refusing a partition write that could replace other data"
                 )
-            except OSError as exc:
-                raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
-        else:
-            self._check_inside(key, data, partition)
-            existing = self.exists(key)
-            if existing:
-                partitions = self._table(key).metadata().partition_columns
-                if partitions != [partition.column]:
-                    raise PlatformError(
-                        f"{uri} is partitioned by {partitions}, not [{partition.column}]; "
-                        "refusing a partition write that could replace other data"
-                    )
+        write_deltalake(
+            uri,
+            data,
+            mode="overwrite",
+            partition_by=[partition.column],
+            predicate=partition.predicate() if existing else None,
+            storage_options=options,
+        )
+        return WriteResult(uri, self.version(key), data.num_rows)
+
+    def _replace(self, key: Key, data: pa.Table, run: Increment | None) -> WriteResult:
+        """Overwrite the whole table, through the table as read once (delta-rs updates it
+        with the commit): its new version and files need no second read of the log."""
+        from deltalake import write_deltalake
+
+        uri = self.uri(key)
+        base = self.base(key)
+        properties = increments.commit_properties(key, base, run) if run else None
+        try:
             write_deltalake(
-                uri,
+                base if base is not None else uri,
                 data,
                 mode="overwrite",
-                partition_by=[partition.column],
-                predicate=partition.predicate() if existing else None,
-                storage_options=options,
+                schema_mode="overwrite",
+                storage_options=self.storage_options or None,
+                commit_properties=properties,
             )
-        return WriteResult(uri, self.version(key), data.num_rows)
+            table = base if base is not None else self._table(key)
+        except OSError as exc:
+            raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
+        return WriteResult(uri, table.version(), data.num_rows, table=table)
 
     @staticmethod
     def _check_inside(key: Key, data: pa.Table, partition: PartitionSlice) -> None:

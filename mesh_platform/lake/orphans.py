@@ -45,13 +45,18 @@ def remove_orphans(uri: str, grace_seconds: float = GRACE_SECONDS) -> list[Path]
     folder = Path(parsed.path if parsed.scheme else uri)
     if not (folder / "_delta_log").is_dir():
         return []
-    keep = referenced_files(folder)
     cutoff = time.time() - grace_seconds
+    old = [
+        path
+        for path in folder.rglob(f"*{DATA_SUFFIX}")
+        if path.relative_to(folder).parts[0] != "_delta_log" and path.stat().st_mtime <= cutoff
+    ]
+    if not old:  # nothing old enough to be an orphan: the log is not read
+        return []
+    keep = referenced_files(folder)
     removed = []
-    for path in folder.rglob(f"*{DATA_SUFFIX}"):
-        if path.relative_to(folder).parts[0] == "_delta_log" or path.resolve() in keep:
-            continue
-        if path.stat().st_mtime <= cutoff:
+    for path in old:
+        if path.resolve() not in keep:
             path.unlink()
             removed.append(path)
     return removed

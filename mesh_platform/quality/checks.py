@@ -1,43 +1,19 @@
-"""A product's quality rules, contract, schema-change and volume checks as asset check specs."""
+"""A product's checks as asset check specs: the platform's `contract`, then its quality rules."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from mesh_platform.compile.rules import (
-    CONTRACT_CHECK,
-    SCHEMA_CHANGE_CHECK,
-    VOLUME_CHECK,
-    volume_guarded,
-)
+from mesh_platform.quality.contract import contract_spec
 from mesh_platform.spec.model import ProductSpec, QualityRule
 
 
 def check_specs(spec: ProductSpec) -> list[dg.AssetCheckSpec]:
-    """The asset checks evaluated in every materialization of the product.
-
-    `error` rules and the contract are blocking: a failure stops downstream products, and
-    so is the `volume` check when it may fail as `error` (a drop of a published product).
-    """
+    """The asset checks evaluated in every materialization of the product: the platform's
+    `contract` (its columns, schema change and volume parts: `quality/contract.py`), blocking,
+    then the spec's rules, `error` rules blocking (a failure stops downstream products)."""
     key = dg.AssetKey(list(spec.key))
-    specs = [
-        dg.AssetCheckSpec(
-            CONTRACT_CHECK,
-            asset=key,
-            blocking=True,
-            description="Declared columns and types, checked on every run.",
-        )
-    ]
-    if spec.visibility == "published":
-        specs.append(
-            dg.AssetCheckSpec(
-                SCHEMA_CHANGE_CHECK,
-                asset=key,
-                description="Warns when the published schema differs from the last run's.",
-            )
-        )
-    if volume_guarded(spec):
-        specs.append(volume_spec(spec, key))
+    specs = [contract_spec(spec)]
     for rule in spec.quality:
         specs.append(
             dg.AssetCheckSpec(
@@ -49,32 +25,6 @@ def check_specs(spec: ProductSpec) -> list[dg.AssetCheckSpec]:
             )
         )
     return specs
-
-
-def volume_spec(spec: ProductSpec, key: dg.AssetKey) -> dg.AssetCheckSpec:
-    """The `volume` check: the row count against the previous version's."""
-    guard = spec.volume
-    drop = guard.severity_for(True, spec.visibility)
-    growth = guard.severity_for(False, spec.visibility)
-    return dg.AssetCheckSpec(
-        VOLUME_CHECK,
-        asset=key,
-        blocking=guard.may_block(spec.visibility),
-        description=(
-            f"Row count against the previous version's: fails on a drop of "
-            f"{_percent(guard.max_drop)}% or more ({drop}) or a growth of "
-            f"{_percent(guard.max_growth)}% or more ({growth})."
-        ),
-        metadata={
-            "mesh/max_drop": guard.max_drop,
-            "mesh/max_growth": guard.max_growth,
-            "mesh/severity": drop if drop == growth else f"drop: {drop}, growth: {growth}",
-        },
-    )
-
-
-def _percent(share: float) -> str:
-    return f"{share * 100:g}"
 
 
 def describe(rule: QualityRule) -> str:

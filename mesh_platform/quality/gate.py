@@ -1,4 +1,5 @@
-"""The quality gate of one materialization: contract, schema change, volume and rules as checks.
+"""The quality gate of one materialization: the `contract` check (columns, schema change,
+volume: `quality/contract.py`) and the rules, as checks.
 
 The gate audits the conformed result before it is written (write-audit-publish): a failed
 `error` rule (or an `error` volume change) fails the run with guidance and nothing is written,
@@ -27,6 +28,7 @@ from mesh_platform.compile.rules import (
 from mesh_platform.engine import Engine, get_engine
 from mesh_platform.errors import BusinessLogicError, StepFailed
 from mesh_platform.lake.lakehouse import Lakehouse
+from mesh_platform.quality.contract import COLUMNS_PART, Part, contract_result
 from mesh_platform.quality.evaluate import RuleOutcome, evaluate_rules, sample_text
 from mesh_platform.quality.samples import (
     SAMPLE_MASKED,
@@ -43,7 +45,7 @@ from mesh_platform.quality.volume import (
     VOLUME_TAG,
     VolumeOutcome,
     judge_volume,
-    volume_result,
+    volume_part,
 )
 from mesh_platform.run.failures import (
     BUSINESS_LOGIC,
@@ -89,15 +91,15 @@ class QualityGate:
         """
         self._checked = True
         started = time.perf_counter()
-        contract = self._contract(table)
+        parts = [self._columns(table)]
         if self.spec.visibility == "published":
-            self.results.append(self._schema_change())
+            parts.append(self._schema_change())
         volume = None
         if volume_guarded(self.spec):
             materialized, previous = self._previous_rows()
             rows = table.num_rows + ((previous or 0) if incremental else 0)
             volume = judge_volume(self.spec, rows, materialized, previous, self.accept_volume)
-            self.results.append(volume_result(self._key(), self.spec, volume))
+            parts.append(volume_part(self.spec, volume))
         engine = self.engine or get_engine(self.spec.engine)
         evaluated = evaluate_rules(self.spec, table, self._reference_values, engine)
         shown = [self._shown(o, table.schema, engine) for o in evaluated]
@@ -106,7 +108,7 @@ class QualityGate:
         # The cost of quality, visible in the UI next to the contract it was checked with.
         self.seconds = round(time.perf_counter() - started, 3)
         self.results.insert(
-            0, contract.with_metadata({**contract.metadata, "mesh/quality_seconds": self.seconds})
+            0, contract_result(self._key(), parts, {"mesh/quality_seconds": self.seconds})
         )
         blocking = [o for o in outcomes if not o.passed and o.rule.severity == "error"]
         blocking_volume = volume if volume is not None and volume.blocking else None
@@ -130,27 +132,33 @@ class QualityGate:
                 )
             )
 
-    def _contract(self, table: pa.Table) -> dg.AssetCheckResult:
+    def _columns(self, table: pa.Table) -> Part:
         declared = {c.name: c.type for c in self.plan.columns if c.declared}
         actual = {f.name: from_arrow(f.type) for f in table.schema}
-        mismatched = {
-            n: f"{actual.get(n, 'missing')} (declared {t})"
+        mismatched = [
+            f"{n}: {actual.get(n, 'missing')} (declared {t})"
             for n, t in declared.items()
             if actual.get(n) != t.replace(" ", "") and not t.startswith("float")
-        }
-        return dg.AssetCheckResult(
-            asset_key=self._key(),
-            check_name=CONTRACT_CHECK,
-            passed=not mismatched,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
+        ]
+        return Part(
+            COLUMNS_PART,
+            not mismatched,
+            "error",
+            (
+                f"columns not as declared: {'; '.join(mismatched)}"
+                if mismatched
+                else f"the {len(declared)} declared column(s) have their declared types"
+                if declared
+                else "no column declared"
+            ),
+            {
                 "mesh/declared_columns": len(declared),
                 "mesh/columns": ", ".join(f"{n}: {t}" for n, t in actual.items())[:2000],
-                "mesh/mismatched": sample_text([f"{n}: {v}" for n, v in mismatched.items()]),
+                "mesh/mismatched": sample_text(mismatched),
             },
         )
 
-    def _schema_change(self) -> dg.AssetCheckResult:
+    def _schema_change(self) -> Part:
         current = {c.name: c.type for c in self.plan.columns}
         previous = self._previous_schema()
         changes: list[str] = []
@@ -162,13 +170,14 @@ class QualityGate:
                 for n, t in current.items()
                 if n in previous and previous[n] != t
             ]
-        return dg.AssetCheckResult(
-            asset_key=self._key(),
-            check_name=SCHEMA_CHANGE_CHECK,
-            passed=not changes,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="; ".join(changes)[:1000] or "schema unchanged since the last run",
-            metadata={"mesh/changes": sample_text(changes), "mesh/first_run": previous is None},
+        return Part(
+            SCHEMA_CHANGE_CHECK,
+            not changes,
+            "warn",
+            f"schema changed since the last run: {'; '.join(changes)}"
+            if changes
+            else "schema unchanged since the last run",
+            {"mesh/changes": sample_text(changes), "mesh/first_run": previous is None},
         )
 
     def _previous_schema(self) -> dict[str, str] | None:

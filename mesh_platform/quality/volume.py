@@ -1,8 +1,9 @@
 """The volume guard: a run's row count against the previous version's.
 
 A drop or a jump beyond the spec's shares (`volume:`; defaults in docs/quality.md) fails the
-`volume` check: `warn` by default, `error` (blocking, nothing written) for a drop of a
-published product, so a shrunken export cannot silently replace published data.
+`volume` part of the `contract` check (`quality/contract.py`): `warn` by default, `error`
+(blocking, nothing written) for a drop of a published product, so a shrunken export cannot
+silently replace published data.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import dagster as dg
-
 from mesh_platform.compile.rules import VOLUME_CHECK
+from mesh_platform.quality.contract import Part
 from mesh_platform.quality.evaluate import sample_text
 from mesh_platform.quality.samples import SAMPLE_VIEW, UNCLEARED_VIEW
 from mesh_platform.spec.fields import Severity
@@ -140,17 +140,15 @@ def _failed_guard_action(spec: ProductSpec, dropped: bool, severity: Severity) -
     )
 
 
-def volume_result(
-    key: dg.AssetKey, spec: ProductSpec, volume: VolumeOutcome
-) -> dg.AssetCheckResult:
-    """The `volume` check's result: counts, change and the guard's settings as metadata."""
+def volume_part(spec: ProductSpec, volume: VolumeOutcome) -> Part:
+    """The `volume` part of the contract check: counts, change and the guard's settings."""
     guard = spec.volume
     metadata: dict[str, Any] = {
         ROWS: volume.rows,
         "mesh/first_run": volume.first,
         "mesh/max_drop": guard.max_drop,
         "mesh/max_growth": guard.max_growth,
-        "mesh/severity": volume.severity,
+        "mesh/volume_severity": volume.severity,
     }
     if volume.previous is not None:
         metadata[PREVIOUS_ROWS] = volume.previous
@@ -166,18 +164,7 @@ def volume_result(
         metadata[SAMPLE_VIEW] = UNCLEARED_VIEW  # counts, no value of the product
     if volume.accepted:
         metadata["mesh/accepted"] = True
-    return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=VOLUME_CHECK,
-        passed=volume.passed,
-        severity=(
-            dg.AssetCheckSeverity.ERROR
-            if volume.severity == "error"
-            else dg.AssetCheckSeverity.WARN
-        ),
-        metadata=metadata,
-        description=volume.description[:1000],
-    )
+    return Part(VOLUME_CHECK, volume.passed, volume.severity, volume.description, metadata)
 
 
 def _percent(share: float) -> str:

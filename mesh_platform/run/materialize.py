@@ -210,7 +210,9 @@ def materialize_product(
             written = writing.write(lakehouse, table)
         else:
             written = lakehouse.write(spec.key, table, partition)
-        table_rows, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
+        stored = written.table or lakehouse.base(spec.key)
+        assert stored is not None, "a write leaves a table"
+        table_rows, bytes_out = stored_size(stored.to_pyarrow_dataset(), partition)
     usage = replace(
         meter.usage,
         rows_in=read.rows_in,
