@@ -146,12 +146,8 @@ def restore(lakehouse: Lakehouse, key: Key, version: int, metadata: dict[str, st
 
 def last_commit(lakehouse: Lakehouse, key: Key) -> DeltaVersion | None:
     """The table's newest commit, None when the product has no table yet (one log read)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        table = DeltaTable(lakehouse.uri(key), storage_options=lakehouse.storage_options or None)
-    except TableNotFoundError:
+    table = lakehouse.current(key)
+    if table is None:
         return None
     entries = [_entry(raw) for raw in table.history(1) if "version" in raw]
     return entries[0] if entries else None

@@ -9,6 +9,7 @@ are imported when a table is read or written, not when a code location loads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ import dagster as dg
 from pydantic import Field
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
-from mesh_platform.lake import increments
+from mesh_platform.lake import increments, opened
 from mesh_platform.lake.increments import Increment
 from mesh_platform.lake.orphans import remove_orphans
 from mesh_platform.lake.partitions import PartitionSlice
@@ -85,6 +86,16 @@ class Lakehouse(dg.ConfigurableResource):
         return f"{self.root.rstrip('/')}/{key[0]}/{key[1]}"
 
     def _table(self, key: Key) -> DeltaTable:
+        """The product's table at its current version: the open kept from an earlier read while
+        nothing was committed since (`lake/opened.py`), else read from the log."""
+        table = opened.kept(self.uri(key))
+        if table is None:
+            table = self._opened(key)
+            opened.keep(self.uri(key), table)
+        return table
+
+    def _opened(self, key: Key) -> DeltaTable:
+        """The product's table, read from its log."""
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
@@ -190,13 +201,24 @@ class Lakehouse(dg.ConfigurableResource):
             )
         return sorted(p for p in folder.glob("*.parquet") if p.is_file())
 
+    def current(self, key: Key) -> DeltaTable | None:
+        """The product's table at its current version, None before its first write: the open
+        kept from an earlier read while nothing was committed since (`lake/opened.py`). Shared
+        within the process: read it, or write through it at once (`write`)."""
+        return self._or_none(key, self._table)
+
     def base(self, key: Key) -> DeltaTable | None:
         """The product's table as this run reads it (None before its first write): an
-        incremental write commits through it (`lake/increments.py`). The log is read once."""
+        incremental write commits through it (`lake/increments.py`), so it is this run's own,
+        read from the log (a second run's commit in between is then a conflict)."""
+        return self._or_none(key, self._opened)
+
+    @staticmethod
+    def _or_none(key: Key, read: Callable[[Key], DeltaTable]) -> DeltaTable | None:
         from deltalake.exceptions import TableNotFoundError
 
         try:
-            return self._table(key)
+            return read(key)
         except PlatformError as exc:
             if isinstance(exc.__context__, TableNotFoundError):  # no table yet
                 return None
@@ -212,6 +234,7 @@ class Lakehouse(dg.ConfigurableResource):
         remove_orphans(uri)
         try:
             changes = increments.commit(uri, key, base, data, increment)
+            opened.keep(uri, base)  # kept if delta-rs moved it to the commit, else read anew
         except OSError as exc:
             raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
         return WriteResult(
@@ -270,7 +293,7 @@ class Lakehouse(dg.ConfigurableResource):
         from deltalake import write_deltalake
 
         uri = self.uri(key)
-        base = self.base(key)
+        base = self.current(key)  # written through at once: the kept open serves
         properties = increments.commit_properties(key, base, run) if run else None
         try:
             write_deltalake(
@@ -282,6 +305,7 @@ class Lakehouse(dg.ConfigurableResource):
                 commit_properties=properties,
             )
             table = base if base is not None else self._table(key)
+            opened.keep(uri, table)  # delta-rs moved it to the version it committed
         except OSError as exc:
             raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
         return WriteResult(uri, table.version(), data.num_rows, table=table)

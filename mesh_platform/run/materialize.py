@@ -210,7 +210,7 @@ def materialize_product(
             written = writing.write(lakehouse, table)
         else:
             written = lakehouse.write(spec.key, table, partition)
-        stored = written.table or lakehouse.base(spec.key)
+        stored = written.table or lakehouse.current(spec.key)
         assert stored is not None, "a write leaves a table"
         table_rows, bytes_out = stored_size(stored.to_pyarrow_dataset(), partition)
     usage = replace(
