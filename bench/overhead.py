@@ -3,7 +3,8 @@
 1. per SQL gold product: a Dagster run through the platform vs the same SQL on DuckDB over the
    same Delta inputs, written with `write_deltalake` (no Dagster, no checks); target <= 1.15;
 2. orchestration: N trivial products in one platform run vs N plain `@dg.asset`s doing the
-   same read-and-write of a tiny Delta table in one run; target <= 1.2;
+   same read-and-write of a tiny Delta table in one run; target <= 1.5; with the events each
+   stores in the instance and the platform's own time per product;
 3. fixed cost: the smallest demo product (platform.bronze_region, 5 rows) end to end in a fresh
    process, with where the time goes (phases from cProfile); target < 3 s;
 4. scale: `mesh materialize` of the whole mesh in a child process per scale factor: wall time,
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 TARGET_PRODUCT = 1.15
-TARGET_ORCHESTRATION = 1.2
+TARGET_ORCHESTRATION = 1.5  # issue 19 (an earlier issue asked 1.2)
 TARGET_FIXED = 3.0
 TARGET_COST_SHARE = 0.02
 GOLD_DOMAINS = ("sales", "finance", "marketing")
@@ -224,6 +225,8 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     instance = _instance()
     config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
+    last: dict[str, str] = {}
+
     def platform() -> None:
         result = dg.materialize(
             mesh_assets,
@@ -232,9 +235,12 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
             run_config=config,
         )
         assert result.success
+        last["platform"] = result.run_id
 
     def bare() -> None:
-        assert dg.materialize(plain, instance=instance, run_config=config).success
+        result = dg.materialize(plain, instance=instance, run_config=config)
+        assert result.success
+        last["plain"] = result.run_id
 
     times: dict[str, list[float]] = {"platform": [], "plain": []}
     for round_ in range(repeat + 1):
@@ -243,7 +249,43 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
             seconds = _timed(action)
             if round_:
                 times[side].append(seconds)
-    return {"count": count, "definitions_load": load_seconds, "times": times}
+    events = {side: len(instance.all_logs(run)) / (count + 1) for side, run in last.items()}
+    own = _own_seconds(platform)
+    return {
+        "count": count,
+        "definitions_load": load_seconds,
+        "times": times,
+        "events_per_product": events,
+        "own_ms_per_product": own / (count + 1) * 1000,
+    }
+
+
+def _own_seconds(run: Callable[[], None]) -> float:
+    """The platform's own time in one run: spent inside its assets' bodies
+    (`dagster/asset_run.py`'s `run_asset`, between what they hand to Dagster)."""
+    import mesh_platform.dagster.asset_run as asset_run
+
+    real = asset_run.run_asset
+    spent = [0.0]
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        produced = real(*args, **kwargs)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(produced)
+            except StopIteration:
+                spent[0] += time.perf_counter() - started
+                return
+            spent[0] += time.perf_counter() - started
+            yield item
+
+    asset_run.run_asset = timed  # type: ignore[assignment]
+    try:
+        run()
+    finally:
+        asset_run.run_asset = real
+    return spent[0]
 
 
 _PHASES = {  # label: (file suffix, function name), cumulative seconds from cProfile
@@ -485,11 +527,18 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"platform {p:.2f}s ({p / (data['count'] + 1) * 1000:.0f} ms/product), plain "
             f"@dg.asset {b:.2f}s ({b / (data['count'] + 1) * 1000:.0f} ms/asset): ratio "
-            f"{p / b:.2f} (target <= {TARGET_ORCHESTRATION}) {_verdict(p / b <= 1.2)}; runs "
+            f"{p / b:.2f} (target <= {TARGET_ORCHESTRATION}) "
+            f"{_verdict(p / b <= TARGET_ORCHESTRATION)}; runs "
             + ", ".join(
                 f"{x:.1f}/{y:.1f}"
                 for x, y in zip(data["times"]["platform"], data["times"]["plain"], strict=True)
             )
+        )
+        events = data.get("events_per_product", {})
+        lines.append(
+            f"events stored per product: platform {events.get('platform', 0):.1f}, plain "
+            f"{events.get('plain', 0):.1f}; the platform's own time per product (its asset "
+            f"bodies, one more run): {data.get('own_ms_per_product', 0):.1f} ms"
         )
     if "3" in results:
         data = results["3"]

@@ -31,7 +31,7 @@ from mesh_platform.errors import BusinessLogicError, MeshError
 from mesh_platform.lake.lakehouse import Lakehouse
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.conform import conform
-from mesh_platform.run.materialize import stored_size
+from mesh_platform.run.materialize import inputs_size
 from mesh_platform.run.scope import scope_inputs
 from mesh_platform.security.keys import Keyring
 from mesh_platform.spec.loading import ProductSource
@@ -158,10 +158,8 @@ def costed_preview(
     meter = UsageMeter()
     with meter.measure():
         steps = preview_product(mesh, name, lakehouse, keys, rows, access=access)
-    sizes = [stored_size(lakehouse.dataset(ref)) for ref in spec.input_refs().values()]
-    usage = replace(
-        meter.usage, rows_in=sum(r for r, _ in sizes), bytes_in=sum(b for _, b in sizes)
-    )
+    rows_in, bytes_in = inputs_size(lakehouse, spec)
+    usage = replace(meter.usage, rows_in=rows_in, bytes_in=bytes_in)
     entry = CostEntry(
         product=spec.qualified_name,
         domain=spec.domain,

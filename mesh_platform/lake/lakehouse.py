@@ -153,6 +153,20 @@ class Lakehouse(dg.ConfigurableResource):
             return True, None
         return True, int(pc.sum(counts).as_py() or 0)
 
+    def stored(self, key: Key) -> tuple[int, int]:
+        """Rows and bytes of the product's current version, from the Delta log's add actions
+        (no data file is opened; a file committed without statistics has its footer read)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = self._table(key)
+        actions = pa.table(table.get_add_actions(flatten=True))
+        size = int(pc.sum(actions.column("size_bytes")).as_py() or 0)
+        counts = actions.column("num_records")
+        if counts.null_count:
+            return table.to_pyarrow_dataset().count_rows(), size
+        return int(pc.sum(counts).as_py() or 0), size
+
     def landing(self, table: str) -> pads.Dataset:
         """A landing export as a lazily scanned Arrow dataset: `<table>.parquet`, or the files
         of the folder `<table>/` when there is no such file (a folder source).

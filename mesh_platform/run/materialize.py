@@ -86,8 +86,9 @@ def _input(lakehouse: Lakehouse, spec: ProductSpec, port: str, ref: tuple[str, s
         raise
 
 
-def _inputs_size(inputs: Mapping[str, Any]) -> tuple[int, int]:
-    sizes = [stored_size(d) for d in inputs.values()]
+def inputs_size(lakehouse: Lakehouse, spec: ProductSpec) -> tuple[int, int]:
+    """Rows and bytes of the product's inputs' current versions (from their Delta logs)."""
+    sizes = [lakehouse.stored(ref) for ref in spec.input_refs().values()]
     return sum(r for r, _ in sizes), sum(b for _, b in sizes)
 
 
@@ -150,7 +151,7 @@ def _from_inputs(
     """The product computed by `engine` from its inputs (within their scopes and, for an
     incremental run, its window)."""
     inputs = {port: _input(lakehouse, spec, port, ref) for port, ref in spec.input_refs().items()}
-    rows_in, bytes_in = _inputs_size(inputs)
+    rows_in, bytes_in = inputs_size(lakehouse, spec)
     scoped = writing.inputs(scope_inputs(spec, plan, inputs, scopes))
     # An engine that reads the lake itself (Spark) gets the tables' URIs, not Arrow copies of
     # them made in this process (but a scoped or windowed input's projection).
@@ -210,9 +211,10 @@ def materialize_product(
             written = writing.write(lakehouse, table)
         else:
             written = lakehouse.write(spec.key, table, partition)
-        stored = written.table or lakehouse.current(spec.key)
-        assert stored is not None, "a write leaves a table"
-        table_rows, bytes_out = stored_size(stored.to_pyarrow_dataset(), partition)
+        if partition is None:
+            table_rows, bytes_out = lakehouse.stored(spec.key)
+        else:
+            table_rows, bytes_out = stored_size(lakehouse.dataset(spec.key), partition)
     usage = replace(
         meter.usage,
         rows_in=read.rows_in,
