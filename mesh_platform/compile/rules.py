@@ -1,7 +1,7 @@
 """Quality rules at load: each rule checked against the product's columns and inputs.
 
-Also the names of the platform's own checks (contract, schema change, volume), which a rule
-may not take, and the volume guard's fit with the product.
+Also the names of the platform's own check (`contract`) and of its parts (schema change,
+volume), which a rule may not take, and the volume guard's fit with the product.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ RESERVED_CHECKS = (CONTRACT_CHECK, SCHEMA_CHANGE_CHECK, VOLUME_CHECK)
 
 
 def volume_guarded(spec: ProductSpec) -> bool:
-    """Whether the product's runs get the `volume` check (row count against the last version).
+    """Whether the product's runs get the `volume` part of the `contract` check (the row count
+    against the last version's).
 
     A partitioned run replaces only its own partitions while the last materialization's row
     count may be of other partitions, so partitioned products are not compared.
