@@ -24,6 +24,6 @@ ratios against the issue's targets; and whether the 22 results agree across the 
 counts and values, rows sorted, numbers equal to 1e-6). dbt-core, dbt-duckdb and dagster-dbt
 are the `peers` dependency group, installed in their own environment (var/peers-venv) from
 the lock file, never by `make install`: see workspace.SYNC_PEERS. The mesh and the floor run on
-the project's environment (.venv), as installed: the peers' environment also holds sqlglot's
-compiled modules (dagster-dbt wants sqlglot[rs]), which would speed up the mesh's own parsing.
+the project's environment (.venv), as installed (with sqlglot compiled, `sqlglot[rs]`, as the
+peers' environment has it too).
 """
