@@ -496,111 +496,122 @@ def report(results: dict[str, Any]) -> str:
         f"(repeats: {results['repeat']} per side after one warm-up, alternating; the machine is "
         "shared, absolute seconds are noisy, the ratios less so)"
     ]
-    if "1" in results:
-        data = results["1"]
-        lines.append(
-            f"-- 1. platform run vs DuckDB+write_deltalake floor, TPC-H scale {results['scale']} "
-            f"(silver inputs materialized once in {data['silver_seconds']:.1f}s)"
-        )
-        lines.append(f"{'product':<40} {'platform':>9} {'floor':>8} {'ratio':>7}  <= 1.15")
-        total_p = total_f = 0.0
-        for name, sides in data["products"].items():
-            p, f = _median(sides["platform"]), _median(sides["floor"])
-            total_p, total_f = total_p + p, total_f + f
-            verdict = _verdict(p / f <= TARGET_PRODUCT)
-            lines.append(f"{name:<40} {p:>8.2f}s {f:>7.2f}s {p / f:>7.2f}  {verdict}")
-        ratio = total_p / total_f
-        lines.append(
-            f"{'all (sum of medians)':<40} {total_p:>8.2f}s {total_f:>7.2f}s {ratio:>7.2f}  "
-            f"{_verdict(ratio <= TARGET_PRODUCT)}; platform adds {total_p - total_f:.2f}s over "
-            f"{len(data['products'])} products ({(total_p - total_f) / len(data['products']):.2f}s "
-            "each)"
-        )
-    if "2" in results:
-        data = results["2"]
-        p, b = _median(data["times"]["platform"]), _median(data["times"]["plain"])
-        lines.append(
-            f"-- 2. {data['count']} trivial products + their landing input in one run "
-            f"(definitions of the {data['count'] + 1}-product domain load in "
-            f"{data['definitions_load']:.2f}s, not counted)"
-        )
-        lines.append(
-            f"platform {p:.2f}s ({p / (data['count'] + 1) * 1000:.0f} ms/product), plain "
-            f"@dg.asset {b:.2f}s ({b / (data['count'] + 1) * 1000:.0f} ms/asset): ratio "
-            f"{p / b:.2f} (target <= {TARGET_ORCHESTRATION}) "
-            f"{_verdict(p / b <= TARGET_ORCHESTRATION)}; runs "
-            + ", ".join(
-                f"{x:.1f}/{y:.1f}"
-                for x, y in zip(data["times"]["platform"], data["times"]["plain"], strict=True)
-            )
-        )
-        events = data.get("events_per_product", {})
-        lines.append(
-            f"events stored per product: platform {events.get('platform', 0):.1f}, plain "
-            f"{events.get('plain', 0):.1f}; the platform's own time per product (its asset "
-            f"bodies, one more run): {data.get('own_ms_per_product', 0):.1f} ms"
-        )
-    if "3" in results:
-        data = results["3"]
-        warm = _median(data["warm runs"])
-        end = data["end to end (process start to first run done)"]
-        lines.append(f"-- 3. fixed cost: {'.'.join(SMALLEST)} (5 rows), one Dagster run")
-        for label in ("interpreter start + imports", "Mesh.load (plans)",
-                      "definitions load (domains.platform)",
-                      "Dagster instance (DAGSTER_HOME, sqlite)", "first run (cold, profiled)"):
-            lines.append(f"  {label:<48} {data[label]:>6.2f}s")
-        lines.append(
-            f"  {'end to end in a fresh process':<48} {end:>6.2f}s  (target < 3s) "
-            f"{_verdict(end < TARGET_FIXED)}"
-        )
-        lines.append(
-            f"  {'warm run in the same process (median of 3)':<48} {warm:>6.2f}s  (target < 3s) "
-            f"{_verdict(warm < TARGET_FIXED)}"
-        )
-        for kind in ("cold", "warm"):
-            lines.append(f"  where a {kind} run's time goes (cProfile cumulative, inflated):")
-            for label, seconds in data[f"phases_{kind}"].items():
-                lines.append(f"    {label:<50} {seconds:>6.2f}s")
-            lines.append(f"    (the rest of the {kind} run is Dagster: run start/steps/events/end)")
-            lines.append("    heaviest platform functions (cumulative):")
-            for name, seconds in data[f"top_{kind}"][:8]:
-                lines.append(f"      {name:<70} {seconds:>6.2f}s")
-    if "4" in results:
-        rows = results["4"]
-        lines.append("-- 4. whole mesh, `mesh materialize` in a child process")
-        for row in rows:
-            lines.append(
-                f"  scale {row['scale']:<6g} {row['seconds']:>7.1f}s  "
-                f"peak {row['peak_mb']:>7.0f} MB"
-            )
-        for a, b in itertools.pairwise(rows):
-            growth, data_growth = b["seconds"] / a["seconds"], b["scale"] / a["scale"]
-            marginal = (b["seconds"] - a["seconds"]) / (b["scale"] - a["scale"])
-            lines.append(
-                f"  {a['scale']:g} -> {b['scale']:g}: data x{data_growth:g}, time x{growth:.2f} "
-                f"({'no worse than linear' if growth <= data_growth else 'WORSE than linear'}); "
-                f"marginal {marginal:.1f}s per scale unit, "
-                f"memory x{b['peak_mb'] / a['peak_mb']:.2f}"
-            )
-    if "5" in results:
-        data = results["5"]
-        w, wo = _median(data["times"]["with"]), _median(data["times"]["without"])
-        share = _median(data["share"])
-        first = data["first_call"]
-        lines.append(f"-- 5. cost accounting on {'.'.join(SMALLEST)} runs")
-        lines.append(
-            f"  record_cost inside the run: median {_median(data['record_cost']) * 1000:.1f} ms "
-            f"= {share:.2%} of the run (target < 2%) {_verdict(share < TARGET_COST_SHARE)}; "
-            f"first call in the process (opens the catalog): "
-            f"{(first or 0) * 1000:.0f} ms"
-        )
-        lines.append(
-            f"  runs with recording {w:.2f}s vs record_cost stubbed {wo:.2f}s: ratio {w / wo:.3f}"
-        )
-        if data["warnings"]:
-            lines.append(f"  record_cost warned: {data['warnings'][0]}")
+    parts = {"1": _report_products, "2": _report_orchestration, "3": _report_fixed,
+             "4": _report_scale, "5": _report_cost}
+    for part, lines_of in parts.items():
+        if part in results:
+            lines += lines_of(results)
     return "\n".join(lines)
 
+
+def _report_products(results: dict[str, Any]) -> list[str]:
+    data = results["1"]
+    lines = [
+        f"-- 1. platform run vs DuckDB+write_deltalake floor, TPC-H scale {results['scale']} "
+        f"(silver inputs materialized once in {data['silver_seconds']:.1f}s)",
+        f"{'product':<40} {'platform':>9} {'floor':>8} {'ratio':>7}  <= 1.15",
+    ]
+    total_p = total_f = 0.0
+    for name, sides in data["products"].items():
+        p, f = _median(sides["platform"]), _median(sides["floor"])
+        total_p, total_f = total_p + p, total_f + f
+        verdict = _verdict(p / f <= TARGET_PRODUCT)
+        lines.append(f"{name:<40} {p:>8.2f}s {f:>7.2f}s {p / f:>7.2f}  {verdict}")
+    ratio = total_p / total_f
+    lines.append(
+        f"{'all (sum of medians)':<40} {total_p:>8.2f}s {total_f:>7.2f}s {ratio:>7.2f}  "
+        f"{_verdict(ratio <= TARGET_PRODUCT)}; platform adds {total_p - total_f:.2f}s over "
+        f"{len(data['products'])} products ({(total_p - total_f) / len(data['products']):.2f}s "
+        "each)"
+    )
+    return lines
+
+
+def _report_orchestration(results: dict[str, Any]) -> list[str]:
+    data = results["2"]
+    p, b = _median(data["times"]["platform"]), _median(data["times"]["plain"])
+    events = data.get("events_per_product", {})
+    return [
+        f"-- 2. {data['count']} trivial products + their landing input in one run "
+        f"(definitions of the {data['count'] + 1}-product domain load in "
+        f"{data['definitions_load']:.2f}s, not counted)",
+        f"platform {p:.2f}s ({p / (data['count'] + 1) * 1000:.0f} ms/product), plain "
+        f"@dg.asset {b:.2f}s ({b / (data['count'] + 1) * 1000:.0f} ms/asset): ratio "
+        f"{p / b:.2f} (target <= {TARGET_ORCHESTRATION}) "
+        f"{_verdict(p / b <= TARGET_ORCHESTRATION)}; runs "
+        + ", ".join(
+            f"{x:.1f}/{y:.1f}"
+            for x, y in zip(data["times"]["platform"], data["times"]["plain"], strict=True)
+        ),
+        f"events stored per product: platform {events.get('platform', 0):.1f}, plain "
+        f"{events.get('plain', 0):.1f}; the platform's own time per product (its asset "
+        f"bodies, one more run): {data.get('own_ms_per_product', 0):.1f} ms",
+    ]
+
+
+def _report_fixed(results: dict[str, Any]) -> list[str]:
+    data = results["3"]
+    warm = _median(data["warm runs"])
+    end = data["end to end (process start to first run done)"]
+    lines = [f"-- 3. fixed cost: {'.'.join(SMALLEST)} (5 rows), one Dagster run"]
+    for label in ("interpreter start + imports", "Mesh.load (plans)",
+                  "definitions load (domains.platform)",
+                  "Dagster instance (DAGSTER_HOME, sqlite)", "first run (cold, profiled)"):
+        lines.append(f"  {label:<48} {data[label]:>6.2f}s")
+    lines.append(
+        f"  {'end to end in a fresh process':<48} {end:>6.2f}s  (target < 3s) "
+        f"{_verdict(end < TARGET_FIXED)}"
+    )
+    lines.append(
+        f"  {'warm run in the same process (median of 3)':<48} {warm:>6.2f}s  (target < 3s) "
+        f"{_verdict(warm < TARGET_FIXED)}"
+    )
+    for kind in ("cold", "warm"):
+        lines.append(f"  where a {kind} run's time goes (cProfile cumulative, inflated):")
+        for label, seconds in data[f"phases_{kind}"].items():
+            lines.append(f"    {label:<50} {seconds:>6.2f}s")
+        lines.append(f"    (the rest of the {kind} run is Dagster: run start/steps/events/end)")
+        lines.append("    heaviest platform functions (cumulative):")
+        for name, seconds in data[f"top_{kind}"][:8]:
+            lines.append(f"      {name:<70} {seconds:>6.2f}s")
+    return lines
+
+
+def _report_scale(results: dict[str, Any]) -> list[str]:
+    rows = results["4"]
+    lines = ["-- 4. whole mesh, `mesh materialize` in a child process"]
+    for row in rows:
+        lines.append(
+            f"  scale {row['scale']:<6g} {row['seconds']:>7.1f}s  "
+            f"peak {row['peak_mb']:>7.0f} MB"
+        )
+    for a, b in itertools.pairwise(rows):
+        growth, data_growth = b["seconds"] / a["seconds"], b["scale"] / a["scale"]
+        marginal = (b["seconds"] - a["seconds"]) / (b["scale"] - a["scale"])
+        lines.append(
+            f"  {a['scale']:g} -> {b['scale']:g}: data x{data_growth:g}, time x{growth:.2f} "
+            f"({'no worse than linear' if growth <= data_growth else 'WORSE than linear'}); "
+            f"marginal {marginal:.1f}s per scale unit, "
+            f"memory x{b['peak_mb'] / a['peak_mb']:.2f}"
+        )
+    return lines
+
+
+def _report_cost(results: dict[str, Any]) -> list[str]:
+    data = results["5"]
+    w, wo = _median(data["times"]["with"]), _median(data["times"]["without"])
+    share = _median(data["share"])
+    first = data["first_call"]
+    lines = [
+        f"-- 5. cost accounting on {'.'.join(SMALLEST)} runs",
+        f"  record_cost inside the run: median {_median(data['record_cost']) * 1000:.1f} ms "
+        f"= {share:.2%} of the run (target < 2%) {_verdict(share < TARGET_COST_SHARE)}; "
+        f"first call in the process (opens the catalog): {(first or 0) * 1000:.0f} ms",
+        f"  runs with recording {w:.2f}s vs record_cost stubbed {wo:.2f}s: ratio {w / wo:.3f}",
+    ]
+    if data["warnings"]:
+        lines.append(f"  record_cost warned: {data['warnings'][0]}")
+    return lines
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
 from mesh_platform.lake import opened
@@ -73,8 +74,9 @@ def test_a_table_removed_and_written_anew_is_read_anew(tmp_path: Path) -> None:
 def test_a_write_through_the_table_keeps_it_current(tmp_path: Path) -> None:
     lake = _lake(tmp_path)
     _write(lake.uri(KEY), 3)
+    kept = lake.current(KEY)
     written = lake.write(KEY, pa.table({"id": [1, 2]}))
-    assert written.version == 1 and written.table is lake.current(KEY)
+    assert written.version == 1 and lake.current(KEY) is kept  # moved on by the write
     assert lake.dataset(KEY).count_rows() == 2
 
 
@@ -89,3 +91,17 @@ def test_a_run_base_is_its_own(tmp_path: Path) -> None:
 
 def test_object_store_tables_are_not_kept() -> None:
     assert opened.kept("s3://bucket/lake/shop/events") is None
+
+
+def test_stored_size_is_read_from_the_log(tmp_path: Path) -> None:
+    """Rows and bytes from the log's add actions equal the files' own (checked from disk)."""
+    lake = _lake(tmp_path)
+    uri = lake.uri(KEY)
+    _write(uri, 3)
+    write_deltalake(uri, pa.table({"id": [7, 8]}), mode="append")
+    files = [Path(u.removeprefix("file://")) for u in DeltaTable(uri).file_uris()]
+    rows = sum(pq.read_metadata(f).num_rows for f in files)
+    assert rows == 5
+    assert lake.stored(KEY) == (rows, sum(f.stat().st_size for f in files))
+    assert lake.committed_rows(KEY) == (True, 5)
+    assert lake.committed_rows(("shop", "missing")) == (False, None)

@@ -336,6 +336,14 @@ def local_engine_memory() -> str:
     return value
 
 
+def duckdb_spill_folder() -> str:
+    """Where DuckDB spills what exceeds its memory limit (the temporary folder's
+    `mesh-duckdb-spill`)."""
+    import tempfile
+
+    return f"{tempfile.gettempdir()}/mesh-duckdb-spill"
+
+
 def python_sandbox() -> bool:
     """Whether Python steps run in the sandbox (docs/access.md): `MESH_SANDBOX` is `on` (the
     default) or `off`, for a development machine without Landlock only: the steps then run in

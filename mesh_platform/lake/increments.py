@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from mesh_platform.errors import BusinessLogicError, PlatformError
+from mesh_platform.lake.scratch import local_database
 from mesh_platform.spec.writes import WriteMode
 
 if TYPE_CHECKING:
@@ -308,22 +309,6 @@ def check_unique_keys(data: pa.Table, keys: tuple[str, ...]) -> None:
             "keep one row per key in the last step (e.g. the latest: ROW_NUMBER() OVER "
             "(PARTITION BY the keys ORDER BY a time DESC) = 1), or correct `keys:`"
         )
-
-
-def local_database() -> Any:
-    """A DuckDB database for the platform's own work on a run's rows, within the local
-    engine's memory limit (`MESH_DUCKDB_MEMORY_LIMIT`), spilling beyond it."""
-    import tempfile
-
-    import duckdb
-
-    from mesh_platform.config import environment
-
-    connection = duckdb.connect()
-    connection.execute(f"SET memory_limit = '{environment.local_engine_memory()}'")
-    connection.execute("SET preserve_insertion_order = false")
-    connection.execute(f"SET temp_directory = '{tempfile.gettempdir()}/mesh-duckdb-spill'")
-    return connection
 
 
 def _on_keys(keys: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ are imported when a table is read or written, not when a code location loads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,9 +52,6 @@ class WriteResult:
     updated: int = 0
     deleted: int = 0
     incremental: bool = False
-    # The table as the write left it, for what the same run reads next (its size): the log is
-    # not read again. None where the write did not keep it (a partition, an increment).
-    table: DeltaTable | None = field(default=None, compare=False, repr=False)
 
 
 class Lakehouse(dg.ConfigurableResource):
@@ -138,34 +135,17 @@ class Lakehouse(dg.ConfigurableResource):
         Read from the Delta log's file statistics (`numRecords` of each live file): no data
         file is opened. The count is None when a file was committed without statistics.
         """
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        from deltalake.exceptions import TableNotFoundError
-
-        try:
-            table = self._table(key)
-        except PlatformError as exc:
-            if isinstance(exc.__context__, TableNotFoundError):  # no table yet
-                return False, None
-            raise
-        counts = pa.table(table.get_add_actions(flatten=True)).column("num_records")
-        if counts.null_count:
-            return True, None
-        return True, int(pc.sum(counts).as_py() or 0)
+        table = self.current(key)
+        if table is None:
+            return False, None
+        return True, _logged_size(table)[0]
 
     def stored(self, key: Key) -> tuple[int, int]:
         """Rows and bytes of the product's current version, from the Delta log's add actions
         (no data file is opened; a file committed without statistics has its footer read)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         table = self._table(key)
-        actions = pa.table(table.get_add_actions(flatten=True))
-        size = int(pc.sum(actions.column("size_bytes")).as_py() or 0)
-        counts = actions.column("num_records")
-        if counts.null_count:
-            return table.to_pyarrow_dataset().count_rows(), size
-        return int(pc.sum(counts).as_py() or 0), size
+        rows, size = _logged_size(table)
+        return (table.to_pyarrow_dataset().count_rows() if rows is None else rows), size
 
     def landing(self, table: str) -> pads.Dataset:
         """A landing export as a lazily scanned Arrow dataset: `<table>.parquet`, or the files
@@ -322,7 +302,7 @@ class Lakehouse(dg.ConfigurableResource):
             opened.keep(uri, table)  # delta-rs moved it to the version it committed
         except OSError as exc:
             raise PlatformError(f"storage unreachable at {uri}: {exc}") from exc
-        return WriteResult(uri, table.version(), data.num_rows, table=table)
+        return WriteResult(uri, table.version(), data.num_rows)
 
     @staticmethod
     def _check_inside(key: Key, data: pa.Table, partition: PartitionSlice) -> None:
@@ -347,3 +327,15 @@ class Lakehouse(dg.ConfigurableResource):
                 f"{'.'.join(key)}: {outside} rows fall outside partition "
                 f"[{partition.start}, {partition.end}); nothing was written"
             )
+
+
+def _logged_size(table: DeltaTable) -> tuple[int | None, int]:
+    """Rows (None when a file was committed without statistics) and bytes of the table's live
+    files, from its log's add actions."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    actions = pa.table(table.get_add_actions(flatten=True))
+    size = int(pc.sum(actions.column("size_bytes")).as_py() or 0)
+    counts = actions.column("num_records")
+    return (None if counts.null_count else int(pc.sum(counts).as_py() or 0)), size

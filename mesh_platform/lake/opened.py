@@ -68,7 +68,7 @@ def kept(uri: str) -> DeltaTable | None:
         and not os.path.exists(_commit(folder, stamp[1] + 1))
     )
     if not current:
-        forget(uri)
+        _forget(uri)
         return None
     with _lock:
         if uri in _kept:
@@ -88,7 +88,7 @@ def keep(uri: str, table: DeltaTable) -> None:
             _kept.popitem(last=False)
 
 
-def forget(uri: str) -> None:
+def _forget(uri: str) -> None:
     """Drop what is kept of `uri`."""
     with _lock:
         _kept.pop(uri, None)

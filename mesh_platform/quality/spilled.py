@@ -20,7 +20,7 @@ class SpilledDistinct(Distinct):
     """`Distinct` over a spilled result's files (`table.dataset`), grouped by DuckDB."""
 
     def __init__(self, table: Any) -> None:
-        from mesh_platform.lake.increments import local_database
+        from mesh_platform.lake.scratch import local_database
 
         super().__init__(table)
         self._database = local_database()

@@ -16,7 +16,6 @@ another. An engine with a keyring keeps its own database, since the keyed functi
 from __future__ import annotations
 
 import atexit
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +29,7 @@ import pyarrow as pa
 import sqlglot
 
 from mesh_platform.compile.plan import PlannedStep, ProductPlan
+from mesh_platform.config import environment
 from mesh_platform.engine.base import EngineRun, InputData, StepPreview, UsageMeter
 from mesh_platform.engine.duckdb.functions import provided, register_functions
 from mesh_platform.engine.duckdb.translate import to_duckdb
@@ -74,7 +74,7 @@ def _new_database(
     if threads:
         con.execute(f"SET GLOBAL threads = {int(threads)}")
     con.execute(f"SET GLOBAL memory_limit = '{memory}'")
-    con.execute(f"SET GLOBAL temp_directory = '{tempfile.gettempdir()}/mesh-duckdb-spill'")
+    con.execute(f"SET GLOBAL temp_directory = '{environment.duckdb_spill_folder()}'")
     register_functions(con, keys)
     for setting in _SETTINGS:
         con.execute(setting)
@@ -106,8 +106,6 @@ class DuckDBEngine:
     def __init__(
         self, threads: int | None = None, keys: Keyring | None = None, memory: str | None = None
     ) -> None:
-        from mesh_platform.config import environment
-
         self.threads = threads
         self.keys = keys
         # Beyond this the database spills to disk (`MESH_DUCKDB_MEMORY_LIMIT`).
