@@ -17,7 +17,10 @@ import pytest
 
 from mesh_platform.dagster.location import location_definitions
 from mesh_platform.errors import SpecErrors
+from mesh_platform.loader import domain as domain_module
 from mesh_platform.loader import planner_for
+from mesh_platform.loader.domain import planners_offered
+from mesh_platform.loader.mesh import load_mesh
 from tests.mini_mesh import write_mesh
 
 SOURCE = """\
@@ -67,6 +70,36 @@ def test_a_location_reads_other_domains_by_contract_only(tmp_path: Path) -> None
     assert plan.schema == {"id": "bigint", "doubled": "double"}
     # Sensitivity tags flow from the producer's published contract.
     assert "pii" in next(c for c in plan.columns if c.name == "doubled").tags
+
+
+def test_a_command_that_loaded_the_mesh_imports_a_location_without_planning_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_mesh(
+        tmp_path, {"producer": {"source": SOURCE}, "consumer": {"reader": READER}}
+    ).resolve()
+    mesh = load_mesh(root)
+    planned: list[tuple[str, str]] = []
+    real = domain_module.plan_product
+
+    def counted(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        planned.append(source.spec.key)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(domain_module, "plan_product", counted)
+    try:
+        with planners_offered(mesh.root, mesh.planners.values()):
+            defs = location_definitions(root, "consumer")
+        # The location took the mesh's planner: the same plans, none made again.
+        assert planned == []
+        assert planner_for(root, "consumer") is mesh.planners["consumer"]
+        (asset,) = [a for a in defs.assets or [] if hasattr(a, "key")]
+        assert asset.key.path == ["consumer", "reader"]
+        # Outside the block a location reads and plans its domain itself, as before.
+        location_definitions(root, "producer")
+        assert planned == [("producer", "source")]
+    finally:
+        planner_for.cache_clear()
 
 
 def test_other_domains_read_only_published_products(tmp_path: Path) -> None:
@@ -153,7 +186,10 @@ def test_a_broken_domain_does_not_stop_the_others_in_the_ui(tmp_path: Path) -> N
     webserver = Path(sys.executable).parent / "dagster-webserver"
     process = subprocess.Popen(
         [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"

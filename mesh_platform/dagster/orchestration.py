@@ -20,6 +20,7 @@ import dagster as dg
 from mesh_platform.config import environment
 from mesh_platform.dagster.partitions import partitions_def
 from mesh_platform.dagster.selection import select
+from mesh_platform.loader.domain import planners_offered
 from mesh_platform.loader.mesh import Mesh
 from mesh_platform.run.failures import (
     BUSINESS_LOGIC,
@@ -67,10 +68,16 @@ class RunSummary:
     held: tuple[str, ...] = ()
 
 
-def imported_definitions(domain: str) -> dg.Definitions:
-    """The Definitions of a domain's code location (`domains.<domain>.definitions`)."""
-    module = importlib.import_module(f"domains.{domain}.definitions")
-    return module.defs
+def imported_definitions(domain: str, mesh: Mesh | None = None) -> dg.Definitions:
+    """The Definitions of a domain's code location (`domains.<domain>.definitions`).
+
+    With `mesh` (loaded by this command), a location imported for the first time takes the
+    mesh's planned products instead of planning them again.
+    """
+    if mesh is None:
+        return importlib.import_module(f"domains.{domain}.definitions").defs
+    with planners_offered(mesh.root, mesh.planners.values()):
+        return importlib.import_module(f"domains.{domain}.definitions").defs
 
 
 def missing_upstream(mesh: Mesh, keys: Iterable[Key], exists: Callable[[Key], bool]) -> list[Key]:
@@ -186,7 +193,7 @@ def _run(
 ) -> RunSummary:
     """Launch one run of `batch` (products of `domain` of one partitioning, over all its
     partitions) and summarize what it did."""
-    defs = imported_definitions(domain)
+    defs = imported_definitions(domain, mesh)
     tags, partitions = _run_tags(mesh.products[batch[0]].spec)
     tags.update(more_tags)
     started = time.perf_counter()

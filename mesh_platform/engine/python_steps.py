@@ -17,9 +17,7 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from mesh_platform.access.readonly import takes_inputs
 from mesh_platform.config import environment
@@ -28,6 +26,9 @@ from mesh_platform.registry import registry
 from mesh_platform.sandbox import client, paths
 from mesh_platform.sandbox.domain_code import SandboxUnavailable, check_available, forbidden
 from mesh_platform.spec.model import ProductSpec
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _LOG = logging.getLogger(__name__)
 WHY = (
@@ -89,6 +90,8 @@ def call_python(
 def _in_process(
     ref: str, frame: pl.LazyFrame, inputs: Callable[[], Mapping[str, pl.LazyFrame]]
 ) -> pl.DataFrame:
+    import polars as pl
+
     module_name, _, function_name = ref.partition(":")
     function = getattr(importlib.import_module(module_name), function_name)
     if len(inspect.signature(function).parameters) >= 2:
@@ -141,6 +144,8 @@ def _sandboxed(
         request["inputs"] = list(given)
         outcome = client.run(request, table, given)
     if outcome.table is not None:
+        import polars as pl
+
         result = pl.from_arrow(outcome.table)
         assert isinstance(result, pl.DataFrame)
         return result

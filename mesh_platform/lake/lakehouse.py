@@ -22,6 +22,7 @@ from mesh_platform.lake import increments, opened
 from mesh_platform.lake.increments import Increment
 from mesh_platform.lake.orphans import remove_orphans
 from mesh_platform.lake.partitions import PartitionSlice
+from mesh_platform.lake.scanning import is_local, lean
 
 if TYPE_CHECKING:
     import polars as pl
@@ -115,8 +116,9 @@ class Lakehouse(dg.ConfigurableResource):
         return True
 
     def dataset(self, key: Key) -> pads.Dataset:
-        """The product's current version as a lazily scanned Arrow dataset."""
-        return self._table(key).to_pyarrow_dataset()
+        """The product's current version as a lazily scanned Arrow dataset (scanned lean:
+        `lake/scanning.py`)."""
+        return lean(self._table(key).to_pyarrow_dataset(), is_local(self.root))
 
     def scan(self, key: Key) -> pl.LazyFrame:
         """The product's current version as a polars LazyFrame."""
@@ -167,7 +169,7 @@ class Lakehouse(dg.ConfigurableResource):
                 "`mesh generate`, have the source export it, or check the landing_root setting"
             )
         try:
-            dataset = pads.dataset([str(f) for f in files], format="parquet")
+            dataset = lean(pads.dataset([str(f) for f in files], format="parquet"))
             dataset.count_rows()  # reads every footer: a truncated file fails here, not later
         except (pa.ArrowInvalid, OSError) as exc:
             raise LandingError(

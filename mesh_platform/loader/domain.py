@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -303,7 +304,29 @@ def _suggest(ref: Key, products: Iterable[Key]) -> str:
     return hint + "inputs are 'product' (same domain) or 'domain.product'; see `mesh list`"
 
 
+# Planners a loaded mesh offers to the code locations imported in the same command.
+_OFFERED: dict[tuple[Path, str], DomainPlanner] = {}
+
+
+@contextmanager
+def planners_offered(root: Path, planners: Iterable[DomainPlanner]) -> Iterator[None]:
+    """Inside the block, `planner_for(root, <domain>)` takes the given domain's planner, its
+    products already planned, instead of reading and planning the domain again: a command that
+    loaded the mesh imports a code location without planning its products twice. Outside, and
+    for any other domain, `planner_for` reads the files as before."""
+    offered = {(root, planner.name): planner for planner in planners}
+    _OFFERED.update(offered)
+    try:
+        yield
+    finally:
+        for key in offered:
+            _OFFERED.pop(key, None)
+
+
 @functools.lru_cache(maxsize=64)
 def planner_for(root: Path, domain: str) -> DomainPlanner:
     """The planner of `domain` under `root`, one per process (a code location's)."""
+    offered = _OFFERED.get((root, domain))
+    if offered is not None:
+        return offered
     return DomainPlanner(read_domain(root, domain), ContractReader(root))

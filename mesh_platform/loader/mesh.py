@@ -86,6 +86,9 @@ class Mesh(MeshSpecs):
     # Per product reading columns masked for its domain: which columns of each step carry
     # masked values (what `mesh preview` marks), `access/masked_use.py`.
     masked: dict[Key, MaskedReport] = field(default_factory=dict)
+    # The planner of each domain that loads, its products planned: a code location imported
+    # in the same command takes it (`planners_offered`) instead of planning them again.
+    planners: dict[str, DomainPlanner] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def load(root: Path | None = None) -> Mesh:
@@ -171,7 +174,7 @@ def load_healthy(root: Path) -> Mesh:
     contracts = ContractReader(root, products)
     plans: dict[Key, ProductPlan] = {}
     with collecting() as reports:  # what each consumer does with the columns masked for it
-        _plan_domains(domains, contracts, plans, errors, broken, excluded)
+        planners = _plan_domains(domains, contracts, plans, errors, broken, excluded)
     order = _healthy_order(root, plans, products, errors, excluded)
     healthy = {key: products[key] for key in order}
     notices = tuple(
@@ -189,6 +192,7 @@ def load_healthy(root: Path) -> Mesh:
         broken,
         notices,
         {key: reports[key][0] for key in order if key in reports},
+        {name: planner for name, planner in planners.items() if name not in broken},
     )
 
 
@@ -199,15 +203,17 @@ def _plan_domains(
     errors: list[SpecError],
     broken: dict[str, str],
     excluded: dict[Key, str],
-) -> None:
+) -> dict[str, DomainPlanner]:
     """Plan each domain as its location plans it, into `plans`, `errors`, `broken` and
-    `excluded`."""
+    `excluded`; the domains' planners."""
+    planners: dict[str, DomainPlanner] = {}
     for domain in domains.values():
         # Only the domain's own left-out files: a location reading another domain's broken
         # product refuses it with an error, and `mesh validate` reports the same.
         name = domain.spec.name
         own = {key: why for key, why in excluded.items() if key[0] == name}
-        done, failed, left_out = DomainPlanner(domain, contracts).plan_each(own)
+        planner = planners[name] = DomainPlanner(domain, contracts)
+        done, failed, left_out = planner.plan_each(own)
         plans.update(done)
         errors.extend(failed)
         if failed and name not in broken:  # its code location refuses to load too
@@ -216,6 +222,7 @@ def _plan_domains(
         excluded.update(
             {k: "its spec has errors" for k in domain_keys(domain) - set(done) if k not in left_out}
         )
+    return planners
 
 
 def _read_domains(

@@ -28,6 +28,7 @@ import pyarrow as pa
 from mesh_platform.column_types import arrow_type
 from mesh_platform.lake.ingested import FolderCommit, LandedFile, commit_folder, ingested_files
 from mesh_platform.lake.lakehouse import Lakehouse, LandingError, WriteResult
+from mesh_platform.lake.scanning import lean
 from mesh_platform.run.landing import check_columns, empty_first
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def _read_files(spec: ProductSpec, paths: list[Path]) -> tuple[pa.RecordBatchRea
     for path in paths:
         where = f"landing file {spec.source.landing}/{path.name} (for {spec.qualified_name})"
         try:
-            dataset = pads.dataset(str(path), format="parquet")
+            dataset = lean(pads.dataset(str(path), format="parquet"))
             rows = dataset.count_rows()  # reads the footer: a truncated file fails here
         except (pa.ArrowInvalid, OSError) as exc:
             raise LandingError(

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
+from mesh_platform.lake.scanning import lean
+
 if TYPE_CHECKING:
     import pyarrow.dataset as pads
 
@@ -37,7 +39,9 @@ class Spilled:
         self.schema = schema
         self.num_rows = rows
         self.nbytes = size
-        self.dataset: pads.Dataset = pads.dataset(str(folder), format="parquet", schema=schema)
+        self.dataset: pads.Dataset = lean(
+            pads.dataset(str(folder), format="parquet", schema=schema)
+        )
         weakref.finalize(self, shutil.rmtree, str(folder), True)
 
     @property

@@ -21,10 +21,9 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import duckdb
-import polars as pl
 import pyarrow as pa
 import sqlglot
 
@@ -38,6 +37,9 @@ from mesh_platform.errors import EngineFailure, PlatformError, StepFailed
 from mesh_platform.lake.partitions import PartitionSlice
 from mesh_platform.security.keys import Keyring
 from mesh_platform.security.policy import needs_keys
+
+if TYPE_CHECKING:
+    import polars as pl  # standard and Python steps and previews only: imported when used
 
 # Failures of the engine or its storage rather than of the step's logic.
 _PLATFORM_CAUSES: tuple[type[BaseException], ...] = (
@@ -298,6 +300,8 @@ def _preview(con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int) -> St
     schema = {
         name: str(dtype) for name, dtype in zip(relation.columns, relation.types, strict=True)
     }
+    import polars as pl
+
     ((count,),) = con.sql(f"SELECT count(*) FROM {step.name}").fetchall()
     sample = pl.DataFrame()
     if rows:
@@ -309,6 +313,8 @@ def _limited(
     con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int, keep: int, count: bool
 ) -> tuple[StepPreview, pa.Table | None]:
     """`step`'s first rows (its whole result when it has at most `keep` rows) and count."""
+    import polars as pl
+
     table = con.sql(f"SELECT * FROM {step.name} LIMIT {int(max(rows, keep + 1 if keep else 0))}")
     found = table.to_arrow_table()
     whole = found if keep and found.num_rows <= keep else None
