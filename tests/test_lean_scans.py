@@ -14,7 +14,8 @@ from deltalake import DeltaTable, write_deltalake
 
 from mesh_platform.lake import scanning
 from mesh_platform.lake.lakehouse import Lakehouse
-from mesh_platform.lake.scanning import is_local, lean
+from mesh_platform.lake.local import is_local, local_path
+from mesh_platform.lake.scanning import lean
 
 ROWS = [(i, f"2026-12-0{1 + i % 3}", i * 1.5) for i in range(300)]
 
@@ -95,6 +96,7 @@ def test_filtered_and_remote_datasets_stay_as_they_are(table: str) -> None:
     assert lean(plain, local=False) is plain
     assert lean(pa.table({"x": [1]})) is not None
     assert is_local("/lake/sales") and is_local("file:///lake") and not is_local("s3://b/lake")
+    assert local_path("file:///lake/sales") == "/lake/sales" and local_path("abfss://c/l") is None
 
 
 def test_the_lakehouse_hands_out_lean_inputs(table: str, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -98,6 +99,28 @@ def test_a_command_that_loaded_the_mesh_imports_a_location_without_planning_it_a
         # Outside the block a location reads and plans its domain itself, as before.
         location_definitions(root, "producer")
         assert planned == [("producer", "source")]
+    finally:
+        planner_for.cache_clear()
+
+
+def test_mesh_materialize_imports_each_location_with_the_mesh_planners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesh_platform.dagster import orchestration
+
+    root = write_mesh(tmp_path, {"producer": {"source": SOURCE}}).resolve()
+    mesh = load_mesh(root)
+    seen = []
+
+    def location_module(name: str) -> SimpleNamespace:  # what `definitions.py` does on import
+        seen.append(name)
+        return SimpleNamespace(defs=location_definitions(root, "producer"))
+
+    monkeypatch.setattr(orchestration.importlib, "import_module", location_module)
+    try:
+        orchestration.imported_definitions("producer", mesh)
+        assert seen == ["domains.producer.definitions"]
+        assert planner_for(root, "producer") is mesh.planners["producer"]
     finally:
         planner_for.cache_clear()
 

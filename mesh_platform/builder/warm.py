@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from mesh_platform.builder.results import Results
 from mesh_platform.compile.plan import ColumnPlan, ProductPlan
-from mesh_platform.lake.scanning import is_local, lean
 from mesh_platform.spec.workspace import Key, domain_folder
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ class Warm:
             kept = self._datasets.get(key)
             if kept is not None and kept[0] == version:
                 return kept
-        data = lean(table.to_pyarrow_dataset(), is_local(self.lakehouse.root))
+        data = self.lakehouse.as_dataset(table)
         with self._lock:
             self._datasets[key] = (version, data)
         return version, data

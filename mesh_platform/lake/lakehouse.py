@@ -20,9 +20,10 @@ from pydantic import Field
 from mesh_platform.errors import BusinessLogicError, PlatformError
 from mesh_platform.lake import increments, opened
 from mesh_platform.lake.increments import Increment
+from mesh_platform.lake.local import is_local
 from mesh_platform.lake.orphans import remove_orphans
 from mesh_platform.lake.partitions import PartitionSlice
-from mesh_platform.lake.scanning import is_local, lean
+from mesh_platform.lake.scanning import lean
 
 if TYPE_CHECKING:
     import polars as pl
@@ -116,9 +117,13 @@ class Lakehouse(dg.ConfigurableResource):
         return True
 
     def dataset(self, key: Key) -> pads.Dataset:
-        """The product's current version as a lazily scanned Arrow dataset (scanned lean:
-        `lake/scanning.py`)."""
-        return lean(self._table(key).to_pyarrow_dataset(), is_local(self.root))
+        """The product's current version as a lazily scanned Arrow dataset."""
+        return self.as_dataset(self._table(key))
+
+    def as_dataset(self, table: DeltaTable) -> pads.Dataset:
+        """`table` (one of this lakehouse's) as a lazily scanned Arrow dataset, scanned lean
+        when the lake is local (`lake/scanning.py`)."""
+        return lean(table.to_pyarrow_dataset(), is_local(self.root))
 
     def scan(self, key: Key) -> pl.LazyFrame:
         """The product's current version as a polars LazyFrame."""

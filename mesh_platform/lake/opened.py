@@ -16,7 +16,8 @@ import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+
+from mesh_platform.lake.local import local_path
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -29,10 +30,8 @@ _lock = threading.Lock()
 
 
 def _log_folder(uri: str) -> str | None:
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        return None
-    return os.path.join(parsed.path if parsed.scheme else uri, "_delta_log")
+    folder = local_path(uri)
+    return None if folder is None else os.path.join(folder, "_delta_log")
 
 
 def _commit(folder: str, version: int) -> str:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from mesh_platform.lake.local import local_path
+
 GRACE_SECONDS = 15 * 60
 DATA_SUFFIX = ".parquet"
 
@@ -39,10 +41,10 @@ def remove_orphans(uri: str, grace_seconds: float = GRACE_SECONDS) -> list[Path]
 
     Object stores are left alone (their lifecycle rules do this job); returns what was removed.
     """
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
+    local = local_path(uri)
+    if local is None:
         return []
-    folder = Path(parsed.path if parsed.scheme else uri)
+    folder = Path(local)
     if not (folder / "_delta_log").is_dir():
         return []
     cutoff = time.time() - grace_seconds

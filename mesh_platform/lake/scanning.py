@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 if TYPE_CHECKING:
     import pyarrow.dataset as pads
 
 BATCH_READAHEAD = 8  # pyarrow: 16
 FRAGMENT_READAHEAD = 2  # pyarrow: 4
-
-
-def is_local(uri: str) -> bool:
-    """Whether `uri` (a path or URI) is on this machine's file system."""
-    return urlparse(uri).scheme in ("", "file")
 
 
 def lean(dataset: pads.Dataset, local: bool = True) -> pads.Dataset:

@@ -296,12 +296,12 @@ def _failure(step: PlannedStep, cause: BaseException) -> StepFailed | EngineFail
 
 
 def _preview(con: duckdb.DuckDBPyConnection, step: PlannedStep, rows: int) -> StepPreview:
+    import polars as pl
+
     relation = con.sql(f"SELECT * FROM {step.name}")
     schema = {
         name: str(dtype) for name, dtype in zip(relation.columns, relation.types, strict=True)
     }
-    import polars as pl
-
     ((count,),) = con.sql(f"SELECT count(*) FROM {step.name}").fetchall()
     sample = pl.DataFrame()
     if rows:
