@@ -116,18 +116,18 @@ def test_a_broker_celery_cannot_use(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_switching_profile_switches_a_template_instance_not_a_hand_written_one(
     monkeypatch, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from mesh_platform.config.environment import dagster_home, instance_template
+    from mesh_platform.config.environment import dagster_home, instance_config
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MESH_PROFILE", raising=False)
     config = dagster_home() / "dagster.yaml"
-    assert config.read_text() == instance_template("embedded").read_text()
+    assert config.read_text() == instance_config(tmp_path / "home", "embedded")
     monkeypatch.setenv("MESH_PROFILE", "prod")
     dagster_home()
     assert "env: MESH_POSTGRES_URL" in config.read_text()
     monkeypatch.setenv("MESH_PROFILE", "embedded")
     dagster_home()
-    assert config.read_text() == instance_template("embedded").read_text()
+    assert config.read_text() == instance_config(tmp_path / "home", "embedded")
     config.write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("MESH_PROFILE", "prod")
     dagster_home()

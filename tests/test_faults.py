@@ -133,3 +133,34 @@ def test_a_write_removes_old_orphans_and_keeps_every_committed_version(tmp_path:
     assert not old.exists(), "an orphan older than the grace period is removed"
     assert young.exists(), "a file younger than the grace period may be a write in progress"
     assert _versions(str(folder)) == {0: 3, 1: 2, 2: 1}, "every committed version still reads"
+
+
+def test_the_files_the_log_references_are_those_of_its_versions(tmp_path: Path) -> None:
+    """`referenced_files` reads the log's commits and checkpoints in one pass; it must find
+    exactly the files of every version delta-rs can still open, percent-encoded partition
+    folders and a log cleaned up to its checkpoint included."""
+    from deltalake import write_deltalake
+
+    folder = tmp_path / "t"
+    for n, region in enumerate(["north west", "a=b%c", "süd", "north west", "x"]):
+        mode = "overwrite" if n % 2 else "append"
+        batch = pa.table({"region": [region, "x"], "n": [n, n]})
+        write_deltalake(str(folder), batch, partition_by=["region"], mode=mode)
+
+    def files_of_versions(first: int) -> set[Path]:
+        last = DeltaTable(str(folder)).version()
+        return {
+            Path(uri).resolve()
+            for version in range(first, last + 1)
+            for uri in DeltaTable(str(folder), version=version).file_uris()
+        }
+
+    assert referenced_files(folder) == files_of_versions(0)
+    DeltaTable(str(folder)).create_checkpoint()
+    checkpoint = DeltaTable(str(folder)).version()
+    write_deltalake(str(folder), pa.table({"region": ["y"], "n": [9]}), mode="overwrite",
+                    partition_by=["region"])
+    for commit in (folder / "_delta_log").glob("*.json"):  # a clean-up to the checkpoint
+        if int(commit.stem) <= checkpoint:
+            commit.unlink()
+    assert referenced_files(folder) == files_of_versions(checkpoint)

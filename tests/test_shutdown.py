@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mesh_platform.config.environment import instance_template
+from mesh_platform.config.environment import instance_config
 from tests.mini_mesh import write_mesh
 from tests.ui_support import (
     free_port,
@@ -143,7 +142,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> SlowMesh:
     (home / "landing").mkdir(parents=True)
     # The instance mesh up would create, for the runs a test makes before starting it.
     (home / "dagster_home").mkdir()
-    shutil.copy(instance_template(), home / "dagster_home" / "dagster.yaml")
+    (home / "dagster_home" / "dagster.yaml").write_text(instance_config(home / "dagster_home"))
     pl.DataFrame({"id": [1, 2, 3], "amount": [1.5, 2.0, 4.25]}).write_parquet(
         home / "landing" / "source.parquet"
     )

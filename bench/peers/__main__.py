@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bench.peers import __doc__ as DESCRIPTION
 from bench.peers.arms import MARK
@@ -95,7 +96,10 @@ class Bench:
             write_dbt_project(self.tmp / arm, lake, self.tmp / arm / "tpch.duckdb")
         home = self.tmp / "dagster_dbt_home"
         home.mkdir()
-        shutil.copy(self.checkout / "dagster.yaml", home / "dagster.yaml")
+        # the mesh's instance settings on Dagster's own storage, as a dagster-dbt team has it
+        settings = yaml.safe_load((self.checkout / "dagster.yaml").read_text())
+        settings.pop("storage", None)
+        (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
         project = str(self.tmp / "dagster_dbt")
         subprocess.run(
             [str(self.peers.with_name("dbt")), "parse", "--project-dir", project,

@@ -190,6 +190,10 @@ def main(argv: list[str]) -> None:
     arm, options = argv[0], json.loads(argv[1])
     arms = {"setup": setup, "mesh": mesh, "floor": floor, "dagster_dbt": dagster_dbt}
     print(MARK + json.dumps(arms[arm](options)), flush=True)
+    if arm == "mesh":  # the process ends as the `mesh` command's does
+        from mesh_platform.cli.ending import end
+
+        end(0)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,9 @@ the runs it had in flight end CANCELED. On start, runs whose process is gone are
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -110,16 +108,6 @@ def up(
     code = serve(served, host, port, url, verbose, catalog)  # stops the catalog too
     if code:
         raise MeshError(f"dagster dev exited with status {code} (its log is above)")
-    _end_quickly()
-
-
-def _end_quickly() -> None:
-    """Before the process ends: a frozen heap spares the interpreter's last garbage collection
-    of the whole import graph (Dagster, polars: 2 s on a busy 2-core machine). Not when DuckDB
-    was loaded (`mesh up` materialized in this process): its bindings print every object a
-    frozen heap keeps alive as a leak, so the ordinary teardown runs then."""
-    if "duckdb" not in sys.modules:
-        gc.freeze()
 
 
 def _apply_approvals(root: Path) -> None:

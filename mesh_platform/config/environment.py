@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from mesh_platform.config.instance_files import rendered, settings
 from mesh_platform.config.urls import POSTGRES_URL_VARIABLE, sibling_database, without_password
 from mesh_platform.errors import ConfigurationError
 
@@ -260,19 +261,19 @@ def dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    wanted = instance_template().read_text()
+    wanted = instance_config(home)
     current = config.read_text() if config.exists() else None
-    # A copy is a template's when its settings are (its comments may be an older version's).
-    templates = {_settings(instance_template(p).read_text()) for p in PROFILES}
-    if current is None or (current != wanted and _settings(current) in templates):
+    # A copy is a template's when its settings are (its comments may be an older version's,
+    # its folder another one's: a home moved elsewhere is pointed at where it is now).
+    templates = {settings(instance_template(p).read_text()) for p in PROFILES}
+    if current is None or (current != wanted and settings(current) in templates):
         config.write_text(wanted)
     return home
 
 
-def _settings(text: str) -> tuple[str, ...]:
-    """The lines of a dagster.yaml that say something (no comment, no blank line)."""
-    lines = (line.rstrip() for line in text.splitlines())
-    return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+def instance_config(home: Path, profile: Profile | None = None) -> str:
+    """The dagster.yaml of the Dagster home `home` on `profile`: its template, naming `home`."""
+    return rendered(instance_template(profile).read_text(), home)
 
 
 def export_for_children() -> dict[str, str]:

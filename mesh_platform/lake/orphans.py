@@ -9,9 +9,10 @@ older than a grace period (so the files of a write in progress are never touched
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from mesh_platform.lake.local import local_path
 
@@ -20,20 +21,33 @@ DATA_SUFFIX = ".parquet"
 
 
 def referenced_files(folder: Path) -> set[Path]:
-    """Every data file referenced by any version of the table's log."""
-    from deltalake import DeltaTable
+    """Every data file referenced by any version still in the table's log.
 
+    Read from the log's own files in one pass (each commit's `add` actions, and those of any
+    checkpoint, which stand for the commits a log clean-up removed): opening the table at each
+    of its versions cost one log replay per version, 0.8 s a write for a table of 48 versions.
+    """
+    log = folder / "_delta_log"
     found: set[Path] = set()
-    for entry in DeltaTable(str(folder)).history():
-        version = entry.get("version")
-        if version is None:
-            continue
-        try:
-            uris = DeltaTable(str(folder), version=int(version)).file_uris()
-        except Exception:  # a version whose log entries were cleaned up: nothing to keep
-            continue
-        found.update(Path(urlparse(u).path if "://" in u else u).resolve() for u in uris)
+    for commit in log.glob("*.json"):
+        with commit.open(encoding="utf-8") as lines:
+            for line in lines:
+                add = json.loads(line).get("add") if '"add"' in line else None
+                if add:
+                    found.add(_data_file(folder, add["path"]))
+    for checkpoint in log.glob("*.checkpoint*.parquet"):
+        import pyarrow.parquet as pq
+
+        adds = pq.read_table(checkpoint, columns=["add"]).column("add").to_pylist()
+        found.update(_data_file(folder, add["path"]) for add in adds if add)
     return found
+
+
+def _data_file(folder: Path, path: str) -> Path:
+    """A log's `add.path`: relative to the table and percent-encoded, or an absolute URI."""
+    if "://" in path:
+        return Path(unquote(urlparse(path).path)).resolve()
+    return (folder / unquote(path)).resolve()
 
 
 def remove_orphans(uri: str, grace_seconds: float = GRACE_SECONDS) -> list[Path]:
