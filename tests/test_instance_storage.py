@@ -109,3 +109,30 @@ def _log(instance: dg.DagsterInstance, run_id: str, text: str) -> None:
             timestamp=time.time(), job_name="__ASSET_JOB", dagster_event=None,
         )
     )
+
+
+def test_a_process_that_ends_leaves_every_event_in_the_database_files(home: Path) -> None:
+    """Kept connections are closed at the process's end (the `mesh` command's quick end runs
+    the exit handlers): each database is checkpointed and no write-ahead log is left behind,
+    so the `.db` files alone hold the history, as with Dagster's storage."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import dagster as dg\n"
+        "from mesh_platform.cli.ending import end\n"
+        "from tests.test_instance_storage import downstream, upstream\n"
+        f"instance = dg.DagsterInstance.from_config({str(home)!r})\n"
+        "print(dg.materialize([upstream, downstream], instance=instance).run_id)\n"
+        "end(0)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).parents[1],
+    )
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    run_id = ended.stdout.strip().splitlines()[-1]
+    assert not sorted(home.rglob("*.db-wal")), "a write-ahead log was left behind"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        latest = instance.get_latest_materialization_event(dg.AssetKey("downstream"))
+        assert latest is not None and latest.run_id == run_id

@@ -16,6 +16,7 @@ the production profile stores in PostgreSQL.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import weakref
@@ -54,7 +55,15 @@ def _forget_after_fork() -> None:
         engine.dispose(close=False)
 
 
+def _close_all() -> None:
+    """At the process's end: each database checkpointed and its write-ahead log removed, as
+    Dagster's storage leaves them (the `.db` files alone hold every event)."""
+    for engine in list(_ALL_ENGINES):
+        engine.dispose()
+
+
 os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(_close_all)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
