@@ -10,7 +10,8 @@ rule and a daily schedule; saved (the YAML checked), materialized, found in sear
 demo product is edited (two steps reordered by drag and drop and by the keyboard buttons, a
 parameter changed) and saved as a minimal diff, compared with `git diff` of the copy. Last,
 the page's time to interactive (bench/builder_page.py) over the same served mesh.
-Screenshots go to docs/images/builder-*.png (docs/builder.md).
+Screenshots go to a temporary folder; `pytest tests/test_builder_browser.py --docs-images`
+writes them to docs/images/builder-*.png, the pictures of docs/builder.md.
 """
 
 from __future__ import annotations
@@ -39,13 +40,26 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 START_SECONDS = 300
 PAGE_TIMEOUT_MS = 90_000
 RUN_TIMEOUT_MS = 300_000
-IMAGES = repo_root() / "docs" / "images"
+DOCS_IMAGES = repo_root() / "docs" / "images"
+IMAGES = DOCS_IMAGES  # the module's screenshot folder (`screenshots` sets it)
 DOMAINS = ("platform", "sales", "finance", "marketing")
 NEW = "region_value"
 PROCESSED = """() => [...document.querySelectorAll('#block-form [hx-post]')].every(
   (e) => e['htmx-internal-data'] && e['htmx-internal-data'].initHash)"""
 SYNC_SECONDS = 180  # the catalog sensor syncs every minute
 RUN_QUERY = """{ runOrError(runId: "RUN_ID") { ... on Run { status tags { key value } } } }"""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def screenshots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """docs/images with `--docs-images`, else a temporary folder: a test run leaves the
+    checkout's pictures as they are."""
+    global IMAGES
+    wanted = request.config.getoption("--docs-images")
+    IMAGES = DOCS_IMAGES if wanted else tmp_path_factory.mktemp("screenshots")
+    return IMAGES
+
+
 EXPECTED = """\
 name: region_value
 description: Customer value and revenue per sales region and value segment.
