@@ -38,9 +38,6 @@ TARGET_PRODUCT = 1.15
 TARGET_ORCHESTRATION = 1.5  # issue 19 (an earlier issue asked 1.2)
 TARGET_FIXED = 3.0
 TARGET_COST_SHARE = 0.02
-# part 2's sides: the platform on the mesh's instance, plain assets on Dagster's own storage
-# (the ratio's peer) and on the mesh's instance (the same storage as the platform)
-ORCHESTRATION_SIDES = ("platform", "plain", "plain on the mesh's instance")
 GOLD_DOMAINS = ("sales", "finance", "marketing")
 SMALLEST = ("platform", "bronze_region")
 _MARK = "@@overhead@@"
@@ -74,22 +71,6 @@ def _instance() -> Any:
         prepare_environment()  # creates DAGSTER_HOME with the checkout's dagster.yaml
         _INSTANCES.append(dg.DagsterInstance.get())
     return _INSTANCES[0]
-
-
-def _dagster_own_instance(home: Path) -> Any:
-    """A Dagster instance with the mesh's settings on Dagster's own SQLite storage, as a team
-    running plain Dagster assets has it (the mesh's instance keeps its connections open:
-    mesh_platform/dagster/sqlite_storage.py)."""
-    import dagster as dg
-    import yaml
-
-    from mesh_platform.config.environment import instance_template
-
-    settings = yaml.safe_load(instance_template("embedded").read_text())
-    settings.pop("storage", None)
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
-    return dg.DagsterInstance.from_config(str(home))
 
 
 def _platform_run(keys: list[tuple[str, str]]) -> float:
@@ -226,6 +207,7 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from bench.instances import write_dagster_own_instance
     from mesh_platform.dagster.location import location_definitions
     from mesh_platform.dagster.resources import CATALOG_RESOURCE, build_catalog
     from mesh_platform.lake.lakehouse import Lakehouse
@@ -242,45 +224,29 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
     lakehouse = Lakehouse(root=str(home / "lake"), landing_root=str(landing))
     plain = _plain_assets(count, landing, home / "plain")
     instance = _instance()
+    dagster_own = dg.DagsterInstance.from_config(
+        str(write_dagster_own_instance(home / "plain_dagster_home"))
+    )
     config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-    last: dict[str, str] = {}
-
-    def platform() -> None:
-        result = dg.materialize(
-            mesh_assets,
-            resources={"lakehouse": lakehouse, CATALOG_RESOURCE: build_catalog()},
-            instance=instance,
-            run_config=config,
-        )
-        assert result.success
-        last["platform"] = result.run_id
-
-    dagster_own = _dagster_own_instance(home / "plain_dagster_home")
-
-    def bare() -> None:
-        result = dg.materialize(plain, instance=dagster_own, run_config=config)
-        assert result.success
-        last["plain"] = result.run_id
-
-    def bare_kept() -> None:
-        result = dg.materialize(plain, instance=instance, run_config=config)
-        assert result.success
-        last["plain on the mesh's instance"] = result.run_id
-
-    times: dict[str, list[float]] = {side: [] for side in ORCHESTRATION_SIDES}
-    for round_ in range(repeat + 1):
-        sides = [("platform", platform), ("plain", bare)]
-        sides.append(("plain on the mesh's instance", bare_kept))
-        for side, action in sides if round_ % 2 else sides[::-1]:
-            seconds = _timed(action)
-            if round_:
-                times[side].append(seconds)
-    events = {
-        side: len((dagster_own if side == "plain" else instance).all_logs(run)) / (count + 1)
-        for side, run in last.items()
+    resources = {"lakehouse": lakehouse, CATALOG_RESOURCE: build_catalog()}
+    # the platform on the mesh's instance; plain assets on Dagster's own storage (the ratio's
+    # peer) and on the mesh's instance (the same storage as the platform)
+    sides: dict[str, tuple[Any, Callable[[], Any]]] = {
+        "platform": (instance, lambda: dg.materialize(
+            mesh_assets, resources=resources, instance=instance, run_config=config
+        )),
+        "plain": (dagster_own, lambda: dg.materialize(
+            plain, instance=dagster_own, run_config=config
+        )),
+        "plain on the mesh's instance": (instance, lambda: dg.materialize(
+            plain, instance=instance, run_config=config
+        )),
     }
-    own = _own_seconds(platform)
+    times, last = _alternating({side: run for side, (_, run) in sides.items()}, repeat)
+    events = {
+        side: len(sides[side][0].all_logs(run_id)) / (count + 1) for side, run_id in last.items()
+    }
+    own = _own_seconds(sides["platform"][1])
     return {
         "count": count,
         "definitions_load": load_seconds,
@@ -288,6 +254,26 @@ def child_orchestration(count: int, repeat: int) -> dict[str, Any]:
         "events_per_product": events,
         "own_ms_per_product": own / (count + 1) * 1000,
     }
+
+
+def _alternating(
+    sides: dict[str, Callable[[], Any]], repeat: int
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Each side's run timed `repeat` times after a warm-up round that is not counted, the order
+    reversed every other round; with the id of each side's last run."""
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    last: dict[str, str] = {}
+    for round_ in range(repeat + 1):
+        order = list(sides.items())
+        for side, action in order if round_ % 2 else order[::-1]:
+            started = time.perf_counter()
+            result = action()
+            seconds = time.perf_counter() - started
+            assert result.success, side
+            last[side] = result.run_id
+            if round_:
+                times[side].append(seconds)
+    return times, last
 
 
 def _own_seconds(run: Callable[[], None]) -> float:

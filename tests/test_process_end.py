@@ -28,7 +28,7 @@ def test_the_console_script_passes_the_status_and_the_whole_output() -> None:
 def test_threads_finish_and_exit_handlers_run_before_the_process_ends() -> None:
     probe = (
         "import atexit, concurrent.futures, threading, time\n"
-        "from mesh_platform.cli.ending import run\n"
+        "from mesh_platform.cli.ending import script\n"
         "atexit.register(lambda: print('handler ran', flush=True))\n"
         "def late():\n"
         "    time.sleep(0.5)\n"
@@ -36,7 +36,7 @@ def test_threads_finish_and_exit_handlers_run_before_the_process_ends() -> None:
         "threading.Thread(target=late).start()\n"
         "pool = concurrent.futures.ThreadPoolExecutor(1)\n"
         "pool.submit(lambda: None).result()  # an idle worker left behind must not hang the end\n"
-        "run(['--version'])\n"
+        "script(['--version'])\n"
         "print('never reached')\n"
     )
     ended = subprocess.run(

@@ -12,8 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bench.instances import write_dagster_own_instance
 from bench.peers import __doc__ as DESCRIPTION
 from bench.peers.arms import MARK
 from bench.peers.measure import agreement, results, run_tree
@@ -94,12 +93,7 @@ class Bench:
         lake = self.home / "lake"
         for arm in ("dbt", "dagster_dbt"):
             write_dbt_project(self.tmp / arm, lake, self.tmp / arm / "tpch.duckdb")
-        home = self.tmp / "dagster_dbt_home"
-        home.mkdir()
-        # the mesh's instance settings on Dagster's own storage, as a dagster-dbt team has it
-        settings = yaml.safe_load((self.checkout / "dagster.yaml").read_text())
-        settings.pop("storage", None)
-        (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+        write_dagster_own_instance(self.tmp / "dagster_dbt_home")
         project = str(self.tmp / "dagster_dbt")
         subprocess.run(
             [str(self.peers.with_name("dbt")), "parse", "--project-dir", project,

@@ -2,11 +2,9 @@
 
 Each command's module is imported when the command is asked for (`app.COMMAND_MODULES`):
 `mesh search` does not import what `mesh up` needs. `from mesh_platform.cli import run`
-imports that module as before. The console script is `run`: `main`, then a quick end
-(`ending.py`).
+imports that module as before.
 """
 
 from mesh_platform.cli.app import main
-from mesh_platform.cli.ending import run
 
-__all__ = ["main", "run"]
+__all__ = ["main"]

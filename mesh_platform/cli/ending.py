@@ -4,7 +4,7 @@ teardown.
 A command that ran products has Dagster, DuckDB, pyarrow and SQLAlchemy loaded; the
 interpreter's last garbage collection of that import graph, and the freeing of every module,
 took about 1 s at the end of `mesh materialize` (more on a busy machine), after the command had
-printed its result. The console script (`run`) ends the way the interpreter would, minus that
+printed its result. The console script (`script`) ends the way the interpreter would, minus that
 teardown: it waits for the threads the interpreter would wait for, runs the exit handlers
 (logging's flush, temporary folders, Dagster's), flushes the standard streams and leaves with
 the command's status. Everything a command writes is committed before it returns (the lake's
@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 
-def run(args: Sequence[str] | None = None) -> NoReturn:
-    """The `mesh` console script: the command group, then `end` with its status."""
+def script(args: Sequence[str] | None = None) -> NoReturn:
+    """The `mesh` console script (`pyproject.toml`): the command group, then `end` with its
+    status."""
     from mesh_platform.cli.app import main
 
     try:

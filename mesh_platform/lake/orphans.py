@@ -35,11 +35,13 @@ def referenced_files(folder: Path) -> set[Path]:
                 add = json.loads(line).get("add") if '"add"' in line else None
                 if add:
                     found.add(_data_file(folder, add["path"]))
-    for checkpoint in log.glob("*.checkpoint*.parquet"):
+    checkpoints = sorted(log.glob("*.checkpoint*.parquet"))
+    if checkpoints:
         import pyarrow.parquet as pq
 
-        adds = pq.read_table(checkpoint, columns=["add"]).column("add").to_pylist()
-        found.update(_data_file(folder, add["path"]) for add in adds if add)
+        for checkpoint in checkpoints:
+            adds = pq.read_table(checkpoint, columns=["add"]).column("add").to_pylist()
+            found.update(_data_file(folder, add["path"]) for add in adds if add)
     return found
 
 
